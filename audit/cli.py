@@ -1,0 +1,134 @@
+"""Command line: ``python -m audit run DATA --target COL --sensitive COL[,COL...]``.
+
+Exit codes: 0 done, 1 a configured gate failed, 2 bad input or arguments (one
+line on stderr, no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .config import ALL_SECTIONS, AuditConfig, config_from_mapping, load_config_file
+from .errors import AuditError
+
+EXIT_OK, EXIT_GATE, EXIT_BAD_INPUT = 0, 1, 2
+
+
+class _ArgumentError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse prints usage plus the error; we want one line and exit code 2."""
+
+    def error(self, message: str):  # type: ignore[override]
+        raise _ArgumentError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m audit", description="Responsible-AI audit of baseline models on a tabular dataset.")
+    sub = p.add_subparsers(dest="command", parser_class=_Parser)
+    r = sub.add_parser("run", help="run an audit and write DIR/report.json")
+    r.add_argument("data", help="training data: CSV (optionally gzipped), Parquet or Excel")
+    r.add_argument("--target", help="the label column")
+    r.add_argument("--sensitive", help="sensitive columns, comma separated")
+    r.add_argument("--current", help="data met in use, compared with the training data by the drift audit")
+    r.add_argument("--reference", help="drift reference data (default: the training split)")
+    r.add_argument("--out", default="audit-output", help="output directory (default ./audit-output)")
+    r.add_argument("--sections", help=f"comma separated subset of: {', '.join(ALL_SECTIONS)} (default: all)")
+    r.add_argument("--seed", type=int, help="random seed (default 0)")
+    r.add_argument("--config", help="a TOML config file; command-line options override it")
+    r.add_argument("--fail-on", choices=("none", "fail", "warn"), help="exit 1 when any area's verdict is this bad")
+    r.add_argument("--simulate-shift", help="drift scenario instead of --current, e.g. 'age:+1sd' (see README)")
+    r.add_argument("--export", help="model card formats to write next to the report: md,html,pdf,json")
+    r.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    u = sub.add_parser("users", help="manage dashboard accounts", add_help=False)
+    u.add_argument("rest", nargs=argparse.REMAINDER)
+    return p
+
+
+def _config(args: argparse.Namespace) -> AuditConfig:
+    raw: dict = load_config_file(args.config) if args.config else {}
+    if args.target:
+        raw["target"] = args.target
+    if args.sensitive is not None:
+        raw["sensitive"] = [s.strip() for s in args.sensitive.split(",") if s.strip()]
+    if args.sections:
+        raw["sections"] = [s.strip() for s in args.sections.split(",") if s.strip()]
+    if args.seed is not None:
+        raw["seed"] = args.seed
+    if args.fail_on:
+        raw.setdefault("gate", {})["fail_on"] = args.fail_on
+    if args.simulate_shift:
+        raw.setdefault("drift", {})["simulate_shift"] = args.simulate_shift
+    if "target" not in raw:
+        raise AuditError("name the target column with --target COLUMN (or target = \"COLUMN\" in --config)")
+    if not raw.get("sensitive"):
+        raise AuditError("name at least one sensitive column with --sensitive COL[,COL...]")
+    return config_from_mapping(raw)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .pipeline import gate_failed, run_audit
+
+    config = _config(args)
+    for path in (args.data, args.current, args.reference):
+        if path and not Path(path).exists():
+            raise AuditError(f"data file not found: {path}")
+    show = not args.quiet and sys.stderr.isatty()
+    last = {}
+
+    def progress(section: str, fraction: float, message: str) -> None:
+        if show and (last.get(section) != message):
+            last[section] = message
+            print(f"[{section:>12}] {fraction:4.0%} {message}", file=sys.stderr)
+
+    exports = [e.strip() for e in (args.export or "").split(",") if e.strip()]
+    for e in exports:
+        if e not in ("md", "html", "pdf", "json"):
+            raise AuditError(f"--export takes md, html, pdf, json; got {e!r}")
+    out = Path(args.out)
+    report = run_audit(config, args.data, reference=args.reference, current=args.current, progress=progress)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.json").write_text(report.to_json(), encoding="utf-8")
+    if exports:
+        from .modelcard import export_files, load_narrative
+
+        narrative = load_narrative(args.config) if args.config else None
+        for path in export_files(report, out, formats=exports, narrative=narrative):
+            print(f"wrote {path}", file=sys.stderr) if show else None
+    summary = ", ".join(f"{k} {v.status}" for k, v in report.scorecard.items())
+    print(f"wrote {out / 'report.json'} ({summary})")
+    failed = gate_failed(report, config)
+    if failed:
+        print(f"gate failed ({config.gate.fail_on}): {', '.join(failed)}", file=sys.stderr)
+        return EXIT_GATE
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["users"]:
+        try:
+            from .users_cli import main as users_main
+        except ModuleNotFoundError:
+            print("error: account management is not available in this build", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        return users_main(argv[1:])
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.command is None:
+            raise _ArgumentError("expected a command: run (see python -m audit run --help)")
+        return _run(args)
+    except _ArgumentError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except AuditError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130

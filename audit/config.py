@@ -1,0 +1,229 @@
+"""Audit configuration: one frozen object that travels through the pipeline.
+
+Section modules own their option dataclasses (``FairnessOptions`` etc.); the
+config keeps each section's raw options as a mapping and builds the typed object
+on demand with :meth:`AuditConfig.options_for`, which rejects unknown keys. This
+keeps the config file flat (one TOML table per section) and means a new section
+never edits this module.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from ._serial import ReportMixin, from_jsonable
+from .errors import ConfigError
+
+ALL_SECTIONS: tuple[str, ...] = (
+    "performance",
+    "fairness",
+    "explanations",
+    "robustness",
+    "drift",
+    "privacy",
+)
+
+DEFAULT_SECTIONS = ALL_SECTIONS
+
+T = TypeVar("T")
+
+_E_UNKNOWN_SECTION = "unknown section {name!r}: expected some of {expected}"
+_E_UNKNOWN_KEY = "unknown option {key!r} in [{section}]: expected some of {expected}"
+_E_BAD_VALUE = "option {key!r} in [{section}] must be {tp}, got {value!r}"
+
+
+@dataclass(frozen=True)
+class DataOptions(ReportMixin):
+    """Options of data intake.
+
+    Parameters
+    ----------
+    max_file_mb : largest file accepted, in megabytes.
+    min_group_size : a sensitive group with fewer rows gets a warning and is
+        excluded from fairness verdicts.
+    exclude : columns the user excludes from the features.
+    immutable : numeric features that attacks must not change.
+    column_types : overrides of the inferred kind, column -> "numeric" | "categorical".
+    sensitive_as_features : whether models see the sensitive columns (the usual
+        audit of a model as deployed); the fairness audit also retrains without them.
+    max_rows : rows kept for the audit (a seeded sample when the file is larger; 0 = all).
+    """
+
+    max_file_mb: float = 500.0
+    min_group_size: int = 30
+    exclude: tuple[str, ...] = ()
+    immutable: tuple[str, ...] = ()
+    column_types: Mapping[str, str] = field(default_factory=dict)
+    sensitive_as_features: bool = True
+    max_rows: int = 0
+
+
+@dataclass(frozen=True)
+class ModelOptions(ReportMixin):
+    """Options of baseline training.
+
+    Parameters
+    ----------
+    test_size, val_size : fractions of rows for the test and validation splits.
+    cv_folds : folds of cross-validation on the training split (0 or 1 = skip).
+    models : baselines to fit, among "dummy", "logistic", "hist_gb".
+    selection_metric : validation metric used to pick the audited model
+        ("roc_auc", "accuracy", "balanced_accuracy", "f1" for classification;
+        "r2", "neg_mae" for regression). "auto" = roc_auc / r2.
+    """
+
+    test_size: float = 0.2
+    val_size: float = 0.2
+    cv_folds: int = 5
+    models: tuple[str, ...] = ("dummy", "logistic", "hist_gb")
+    selection_metric: str = "auto"
+
+
+@dataclass(frozen=True)
+class GateOptions(ReportMixin):
+    """When the CLI exits with status 1.
+
+    ``fail_on`` is "none" (never), "fail" (any area failed) or "warn" (any
+    area warned or failed); ``areas`` limits the gate to some areas (empty = all).
+    """
+
+    fail_on: str = "none"
+    areas: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class AuditConfig(ReportMixin):
+    """Everything that decides what an audit computes.
+
+    Parameters
+    ----------
+    target : the label column.
+    sensitive : the sensitive attribute columns.
+    sections : audit sections to run (models always run).
+    seed : the one seed every random step derives from.
+    data, models, gate : typed options.
+    section_options : raw per-section options, section name -> mapping; read
+        them with :meth:`options_for`.
+    """
+
+    target: str
+    sensitive: tuple[str, ...] = ()
+    sections: tuple[str, ...] = DEFAULT_SECTIONS
+    seed: int = 0
+    data: DataOptions = field(default_factory=DataOptions)
+    models: ModelOptions = field(default_factory=ModelOptions)
+    gate: GateOptions = field(default_factory=GateOptions)
+    section_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in self.sections:
+            if name not in ALL_SECTIONS:
+                raise ConfigError(_E_UNKNOWN_SECTION.format(name=name, expected=", ".join(ALL_SECTIONS)))
+        if self.gate.fail_on not in ("none", "fail", "warn"):
+            raise ConfigError(
+                f"gate fail_on must be one of none, fail, warn; got {self.gate.fail_on!r}"
+            )
+
+    def options_for(self, section: str, cls: type[T]) -> T:
+        """Build the typed options of ``section`` from the raw mapping, checking every key."""
+        return build_options(cls, self.section_options.get(section, {}), section=section)
+
+    def replace(self, **changes: Any) -> "AuditConfig":
+        return dataclasses.replace(self, **changes)
+
+
+def build_options(cls: type[T], raw: Mapping[str, Any], *, section: str) -> T:
+    """Create option dataclass ``cls`` from ``raw``, with clear errors on bad keys or values."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    for key in raw:
+        if key not in names:
+            raise ConfigError(
+                _E_UNKNOWN_KEY.format(key=key, section=section, expected=", ".join(sorted(names)))
+            )
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for key, value in raw.items():
+        tp = hints[key]
+        try:
+            if tp is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+                kwargs[key] = float(value)
+            elif tp is int and (not isinstance(value, int) or isinstance(value, bool)):
+                raise TypeError
+            elif tp is bool and not isinstance(value, bool):
+                raise TypeError
+            elif tp is str and not isinstance(value, str):
+                raise TypeError
+            else:
+                kwargs[key] = from_jsonable(tp, list(value) if isinstance(value, tuple) else value)
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise ConfigError(
+                _E_BAD_VALUE.format(key=key, section=section, tp=_type_name(tp), value=value)
+            ) from exc
+    try:
+        return cls(**kwargs)
+    except ConfigError:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"invalid options in [{section}]: {exc}") from exc
+
+
+def _type_name(tp: Any) -> str:
+    return {float: "a number", int: "a whole number", bool: "true or false", str: "a string"}.get(
+        tp, str(tp).replace("typing.", "")
+    )
+
+
+def config_from_mapping(raw: Mapping[str, Any]) -> AuditConfig:
+    """Build an :class:`AuditConfig` from a parsed TOML document (or any mapping)."""
+    raw = dict(raw)
+    top = {}
+    for key in ("target", "sensitive", "sections", "seed"):
+        if key in raw:
+            top[key] = raw.pop(key)
+    if "target" not in top:
+        raise ConfigError("the config names no target column: add target = \"COLUMN\"")
+    if isinstance(top.get("sensitive"), str):
+        top["sensitive"] = [s.strip() for s in top["sensitive"].split(",") if s.strip()]
+    typed = {
+        "data": build_options(DataOptions, raw.pop("data", {}), section="data"),
+        "models": build_options(ModelOptions, raw.pop("models", {}), section="models"),
+        "gate": build_options(GateOptions, raw.pop("gate", {}), section="gate"),
+    }
+    extra = {}
+    for key, value in raw.items():
+        if key not in ALL_SECTIONS and key not in ("modelcard", "datasheet"):
+            raise ConfigError(
+                f"unknown table [{key}] in the config: expected data, models, gate, modelcard, "
+                f"datasheet or a section ({', '.join(ALL_SECTIONS)})"
+            )
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"[{key}] in the config must be a table of options, got {value!r}")
+        extra[key] = dict(value)
+    if not isinstance(top["target"], str):
+        raise ConfigError(f"target must be a column name, got {top['target']!r}")
+    return AuditConfig(
+        target=top["target"],
+        sensitive=tuple(top.get("sensitive", ())),
+        sections=tuple(top.get("sections", DEFAULT_SECTIONS)),
+        seed=int(top.get("seed", 0)),
+        section_options=extra,
+        **typed,
+    )
+
+
+def load_config_file(path: str | Path) -> dict[str, Any]:
+    """Parse a TOML config file into a mapping (errors as :class:`ConfigError`)."""
+    p = Path(path)
+    try:
+        with p.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file not found: {p}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {p} is not valid TOML: {exc}") from exc

@@ -1,0 +1,261 @@
+"""run_audit: data -> models -> sections -> AuditReport, with progress.
+
+Sections after the models are independent (robustness reads the fairness
+proxies when both run) and run on a small thread pool: the heavy parts
+(scikit-learn, numpy, torch, shap) release the GIL, so two workers keep both
+cores busy. Progress callbacks are always called from the caller's thread, so a
+Streamlit page can pass a callback that draws.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import platform
+import queue
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import IO, Any
+
+import pandas as pd
+
+from . import __version__
+from .config import AuditConfig
+from .data import Dataset, align_current, load_dataset, load_table
+from .errors import AuditError, DataError
+from .models import TrainedModels, train_models
+from .performance import PerformanceOptions, audit_performance
+from .report import SCORECARD_AREAS, AuditReport, DatasetInfo, Manifest, SectionTiming
+from .verdict import Verdict, decide
+
+Progress = Callable[[str, float, str], None]
+DataSource = str | Path | bytes | IO[bytes] | pd.DataFrame | Dataset
+
+LIBRARIES = ("numpy", "pandas", "scipy", "scikit-learn", "fairlearn", "shap", "opacus", "torch", "adversarial-robustness-toolbox")
+
+
+@dataclass(frozen=True)
+class SectionSpec:
+    """How the pipeline calls a section: module, entry function, options class, dependencies."""
+
+    name: str
+    module: str
+    function: str
+    options_class: str
+    after: tuple[str, ...] = ()
+
+
+# Every section entry point has the signature
+#   fn(trained, *, options, seed, progress, **extra) -> SectionReport
+# where progress(fraction, message) and the report has a ``verdict: Verdict`` field.
+SECTIONS: dict[str, SectionSpec] = {
+    "performance": SectionSpec("performance", "audit.performance", "audit_performance", "PerformanceOptions"),
+    "fairness": SectionSpec("fairness", "audit.fairness", "audit_fairness", "FairnessOptions"),
+    "explanations": SectionSpec("explanations", "audit.explain", "explain_model", "ExplanationOptions"),
+    "robustness": SectionSpec("robustness", "audit.robustness", "audit_robustness", "RobustnessOptions", after=("fairness",)),
+    "drift": SectionSpec("drift", "audit.drift", "audit_drift", "DriftOptions"),
+    "privacy": SectionSpec("privacy", "audit.privacy", "audit_privacy", "PrivacyOptions"),
+}
+
+
+def library_versions() -> dict[str, str]:
+    out = {}
+    for lib in LIBRARIES:
+        try:
+            out[lib] = importlib.metadata.version(lib)
+        except importlib.metadata.PackageNotFoundError:
+            out[lib] = "not installed"
+    return out
+
+
+def _load(spec: SectionSpec):
+    """The section's module, or None when it is not part of this build yet."""
+    try:
+        return importlib.import_module(spec.module)
+    except ModuleNotFoundError as exc:
+        if exc.name == spec.module:
+            return None
+        raise
+
+
+def resolve_options(config: AuditConfig) -> dict[str, Any]:
+    """Build every requested section's typed options up front, so a bad option fails before any work."""
+    out = {}
+    for name in config.sections:
+        spec = SECTIONS[name]
+        mod = _load(spec)
+        if mod is None:
+            continue
+        out[name] = config.options_for(name, getattr(mod, spec.options_class))
+    return out
+
+
+def _as_dataset(data: DataSource, config: AuditConfig) -> Dataset:
+    if isinstance(data, Dataset):
+        return data
+    return load_dataset(data, target=config.target, sensitive=config.sensitive, options=config.data, seed=config.seed)
+
+
+def _as_frame(src: DataSource, config: AuditConfig) -> tuple[pd.DataFrame, DatasetInfo]:
+    if isinstance(src, Dataset):
+        return src.frame, DatasetInfo(src.name, src.sha256, src.n_rows, src.frame.shape[1])
+    if isinstance(src, pd.DataFrame):
+        from .data import frame_sha256
+
+        return src, DatasetInfo("data", frame_sha256(src), len(src), src.shape[1])
+    frame, name, sha = load_table(src, max_file_mb=config.data.max_file_mb)
+    return frame, DatasetInfo(name, sha, len(frame), frame.shape[1])
+
+
+def run_audit(
+    config: AuditConfig,
+    data: DataSource,
+    reference: DataSource | None = None,
+    *,
+    current: DataSource | None = None,
+    progress: Progress | None = None,
+    workers: int = 2,
+) -> AuditReport:
+    """Run the audit described by ``config`` on ``data``.
+
+    Parameters
+    ----------
+    config : target, sensitive columns, sections, seed and options.
+    data : the training data (path, bytes, file object, DataFrame or prepared Dataset).
+    reference : the drift reference data (default: the training split).
+    current : the data met in use, compared with the reference by the drift audit.
+    progress : called as progress(section, fraction, message) from the caller's thread.
+    workers : threads for independent sections (1 = sequential).
+
+    Returns
+    -------
+    AuditReport
+    """
+    started = datetime.now(timezone.utc)
+    t_start = time.perf_counter()
+    say = progress or (lambda s, f, m: None)
+    options = resolve_options(config)
+    timings: list[SectionTiming] = []
+
+    t0 = time.perf_counter()
+    say("data", 0.0, "reading and validating the data")
+    dataset = _as_dataset(data, config)
+    cur_frame = cur_info = ref_frame = None
+    if current is not None:
+        raw, cur_info = _as_frame(current, config)
+        cur_frame = align_current(raw, dataset)
+    if reference is not None:
+        raw, _ = _as_frame(reference, config)
+        ref_frame = align_current(raw, dataset)
+    timings.append(SectionTiming("data", "done", time.perf_counter() - t0, f"{dataset.n_rows} rows"))
+    say("data", 1.0, f"{dataset.n_rows} rows, {len(dataset.features)} features, task {dataset.task}")
+
+    t0 = time.perf_counter()
+    trained = train_models(dataset, options=config.models, seed=config.seed, progress=lambda f, m: say("models", f, m))
+    timings.append(SectionTiming("models", "done", time.perf_counter() - t0))
+
+    results: dict[str, Any] = {}
+    pending = [n for n in SECTIONS if n in config.sections]
+    for n in list(pending):
+        if n not in options:
+            timings.append(SectionTiming(n, "skipped", 0.0, "not available in this version"))
+            pending.remove(n)
+    for n in SECTIONS:
+        if n not in config.sections:
+            timings.append(SectionTiming(n, "skipped", 0.0, "not requested"))
+
+    events: queue.Queue = queue.Queue()
+
+    def run_one(name: str) -> tuple[str, Any, float]:
+        spec = SECTIONS[name]
+        fn = getattr(_load(spec), spec.function)
+        extra: dict[str, Any] = {}
+        if name == "robustness" and results.get("fairness") is not None:
+            extra["proxies"] = results["fairness"].strongest_proxies()
+        if name == "drift":
+            extra["current"] = cur_frame
+            extra["reference"] = ref_frame
+        t = time.perf_counter()
+        rep = fn(trained, options=options[name], seed=config.seed,
+                 progress=lambda f, m, _n=name: events.put((_n, f, m)), **extra)
+        return name, rep, time.perf_counter() - t
+
+    running: dict[Future, str] = {}
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="audit") as pool:
+        while pending or running:
+            for name in list(pending):
+                deps = [d for d in SECTIONS[name].after if d in config.sections and d in options]
+                if all(d in results for d in deps):
+                    pending.remove(name)
+                    say(name, 0.0, "started")
+                    running[pool.submit(run_one, name)] = name
+            done, _ = wait(list(running), timeout=0.1, return_when=FIRST_COMPLETED)
+            while not events.empty():
+                say(*events.get_nowait())
+            for fut in done:
+                name = running.pop(fut)
+                try:
+                    _, rep, secs = fut.result()
+                except BaseException:
+                    for other in running:
+                        other.cancel()
+                    raise
+                results[name] = rep
+                timings.append(SectionTiming(name, "done", secs))
+                say(name, 1.0, f"done in {secs:.1f} s")
+        while not events.empty():
+            say(*events.get_nowait())
+
+    scorecard = {"data": _data_verdict(dataset)}
+    for area in SCORECARD_AREAS:
+        rep = results.get(area)
+        if rep is not None:
+            scorecard[area] = rep.verdict
+    order = {n: i for i, n in enumerate(("data", "models", *SECTIONS))}
+    timings.sort(key=lambda t: order.get(t.name, 99))
+    manifest = Manifest(
+        format="rai-audit-report/1",
+        tool_version=__version__,
+        dataset=DatasetInfo(dataset.name, dataset.sha256, dataset.rows_in_file, len(dataset.columns)),
+        rows_used=dataset.n_rows,
+        sampled=dataset.sampled,
+        target=dataset.target,
+        sensitive=dataset.sensitive,
+        task=dataset.task,
+        positive_label=dataset.positive_label,
+        features=dataset.features,
+        excluded=dict(dataset.excluded),
+        schema=dataset.columns,
+        warnings=dataset.warnings,
+        config=config.to_dict(),
+        seed=config.seed,
+        python=platform.python_version(),
+        libraries=library_versions(),
+        started_at=started.isoformat(timespec="seconds"),
+        duration_seconds=time.perf_counter() - t_start,
+        timings=tuple(timings),
+        current_dataset=cur_info,
+    )
+    return AuditReport(manifest=manifest, models=trained.report, scorecard=scorecard, **results)
+
+
+def _data_verdict(dataset: Dataset) -> Verdict:
+    warns = [w for w in dataset.warnings if "sensitive group" in w or "personal identifier" in w]
+    passes = [f"{dataset.n_rows} rows, {len(dataset.features)} features; no data warnings"]
+    return decide([], warns, passes)
+
+
+def gate_failed(report: AuditReport, config: AuditConfig) -> list[str]:
+    """Areas that trip the configured gate (empty when the gate passes)."""
+    if config.gate.fail_on == "none":
+        return []
+    bad = {"fail"} if config.gate.fail_on == "fail" else {"fail", "warn"}
+    areas = config.gate.areas or tuple(report.scorecard)
+    return [a for a in areas if a in report.scorecard and report.scorecard[a].status in bad]
+
+
+__all__ = ["run_audit", "gate_failed", "SECTIONS", "resolve_options", "library_versions", "AuditError", "DataError", "Mapping", "TrainedModels", "PerformanceOptions", "audit_performance"]
