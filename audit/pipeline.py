@@ -239,6 +239,9 @@ def run_audit(
         duration_seconds=time.perf_counter() - t_start,
         timings=tuple(timings),
         current_dataset=cur_info,
+        group_sizes={c: {str(k): int(v) for k, v in dataset.groups[c].value_counts().sort_index().items()} for c in dataset.sensitive},
+        label_counts=({str(k): int(v) for k, v in dataset.frame[dataset.target].astype(str).value_counts().sort_index().items()}
+                      if dataset.task == "binary" else {}),
     )
     return AuditReport(manifest=manifest, models=trained.report, scorecard=scorecard, **results)
 

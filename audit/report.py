@@ -84,6 +84,9 @@ class Manifest(ReportMixin):
     duration_seconds: float
     timings: tuple[SectionTiming, ...]
     current_dataset: DatasetInfo | None = None
+    # Composition of the audited rows, for the datasheet: sensitive column -> group -> rows; label -> rows.
+    group_sizes: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    label_counts: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
