@@ -31,7 +31,7 @@ E_EMPTY = "the file {name} is empty"
 E_NO_ROWS = "the file {name} has a header but no data rows"
 E_BINARY = "the file {name} is not a table: it looks like binary data (expected CSV, Parquet or Excel)"
 E_UNPARSEABLE = "the file {name} could not be read as a table: {detail}"
-E_TOO_BIG = "the file {name} is {size:.1f} MB, over the {limit:.0f} MB limit (raise data.max_file_mb to allow it)"
+E_TOO_BIG = "the file {name} is {size:.1f} MB, over the {limit:g} MB limit (raise data.max_file_mb to allow it)"
 E_DUP_COLUMNS = "the file {name} has duplicate column names: {cols}; rename them so each column is unique"
 E_UNKNOWN_TARGET = "target column {col!r} is not in the data; columns are: {cols}"
 E_UNKNOWN_SENSITIVE = "sensitive column {col!r} is not in the data; columns are: {cols}"
@@ -493,7 +493,7 @@ def _infer_task(y: pd.Series, col: str, positive_label: str | None) -> tuple[str
     values = y.dropna()
     uniq = pd.unique(values)
     if len(uniq) < 2:
-        raise DataError(E_ONE_CLASS.format(col=col, value=uniq[0] if len(uniq) else None))
+        raise DataError(E_ONE_CLASS.format(col=col, value=str(uniq[0]) if len(uniq) else None))
     if len(uniq) == 2:
         labels = [str(u) for u in uniq]
         if positive_label is not None:

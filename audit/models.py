@@ -239,6 +239,12 @@ def train_models(
     TrainedModels
     """
     opts = options or ModelOptions()
+    names = tuple(opts.models)
+    for n in names:
+        if n not in MODEL_NAMES:
+            raise ConfigError(f"unknown model {n!r}: expected some of {', '.join(MODEL_NAMES)}")
+    if not names:
+        raise ConfigError("models must list at least one baseline")
     task = dataset.task
     metric = opts.selection_metric
     if metric == "auto":
@@ -250,12 +256,6 @@ def train_models(
         raise ConfigError(
             f"test_size and val_size must be fractions with a sum below 0.9; got {opts.test_size} and {opts.val_size}"
         )
-    names = tuple(opts.models)
-    for n in names:
-        if n not in MODEL_NAMES:
-            raise ConfigError(f"unknown model {n!r}: expected some of {', '.join(MODEL_NAMES)}")
-    if not names:
-        raise ConfigError("models must list at least one baseline")
 
     n = dataset.n_rows
     idx = np.arange(n)

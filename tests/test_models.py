@@ -1,0 +1,94 @@
+"""Baseline models: splits, preprocessing, selection, leaderboard."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from audit.config import ModelOptions
+from audit.data import prepare_dataset
+from audit.errors import ConfigError, DataError
+from audit.models import encoded_to_original, train_models
+
+
+def test_splits_are_disjoint_stratified_and_seeded(synthetic_dataset):
+    a = train_models(synthetic_dataset, options=ModelOptions(cv_folds=0), seed=3)
+    b = train_models(synthetic_dataset, options=ModelOptions(cv_folds=0), seed=3)
+    c = train_models(synthetic_dataset, options=ModelOptions(cv_folds=0), seed=4)
+    n = synthetic_dataset.n_rows
+    all_idx = np.concatenate([a.idx_train, a.idx_val, a.idx_test])
+    assert sorted(all_idx) == list(range(n))
+    assert len(a.idx_test) == round(0.2 * n)
+    assert np.array_equal(a.idx_test, b.idx_test) and not np.array_equal(a.idx_test, c.idx_test)
+    base = synthetic_dataset.y.mean()
+    for y in (a.y_train, a.y_val, a.y_test):
+        assert abs(y.mean() - base) < 0.01
+    assert a.report.leaderboard == b.report.leaderboard or all(
+        (r1.val_score == r2.val_score) for r1, r2 in zip(a.report.leaderboard, b.report.leaderboard)
+    )
+
+
+def test_selection_beats_dummy_and_leaderboard_is_complete(synthetic_trained):
+    lb = {r.name: r for r in synthetic_trained.report.leaderboard}
+    assert set(lb) == {"dummy", "logistic", "hist_gb"}
+    assert lb["dummy"].val_score == pytest.approx(0.5)
+    sel = synthetic_trained.selected
+    assert lb[sel].selected and sum(r.selected for r in lb.values()) == 1
+    assert lb[sel].val_score == max(r.val_score for r in lb.values())
+    # The data is logistic in x1, x2 and sex, so the logistic baseline is near the Bayes AUC.
+    assert lb["logistic"].test_score > 0.8
+    assert np.isfinite(lb["logistic"].cv_mean) and lb["logistic"].cv_std < 0.05
+
+
+def test_predictions_are_probabilities_and_threshold_is_half(synthetic_trained):
+    s = synthetic_trained.score(synthetic_trained.X_test)
+    assert ((s >= 0) & (s <= 1)).all()
+    assert np.array_equal(synthetic_trained.predict(synthetic_trained.X_test), (s >= 0.5).astype(int))
+
+
+def test_encoded_columns_map_back_to_original_features(synthetic_trained):
+    names = synthetic_trained.encoded_feature_names()
+    orig = synthetic_trained.encoded_to_original()
+    assert len(names) == len(orig)
+    for enc, o in zip(names, orig):
+        assert enc.split("__", 1)[1].startswith(o)
+    assert orig.count("colour") == 3 and orig.count("sex") == 2 and orig.count("x1") == 1
+
+
+def test_unseen_category_at_prediction_time_is_handled(synthetic_trained):
+    X = synthetic_trained.X_test.head(5).copy()
+    X["colour"] = "ultraviolet"
+    assert len(synthetic_trained.score(X)) == 5
+
+
+def test_regression_baselines():
+    rng = np.random.default_rng(0)
+    n = 600
+    df = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n), "g": rng.choice(["u", "v"], n)})
+    df["y"] = 3 * df["a"] - df["b"] + rng.normal(scale=0.1, size=n)
+    ds = prepare_dataset(df, target="y", sensitive=["g"])
+    tm = train_models(ds, options=ModelOptions(cv_folds=3), seed=0)
+    lb = {r.name: r for r in tm.report.leaderboard}
+    assert tm.report.selection_metric == "r2"
+    assert lb["logistic"].test_score > 0.99  # ridge recovers a linear signal
+    assert lb["dummy"].test_score < 0.05
+
+
+def test_bad_model_options():
+    with pytest.raises(ConfigError, match="unknown model 'xgboost'"):
+        train_models(None, options=ModelOptions(models=("xgboost",)))  # type: ignore[arg-type]
+
+
+def test_bad_model_options_on_data(synthetic_dataset):
+    with pytest.raises(ConfigError, match="selection_metric for a binary task must be one of"):
+        train_models(synthetic_dataset, options=ModelOptions(selection_metric="r2"))
+    with pytest.raises(ConfigError, match="test_size and val_size"):
+        train_models(synthetic_dataset, options=ModelOptions(test_size=0.6, val_size=0.4))
+
+
+def test_too_few_minority_rows():
+    df = pd.DataFrame({"a": [i % 7 for i in range(100)], "s": ["x", "y"] * 50, "y": [1] * 5 + [0] * 95})
+    ds = prepare_dataset(df, target="y", sensitive=["s"])
+    with pytest.raises(DataError, match="rarer class has only 5 rows"):
+        train_models(ds)

@@ -1,0 +1,101 @@
+"""Performance: sklearn-equal point estimates, vectorised bootstrap, calibration, verdicts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+from audit.errors import ConfigError
+from audit.performance import (
+    PerformanceOptions,
+    PerformanceReport,
+    _binary_point,
+    _binary_weighted,
+    audit_performance,
+    bootstrap_weights,
+    expected_calibration_error,
+    weighted_auc,
+    weighted_average_precision,
+)
+
+
+def _scores(n=500, seed=0, ties=False):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, n).astype(float)
+    p = 1 / (1 + np.exp(-(2 * y - 1 + rng.normal(size=n))))
+    if ties:
+        p = np.round(p, 1)
+    return y, p
+
+
+@pytest.mark.parametrize("ties", [False, True])
+def test_weighted_metrics_equal_sklearn_with_unit_and_integer_weights(ties):
+    y, p = _scores(ties=ties)
+    ones = np.ones((1, len(y)))
+    assert weighted_auc(y, p, ones)[0] == pytest.approx(roc_auc_score(y, p), abs=1e-12)
+    assert weighted_average_precision(y, p, ones)[0] == pytest.approx(average_precision_score(y, p), abs=1e-12)
+    # integer weights = repeating rows: compare against sklearn on the expanded sample
+    rng = np.random.default_rng(1)
+    W = next(bootstrap_weights(len(y), 3, rng))
+    for b in range(3):
+        rep = np.repeat(np.arange(len(y)), W[b].astype(int))
+        assert weighted_auc(y, p, W[b : b + 1])[0] == pytest.approx(roc_auc_score(y[rep], p[rep]), abs=1e-12)
+        assert weighted_average_precision(y, p, W[b : b + 1])[0] == pytest.approx(average_precision_score(y[rep], p[rep]), abs=1e-12)
+        point = _binary_point(y[rep].astype(int), p[rep], 0.5, 10)
+        wt = _binary_weighted(y, p, W[b : b + 1], 0.5, 10)
+        for k in point:
+            assert wt[k][0] == pytest.approx(point[k], abs=1e-9), k
+
+
+def test_bootstrap_weights_sum_to_n_and_are_seeded():
+    a = np.concatenate(list(bootstrap_weights(50, 230, np.random.default_rng(0), chunk=100)))
+    b = np.concatenate(list(bootstrap_weights(50, 230, np.random.default_rng(0), chunk=100)))
+    assert a.shape == (230, 50) and np.array_equal(a, b)
+    assert (a.sum(axis=1) == 50).all()
+
+
+def test_ece_is_zero_for_perfect_calibration_and_large_for_overconfidence():
+    p = np.repeat(np.linspace(0.05, 0.95, 10), 1000)
+    rng = np.random.default_rng(0)
+    y = (rng.random(len(p)) < p).astype(int)
+    assert expected_calibration_error(y, p) < 0.02
+    assert expected_calibration_error(y, np.where(p > 0.5, 0.999, 0.001)) > 0.2
+
+
+def test_audit_performance_on_synthetic(synthetic_trained):
+    rep = audit_performance(synthetic_trained, options=PerformanceOptions(bootstrap=200), seed=0)
+    m = rep.metrics
+    auc = roc_auc_score(synthetic_trained.y_test, synthetic_trained.score(synthetic_trained.X_test))
+    assert m["roc_auc"].value == pytest.approx(auc)
+    for k, v in m.items():
+        assert v.ci_low <= v.value + 1e-9 and v.value <= v.ci_high + 1e-9, k
+    assert m["roc_auc"].ci_high - m["roc_auc"].ci_low < 0.1
+    tn, fp = rep.confusion_matrix[0]
+    fn, tp = rep.confusion_matrix[1]
+    assert tn + fp + fn + tp == rep.n_test
+    assert m["accuracy"].value == pytest.approx((tp + tn) / rep.n_test)
+    assert sum(b.count for b in rep.reliability) == rep.n_test
+    assert [pt.train_size for pt in rep.learning_curve] == sorted(pt.train_size for pt in rep.learning_curve)
+    assert rep.baseline_primary == pytest.approx(0.5)
+    assert rep.verdict.status in ("pass", "warn")
+    assert PerformanceReport.from_dict(rep.to_dict()) == rep
+    again = audit_performance(synthetic_trained, options=PerformanceOptions(bootstrap=200), seed=0)
+    assert again == rep
+
+
+def test_verdict_fails_when_model_is_no_better_than_dummy(synthetic_dataset):
+    from audit.config import ModelOptions
+    from audit.models import train_models
+
+    only_dummy = train_models(synthetic_dataset, options=ModelOptions(models=("dummy",), cv_folds=0), seed=0)
+    rep = audit_performance(only_dummy, options=PerformanceOptions(bootstrap=50, learning_curve_sizes=(1.0,)), seed=0)
+    assert rep.verdict.status == "fail"
+    assert "not better than the dummy baseline" in rep.verdict.reasons[0]
+
+
+def test_bad_options():
+    with pytest.raises(ConfigError, match="performance.confidence must be in"):
+        PerformanceOptions(confidence=1.5)
+    with pytest.raises(ConfigError, match="learning_curve_sizes"):
+        PerformanceOptions(learning_curve_sizes=(0.0, 2.0))
