@@ -64,13 +64,12 @@ def _user(row: Any) -> User:
 class StoreBase:
     """Engine, transactions, the current-user check and account management."""
 
-    def __init__(self, url_or_path: str | os.PathLike[str] | None = None, *,
-                 busy_timeout_s: float = 30.0) -> None:
+    def __init__(self, url_or_path: str | os.PathLike[str] | None = None, *, busy_timeout_s: float = 30.0,
+                 password_hasher: PasswordHasher | None = None) -> None:
         self._engine = open_database(url_or_path, busy_timeout_s=busy_timeout_s)
         self._writer = self._engine.execution_options(**{WRITE_OPTION: True})
-        self._hasher = PasswordHasher()
-        # Verified against for unknown usernames, so they cost as much time as a wrong password.
-        self._dummy_hash = self._hasher.hash("not a real password, only for timing")
+        self._hasher = password_hasher or PasswordHasher()
+        self._dummy_hash: str | None = None
 
     def close(self) -> None:
         """Release the database connections."""
@@ -167,6 +166,9 @@ class StoreBase:
             With the same message, after the same hashing work, whether the username
             is unknown or the password is wrong.
         """
+        if self._dummy_hash is None:
+            # Verified against for unknown usernames, so they cost as much time as a wrong password.
+            self._dummy_hash = self._hasher.hash("not a real password, only for timing")
         with self._tx(write=False) as conn:
             row = conn.execute(sa.select(USERS).where(USERS.c.username == username)).first()
         try:

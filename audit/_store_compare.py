@@ -105,7 +105,7 @@ class _Walk:
             self._children({str(k): v for k, v in a.items()}, {str(k): v for k, v in b.items()}, path, ".")
         elif isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
             self._children(_labelled(a), _labelled(b), path, "")
-        elif a != b:
+        elif a != b or isinstance(a, bool) != isinstance(b, bool):  # True == 1 in Python, not in JSON
             self.changes.append(ValueChange(path=path, before=a, after=b))
 
     def _children(self, a: dict[str, Any], b: dict[str, Any], path: str, sep: str) -> None:

@@ -242,6 +242,8 @@ def resolve_url(url_or_path: str | os.PathLike[str] | None) -> URL:
     A string containing ``://`` is a URL; anything else is a SQLite file path.
     """
     raw = os.fspath(url_or_path) if url_or_path is not None else (os.environ.get(ENV_URL) or DEFAULT_PATH)
+    if not raw.strip():
+        raise StoreError("the database path or URL is empty; give a file path or a SQLAlchemy URL")
     if "://" in raw:
         try:
             return make_url(raw)

@@ -92,6 +92,9 @@ class AuditStore(StoreBase):
         SQLite file path or SQLAlchemy URL. Default ``$AUDIT_DB_URL``, else ``./audit.db``.
     busy_timeout_s : float, default 30.0
         How long a SQLite writer waits for another writer before failing.
+    password_hasher : argon2.PasswordHasher, optional
+        Argon2 parameters for new hashes; default ``PasswordHasher()``. Older
+        hashes are upgraded at the next successful sign-in.
 
     Raises
     ------

@@ -38,24 +38,29 @@ class _UsageError(Exception):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
+        if message.startswith("unrecognized arguments"):
+            # Not echoed: the likeliest stray argument here is a password.
+            message = ("unrecognized arguments (not shown); passwords are read with --password-stdin "
+                       f"or ${ENV_PASSWORD}, never from the command line")
         raise _UsageError(f"{self.prog}: {message}")
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m audit users", description="Manage audit dashboard accounts.")
+    parser = _Parser(prog="python -m audit users", description="Manage audit dashboard accounts.",
+                     allow_abbrev=False)
     db_help = "SQLite file or SQLAlchemy URL (default: $AUDIT_DB_URL, else ./audit.db)"
     parser.add_argument("--db", help=db_help)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     # --db is accepted after the subcommand too; SUPPRESS keeps it from overwriting a value given before.
-    create = sub.add_parser("create-user", help="create an account")
+    create = sub.add_parser("create-user", allow_abbrev=False, help="create an account")
     create.add_argument("username")
     create.add_argument("--role", required=True, choices=[r.value for r in Role])
-    reset = sub.add_parser("reset-password", help="set a new password for an account")
+    reset = sub.add_parser("reset-password", allow_abbrev=False, help="set a new password for an account")
     reset.add_argument("username")
     for command in (create, reset):
         command.add_argument("--password-stdin", action="store_true",
                              help=f"read the password from the first line of stdin (else ${ENV_PASSWORD})")
-    listing = sub.add_parser("list-users", help="list accounts and their roles")
+    listing = sub.add_parser("list-users", allow_abbrev=False, help="list accounts and their roles")
     for command in (create, reset, listing):
         command.add_argument("--db", default=argparse.SUPPRESS, help=db_help)
     return parser

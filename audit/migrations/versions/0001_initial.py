@@ -2,7 +2,6 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2025-01-01
 
 A frozen copy of the tables in ``audit/_store_schema.py`` as of this revision;
 later schema changes go in new revisions, never here.

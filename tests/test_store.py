@@ -1,0 +1,486 @@
+"""The audit store: schema and migrations, accounts, review workflow, history, comparison, users CLI."""
+
+from __future__ import annotations
+
+import io
+import json
+import sqlite3
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from argon2 import PasswordHasher
+
+import audit._store_schema as schema
+from audit import users_cli
+from audit.errors import AuditError, PermissionDenied, StoreError
+from audit.store import AuditStore, Outcome, Role, Status, compare_reports
+
+# Cheap argon2 parameters: the tests hash dozens of passwords.
+FAST = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+PW = "correct horse battery"
+SHA_A, SHA_B = "a" * 64, "b" * 64
+REPORT = '{"performance": {"metrics": {"accuracy": {"value": 0.8, "ci_low": 0.7, "ci_high": 0.9}}}}'
+
+
+@pytest.fixture
+def store(tmp_path):
+    with AuditStore(tmp_path / "audit.db", password_hasher=FAST) as s:
+        yield s
+
+
+@pytest.fixture
+def team(store):
+    """admin, two reviewers (alice writes audits, bob reviews them) and a viewer."""
+    return {name: store.create_user(name, password=PW, role=role) for name, role in
+            [("root", "admin"), ("alice", "reviewer"), ("bob", "reviewer"), ("vera", "viewer")]}
+
+
+def _audit(store, user, *, name="adult", sha=SHA_A, report=REPORT, submit=False):
+    summary = store.create_audit(user=user, dataset_name=name, dataset_sha256=sha, report_json=report)
+    return store.submit_for_review(summary.id, user=user) if submit else summary
+
+
+# -- schema and migrations -----------------------------------------------------------------
+
+def test_fresh_database_gets_every_table_at_the_latest_schema_version(tmp_path):
+    AuditStore(tmp_path / "new.db", password_hasher=FAST).close()
+    con = sqlite3.connect(tmp_path / "new.db")
+    tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert set(schema.METADATA.tables) | {schema.VERSION_TABLE} <= tables
+    assert con.execute(f"SELECT version_num FROM {schema.VERSION_TABLE}").fetchall() == [("0001",)]
+    assert con.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+def test_migrated_schema_matches_the_tables_the_code_queries(store):
+    # Fails when a table in _store_schema.py changes without a new migration.
+    with store._engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"version_table": schema.VERSION_TABLE})
+        assert compare_metadata(context, schema.METADATA) == []
+
+
+def test_reopening_a_current_database_runs_no_migration_and_keeps_data(tmp_path, monkeypatch):
+    path = tmp_path / "audit.db"
+    with AuditStore(path, password_hasher=FAST) as first:
+        alice = first.create_user("alice", password=PW, role="reviewer")
+        saved = _audit(first, alice)
+
+    def fail(*_a, **_k):
+        raise AssertionError("upgrade ran on a database already at the latest version")
+
+    monkeypatch.setattr(schema.command, "upgrade", fail)
+    with AuditStore(path, password_hasher=FAST) as again:
+        assert again.authenticate("alice", password=PW) == alice
+        assert again.get_audit(saved.id, user=alice).report_json == REPORT
+
+
+def test_default_location_is_audit_db_in_the_working_directory(tmp_path, monkeypatch):
+    monkeypatch.delenv("AUDIT_DB_URL", raising=False)
+    monkeypatch.chdir(tmp_path)
+    AuditStore(password_hasher=FAST).close()
+    assert (tmp_path / "audit.db").is_file()
+
+
+def test_audit_db_url_environment_variable_is_used_and_an_explicit_path_wins(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("AUDIT_DB_URL", f"sqlite:///{tmp_path / 'from_env.db'}")
+    AuditStore(password_hasher=FAST).close()
+    AuditStore(tmp_path / "explicit.db", password_hasher=FAST).close()
+    assert sorted(p.name for p in tmp_path.glob("*.db")) == ["explicit.db", "from_env.db"]
+
+
+def test_in_memory_database_works():
+    with AuditStore(":memory:", password_hasher=FAST) as memory:
+        user = memory.create_user("m", password=PW, role="admin")
+        assert memory.list_audits(user=user) == ()
+
+
+def test_newer_schema_version_is_refused_with_a_clear_message(tmp_path):
+    path = tmp_path / "audit.db"
+    AuditStore(path, password_hasher=FAST).close()
+    with sqlite3.connect(path) as con:
+        con.execute(f"UPDATE {schema.VERSION_TABLE} SET version_num = '9999'")
+    with pytest.raises(StoreError, match="schema version '9999'.*upgrade the package"):
+        AuditStore(path)
+
+
+def test_trail_cannot_be_edited_even_with_raw_sql(store, team):
+    con = sqlite3.connect(store._engine.url.database)
+    for sql in ("UPDATE events SET action = 'x'", "DELETE FROM events"):
+        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+            con.execute(sql)
+    assert not any(hasattr(store, n) for n in ("update_event", "delete_event", "delete_audit"))
+
+
+# -- accounts --------------------------------------------------------------------------------
+
+def test_passwords_are_stored_as_argon2id_hashes_and_authenticate(store, team):
+    assert store.authenticate("alice", password=PW) == team["alice"]
+    assert team["alice"].role is Role.REVIEWER
+    stored = sqlite3.connect(store._engine.url.database).execute(
+        "SELECT password_hash FROM users WHERE username = 'alice'").fetchone()[0]
+    assert stored.startswith("$argon2id$") and PW not in stored
+
+
+@pytest.mark.parametrize("username, password", [("alice", "wrong password"), ("nobody", PW)])
+def test_bad_login_gives_the_same_message_for_unknown_user_and_wrong_password(store, team, username, password):
+    with pytest.raises(PermissionDenied, match="^unknown username or wrong password$"):
+        store.authenticate(username, password=password)
+
+
+def test_unknown_user_still_costs_one_password_verification(store, team, monkeypatch):
+    calls = []
+
+    class Counting(PasswordHasher):
+        def verify(self, hash, password):  # noqa: A002 - argon2's own parameter name
+            calls.append(hash)
+            return super().verify(hash, password)
+
+    monkeypatch.setattr(store, "_hasher", Counting(time_cost=1, memory_cost=1024, parallelism=1))
+    for name in ("nobody", "alice"):
+        with pytest.raises(PermissionDenied):
+            store.authenticate(name, password="not it at all")
+    assert len(calls) == 2 and calls[0] != calls[1]
+
+
+def test_account_rules(store, team):
+    with pytest.raises(StoreError, match="already exists"):
+        store.create_user("alice", password=PW, role="viewer")
+    with pytest.raises(StoreError, match="role must be one of viewer, reviewer, admin, got 'boss'"):
+        store.create_user("carl", password=PW, role="boss")
+    with pytest.raises(StoreError, match="at least 8 characters"):
+        store.create_user("carl", password="short", role="viewer")
+    with pytest.raises(PermissionDenied, match="only an admin"):
+        store.create_user("carl", password=PW, role="admin", actor=team["alice"])
+    assert [u.username for u in store.list_users()] == ["alice", "bob", "root", "vera"]
+    assert store.list_users(actor=team["root"]) == store.list_users()
+    with pytest.raises(PermissionDenied):
+        store.list_users(actor=team["vera"])
+
+
+def test_reset_password_replaces_the_old_one(store, team):
+    store.reset_password("bob", new_password="a brand new secret", actor=team["root"])
+    with pytest.raises(PermissionDenied):
+        store.authenticate("bob", password=PW)
+    assert store.authenticate("bob", password="a brand new secret").username == "bob"
+    with pytest.raises(StoreError, match="no user named 'ghost'"):
+        store.reset_password("ghost", new_password="whatever123")
+    assert store.list_events(user=team["bob"])[-1].action == "user.password_reset"
+
+
+# -- workflow and permissions ----------------------------------------------------------------
+
+def test_full_review_cycle_records_each_decision(store, team):
+    alice, bob = team["alice"], team["bob"]
+    audit = _audit(store, alice)
+    assert audit.status is Status.DRAFT
+    assert store.submit_for_review(audit.id, user=alice).status is Status.IN_REVIEW
+    first = store.decide(audit.id, user=bob, outcome="changes_requested", note="check the age bins")
+    assert store.get_audit(audit.id, user=alice).status is Status.CHANGES_REQUESTED
+    rerun = store.add_run(audit.id, user=alice, report_json='{"performance": null}')
+    assert (rerun.status, rerun.run) == (Status.IN_REVIEW, 2)
+    second = store.decide(audit.id, user=bob, outcome=Outcome.APPROVED, note="fine now")
+    assert store.get_audit(audit.id, user=bob).status is Status.APPROVED
+    stored = store.list_decisions(audit.id, user=team["vera"])
+    assert stored == (first, second)
+    assert [(d.reviewer, d.outcome, d.note, d.run) for d in stored] == [
+        ("bob", Outcome.CHANGES_REQUESTED, "check the age bins", 1), ("bob", Outcome.APPROVED, "fine now", 2)]
+    assert stored[0].created_at < stored[1].created_at and stored[0].created_at.endswith("+00:00")
+
+
+def test_new_run_after_approval_needs_a_new_review(store, team):
+    audit = _audit(store, team["alice"], submit=True)
+    store.decide(audit.id, user=team["bob"], outcome="approved")
+    assert store.add_run(audit.id, user=team["alice"], report_json="{}").status is Status.IN_REVIEW
+    draft = _audit(store, team["alice"])
+    assert store.add_run(draft.id, user=team["alice"], report_json="{}").status is Status.DRAFT
+
+
+def test_viewer_can_read_and_comment_but_not_decide_or_save(store, team):
+    vera = team["vera"]
+    audit = _audit(store, team["alice"], submit=True)
+    assert store.get_audit(audit.id, user=vera).report_json == REPORT
+    store.add_comment(audit.id, user=vera, body="what is the base rate?")
+    with pytest.raises(PermissionDenied, match="viewer.*only reviewers and admins may decide"):
+        store.decide(audit.id, user=vera, outcome="approved")
+    with pytest.raises(PermissionDenied, match="viewer"):
+        _audit(store, vera)
+    assert store.get_audit(audit.id, user=vera).status is Status.IN_REVIEW
+    assert store.list_decisions(audit.id, user=vera) == ()
+
+
+@pytest.mark.parametrize("author", ["alice", "root"])
+def test_author_cannot_approve_own_audit_even_as_admin(store, team, author):
+    audit = _audit(store, team[author], submit=True)
+    with pytest.raises(PermissionDenied, match=f"{author} is the author of audit {audit.id} and cannot approve"):
+        store.decide(audit.id, user=team[author], outcome="approved")
+    assert store.get_audit(audit.id, user=team[author]).status is Status.IN_REVIEW
+    # Asking for changes on one's own audit only delays it, so it is allowed.
+    store.decide(audit.id, user=team[author], outcome="changes_requested")
+
+
+def test_only_author_or_admin_submit_and_add_runs_and_only_in_review_is_decided(store, team):
+    audit = _audit(store, team["alice"])
+    with pytest.raises(StoreError, match="is draft; decisions are taken on audits in_review"):
+        store.decide(audit.id, user=team["bob"], outcome="approved")
+    with pytest.raises(PermissionDenied, match="only the author"):
+        store.submit_for_review(audit.id, user=team["bob"])
+    with pytest.raises(PermissionDenied, match="only the author"):
+        store.add_run(audit.id, user=team["bob"], report_json="{}")
+    store.submit_for_review(audit.id, user=team["root"])
+    with pytest.raises(StoreError, match="only a draft can be submitted"):
+        store.submit_for_review(audit.id, user=team["alice"])
+
+
+@pytest.mark.parametrize("call", [
+    lambda s, a: s.list_audits(user=None),
+    lambda s, a: s.get_audit(a, user=None),
+    lambda s, a: s.list_comments(a, user=None),
+    lambda s, a: s.list_decisions(a, user=None),
+    lambda s, a: s.list_events(user=None),
+    lambda s, a: s.review_summary(a, user=None),
+    lambda s, a: s.add_comment(a, user=None, body="hi"),
+    lambda s, a: s.create_audit(user=None, dataset_name="d", dataset_sha256=SHA_A, report_json="{}"),
+])
+def test_no_user_means_no_access(store, team, call):
+    audit = _audit(store, team["alice"])
+    with pytest.raises(PermissionDenied, match="sign in first"):
+        call(store, audit.id)
+
+
+def test_forged_or_demoted_users_are_checked_against_the_database(store, team):
+    audit = _audit(store, team["alice"], submit=True)
+    forged = type(team["bob"])(id=999, username="mallory", role=Role.ADMIN, created_at="")
+    with pytest.raises(PermissionDenied, match="does not exist"):
+        store.list_audits(user=forged)
+    promoted = type(team["vera"])(id=team["vera"].id, username="vera", role=Role.ADMIN, created_at="")
+    with pytest.raises(PermissionDenied, match="viewer"):
+        store.decide(audit.id, user=promoted, outcome="approved")
+
+
+# -- history ---------------------------------------------------------------------------------
+
+def test_report_json_comes_back_byte_for_byte(store, team):
+    odd = '{ "b":1,\n\t"a" : [1.0000000000000001, 1e400, "é\\u00e9 ☃", null],"z":{} }  '
+    card = '{"narrative": "Intended use: \\"research\\" only"}'
+    audit = store.create_audit(user=team["alice"], dataset_name="adult", dataset_sha256=SHA_A.upper(),
+                               report_json=odd, model_card_json=card)
+    record = store.get_audit(audit.id, user=team["bob"])
+    assert record.report_json == odd and record.model_card_json == card
+    assert record.dataset_sha256 == SHA_A and record.author == "alice"
+    store.add_run(audit.id, user=team["alice"], report_json="{}", dataset_sha256=SHA_B)
+    assert store.get_audit(audit.id, user=team["bob"], run=1).report_json == odd
+    latest = store.get_audit(audit.id, user=team["bob"])
+    assert (latest.run, latest.report_json, latest.dataset_sha256) == (2, "{}", SHA_B)
+    with pytest.raises(StoreError, match="has runs 1 to 2, not 3"):
+        store.get_audit(audit.id, user=team["bob"], run=3)
+
+
+def test_list_audits_filters_and_orders_newest_first(store, team):
+    alice, root = team["alice"], team["root"]
+    a1 = _audit(store, alice, name="adult", sha=SHA_A)
+    a2 = _audit(store, root, name="credit", sha=SHA_B, submit=True)
+    a3 = _audit(store, alice, name="credit", sha=SHA_B, submit=True)
+    ids = lambda **kw: [a.id for a in store.list_audits(user=team["vera"], **kw)]  # noqa: E731
+    assert ids() == [a3.id, a2.id, a1.id]
+    assert ids(dataset="credit") == [a3.id, a2.id]
+    assert ids(dataset=SHA_A) == [a1.id]
+    assert ids(dataset=SHA_A.upper()) == [a1.id]
+    assert ids(status="in_review") == [a3.id, a2.id]
+    assert ids(author="alice") == [a3.id, a1.id]
+    assert ids(author="alice", status=Status.DRAFT) == [a1.id]
+    assert ids(dataset="nothing") == [] and ids(limit=1) == [a3.id]
+    with pytest.raises(StoreError, match="status must be one of"):
+        ids(status="done")
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("report_json", "not json", "not valid JSON"),
+    ("report_json", "[1, 2]", "must be a JSON object, got a JSON list"),
+    ("dataset_sha256", "abc", "64 hexadecimal characters"),
+    ("dataset_name", "   ", "dataset_name must be 1 to 255"),
+])
+def test_invalid_audit_input_is_refused(store, team, field, value, message):
+    args = {"dataset_name": "adult", "dataset_sha256": SHA_A, "report_json": "{}", field: value}
+    with pytest.raises(StoreError, match=message):
+        store.create_audit(user=team["alice"], **args)
+    assert store.list_audits(user=team["alice"]) == ()
+
+
+# -- comments, trail, model card summary -----------------------------------------------------
+
+def test_comments_threads_and_resolution(store, team):
+    audit = _audit(store, team["alice"], submit=True)
+    other = _audit(store, team["alice"])
+    question = store.add_comment(audit.id, user=team["vera"], body="Why is recall low?", section="fairness")
+    answer = store.add_comment(audit.id, user=team["alice"], body="Small group.", section="fairness",
+                               parent_id=question.id)
+    general = store.add_comment(audit.id, user=team["bob"], body="Looks good overall.")
+    with pytest.raises(StoreError, match=f"comment {question.id} is not a comment on audit {other.id}"):
+        store.add_comment(other.id, user=team["bob"], body="x", parent_id=question.id)
+    with pytest.raises(StoreError, match="section must be"):
+        store.add_comment(audit.id, user=team["bob"], body="x", section="Fairness!")
+    with pytest.raises(PermissionDenied, match="viewer"):
+        store.resolve_comment(general.id, user=team["vera"])
+    store.resolve_comment(question.id, user=team["vera"])
+    comments = store.list_comments(audit.id, user=team["bob"])
+    assert [(c.author, c.section, c.parent_id, c.resolved) for c in comments] == [
+        ("vera", "fairness", None, True), ("alice", "fairness", question.id, False), ("bob", "general", None, False)]
+    assert comments[0].resolved_by == "vera" and comments[0].resolved_at is not None
+    assert [c.id for c in store.list_comments(audit.id, user=team["bob"], open_only=True)] == [answer.id, general.id]
+    store.resolve_comment(question.id, user=team["bob"], resolved=False)
+    assert not store.list_comments(audit.id, user=team["bob"])[0].resolved
+
+
+def test_review_summary_for_the_model_card(store, team):
+    audit = _audit(store, team["alice"], submit=True)
+    store.decide(audit.id, user=team["bob"], outcome="changes_requested", note="add drift")
+    store.add_run(audit.id, user=team["alice"], report_json="{}")
+    store.decide(audit.id, user=team["root"], outcome="approved", note="ok")
+    done = store.add_comment(audit.id, user=team["bob"], body="resolved one")
+    store.add_comment(audit.id, user=team["vera"], body="open one", section="explanations")
+    store.resolve_comment(done.id, user=team["bob"])
+    summary = store.review_summary(audit.id, user=team["vera"])
+    assert json.loads(json.dumps(summary)) == summary
+    assert (summary["status"], summary["run"], summary["author"]) == ("approved", 2, "alice")
+    assert [(d["reviewer"], d["outcome"], d["note"], d["run"]) for d in summary["decisions"]] == [
+        ("bob", "changes_requested", "add drift", 1), ("root", "approved", "ok", 2)]
+    assert all(d["date"].endswith("+00:00") for d in summary["decisions"])
+    assert [(c["author"], c["section"], c["body"]) for c in summary["open_comments"]] == [
+        ("vera", "explanations", "open one")]
+
+
+def test_trail_records_who_did_what_to_which_audit(store, team):
+    audit = _audit(store, team["alice"], submit=True)
+    comment = store.add_comment(audit.id, user=team["vera"], body="?")
+    store.decide(audit.id, user=team["bob"], outcome="approved", note="ok")
+    events = store.list_events(user=team["vera"], audit_id=audit.id)
+    assert [(e.actor, e.action) for e in events] == [
+        ("alice", "audit.created"), ("alice", "audit.submitted"), ("vera", "comment.added"), ("bob", "audit.decided")]
+    assert events[2].details == {"comment_id": comment.id, "section": "general"}
+    assert events[3].details == {"note": "ok", "outcome": "approved", "run": 1}
+    all_events = store.list_events(user=team["vera"])
+    assert [e.action for e in all_events[:4]] == ["user.created"] * 4 and all_events[0].actor is None
+    assert [e.id for e in all_events] == sorted(e.id for e in all_events)
+
+
+# -- compare_reports -------------------------------------------------------------------------
+
+def _metric(value, low, high):
+    return {"value": value, "ci_low": low, "ci_high": high}
+
+
+def test_compare_reports_finds_metric_deltas_drift_changes_and_one_sided_keys():
+    a = {
+        "manifest": {"seed": 0},
+        "performance": {"metrics": {"accuracy": _metric(0.80, 0.75, 0.85), "auc": _metric(0.9, 0.88, 0.92)}},
+        "fairness": {"disparities": {"sex": {"demographic_parity_difference": 0.10}}, "verdict": "warn"},
+        "drift": {"features": [{"name": "age", "drifted": True, "p_value": 0.01},
+                               {"name": "hours", "drifted": False, "p_value": 0.5}]},
+        "privacy": None,
+        "robustness": {"noise": [0.9, 0.8]},
+    }
+    b = {
+        "manifest": {"seed": 0},
+        "performance": {"metrics": {"accuracy": _metric(0.85, 0.75, 0.90), "auc": _metric(0.9, 0.88, 0.92),
+                                    "f1": _metric(0.7, 0.6, 0.8)}},
+        "fairness": {"disparities": {"sex": {"demographic_parity_difference": 0.04}}, "verdict": "pass"},
+        "drift": {"features": [{"name": "hours", "drifted": True, "p_value": 0.5},
+                               {"name": "age", "drifted": False, "p_value": 0.01}]},
+        "privacy": {"epsilon": 3.0},
+        "new_section": {"score": 1},
+    }
+    result = compare_reports(a, b)
+    assert [s.section for s in result.sections] == ["performance", "fairness", "drift", "privacy", "robustness",
+                                                    "new_section"]
+    perf = result.section("performance")
+    assert [(d.path, d.before, d.after) for d in perf.deltas] == [
+        ("performance.metrics.accuracy.value", 0.80, 0.85), ("performance.metrics.accuracy.ci_high", 0.85, 0.90)]
+    assert perf.deltas[0].delta == pytest.approx(0.05)
+    assert perf.only_in_b == ("performance.metrics.f1",) and perf.only_in_a == ()
+    fairness = result.section("fairness")
+    assert [(d.path, d.delta) for d in fairness.deltas] == [
+        ("fairness.disparities.sex.demographic_parity_difference", pytest.approx(-0.06))]
+    assert [(c.path, c.before, c.after) for c in fairness.changes] == [("fairness.verdict", "warn", "pass")]
+    # Matched by name although the order changed; p-values equal, so only the flags differ.
+    assert result.section("drift").deltas == ()
+    assert result.newly_drifted == ("hours",) and result.no_longer_drifted == ("age",)
+    assert result.section("privacy").only_in_b == ("privacy",)
+    assert result.section("robustness").only_in_a == ("robustness",)
+    assert result.section("new_section").only_in_b == ("new_section",)
+    assert result.section("manifest") is None
+    assert json.loads(json.dumps(result.to_dict()))["newly_drifted"] == ["hours"]
+
+
+def test_compare_reports_on_identical_or_empty_reports_finds_nothing():
+    report = {"performance": {"metrics": {"x": _metric(float("nan"), 0, 1)}}, "flag": True}
+    same = compare_reports(report, json.loads(json.dumps(report, allow_nan=True)))
+    assert same.sections == () and same.newly_drifted == ()
+    assert compare_reports({}, {}).sections == ()
+    flags = compare_reports({"s": {"ok": True, "n": 1}}, {"s": {"ok": 1, "n": True}}).section("s")
+    assert flags.deltas == () and len(flags.changes) == 2  # booleans are not numbers
+    with pytest.raises(StoreError, match="report_b must be a report object"):
+        compare_reports({}, [1])
+
+
+# -- users CLI -------------------------------------------------------------------------------
+
+def _cli(monkeypatch, capsys, argv, *, stdin="", env_password=None):
+    monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+    if env_password is None:
+        monkeypatch.delenv("AUDIT_PASSWORD", raising=False)
+    else:
+        monkeypatch.setenv("AUDIT_PASSWORD", env_password)
+    code = users_cli.main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_creates_users_from_stdin_or_environment_and_lists_them(tmp_path, monkeypatch, capsys):
+    db = str(tmp_path / "cli.db")
+    assert _cli(monkeypatch, capsys, ["--db", db, "create-user", "ann", "--role", "admin", "--password-stdin"],
+                stdin=PW + "\n")[:2] == (0, "created user ann (admin)\n")
+    assert _cli(monkeypatch, capsys, ["create-user", "ben", "--role", "viewer", "--db", db],
+                env_password="from the environment")[0] == 0
+    code, out, _ = _cli(monkeypatch, capsys, ["list-users", "--db", db])
+    assert code == 0 and [line.split()[:2] for line in out.splitlines()[1:]] == [["ann", "admin"], ["ben", "viewer"]]
+    with AuditStore(db) as check:
+        assert check.authenticate("ann", password=PW).role is Role.ADMIN
+        assert check.authenticate("ben", password="from the environment").role is Role.VIEWER
+
+
+def test_cli_reset_password(tmp_path, monkeypatch, capsys):
+    db = str(tmp_path / "cli.db")
+    _cli(monkeypatch, capsys, ["--db", db, "create-user", "ann", "--role", "admin"], env_password=PW)
+    assert _cli(monkeypatch, capsys, ["--db", db, "reset-password", "ann", "--password-stdin"],
+                stdin="second password\r\n")[0] == 0
+    with AuditStore(db) as check:
+        assert check.authenticate("ann", password="second password").username == "ann"
+
+
+@pytest.mark.parametrize("argv, env_password, message", [
+    (["create-user", "ann", "--role", "admin"], None, "no password given"),
+    (["create-user", "ann", "--role", "admin", "--password", PW], PW, "never from the command line"),
+    (["create-user", "ann", "--role", "boss"], PW, "invalid choice"),
+    (["create-user", "ann", "--role", "admin"], "short", "at least 8 characters"),
+    (["reset-password", "ghost"], PW, "no user named 'ghost'"),
+    (["frobnicate"], PW, "invalid choice"),
+])
+def test_cli_errors_are_one_line_on_stderr_with_exit_code_2(tmp_path, monkeypatch, capsys, argv,
+                                                             env_password, message):
+    code, out, err = _cli(monkeypatch, capsys, ["--db", str(tmp_path / "cli.db"), *argv], env_password=env_password)
+    assert (code, out) == (2, "")
+    assert err.count("\n") == 1 and err.startswith("error: ") and message in err
+    assert PW not in err
+
+
+def test_cli_reports_a_corrupted_database_in_one_line(tmp_path, monkeypatch, capsys):
+    bad = tmp_path / "bad.db"
+    bad.write_bytes(b"this is not a database, just some text" * 20)
+    code, _, err = _cli(monkeypatch, capsys, ["--db", str(bad), "list-users"])
+    assert code == 2 and err.count("\n") == 1 and "not a SQLite database" in err
+
+
+def test_store_errors_are_audit_errors():
+    # Pages and the CLI catch AuditError only.
+    assert issubclass(StoreError, AuditError) and issubclass(PermissionDenied, StoreError)
