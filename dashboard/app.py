@@ -1,0 +1,54 @@
+"""Entry point: ``streamlit run dashboard/app.py``. Declares the navigation and the sidebar summary."""
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # streamlit puts dashboard/ on the path, not the repository root
+    sys.path.insert(0, str(ROOT))
+
+import streamlit as st  # noqa: E402
+
+from dashboard import components as ui  # noqa: E402
+from dashboard import state  # noqa: E402
+
+st.set_page_config(page_title="Responsible-AI audit", page_icon=":material/balance:", layout="wide")
+
+
+def _page(file: str, title: str, icon: str, **kw) -> st.Page:
+    return st.Page(f"pages/{file}.py", title=title, icon=f":material/{icon}:", url_path=file, **kw)
+
+
+pages = {
+    "Audit": [
+        _page("start", "New audit", "play_arrow", default=True),
+        _page("overview", "Overview", "dashboard"),
+        _page("datasheet", "Data", "table_chart"),
+    ],
+    "Sections": [
+        _page("performance", "Performance", "speed"),
+        _page("fairness", "Fairness", "balance"),
+        _page("explanations", "Explanations", "lightbulb"),
+        _page("robustness", "Robustness", "shield"),
+        _page("drift", "Drift", "trending_up"),
+        _page("privacy", "Privacy", "lock"),
+    ],
+    "Share": [
+        _page("model_card", "Model card", "description"),
+        _page("reviews", "Reviews", "rate_review"),
+        _page("history", "History", "history"),
+    ],
+}
+nav = st.navigation(pages, expanded=True)
+
+report = state.current_report()
+with st.sidebar:
+    if report is None:
+        st.caption("No audit loaded.")
+    else:
+        m = report.manifest
+        st.markdown(f"**{ui.md(m.dataset.name)}** · {m.rows_used:,} rows  \n"
+                    f"Overall {ui.badge(report.overall_status)}")
+        st.caption(f"audited {ui.md(m.started_at)} in {m.duration_seconds:.0f} s")
+
+nav.run()

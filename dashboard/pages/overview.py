@@ -1,0 +1,34 @@
+"""Overview: the scorecard (pass / warn / fail per area with reasons) and the headline numbers."""
+
+import streamlit as st
+
+from audit.report import SCORECARD_AREAS
+from dashboard import components as ui
+
+report = ui.require_report()
+ui.header(report, "Overview")
+st.markdown(f"Overall verdict {ui.badge(report.overall_status)}: the worst status of the areas below.")
+
+grid = st.columns(3)
+for i, area in enumerate(SCORECARD_AREAS):
+    v = report.scorecard.get(area)
+    with grid[i % 3].container(border=True):
+        st.markdown(f"#### {ui.AREA_LABELS[area]} {ui.badge(v.status if v else None)}")
+        for label, value, help in ui.headlines(report, area):
+            st.metric(label, value, help=help)
+        if v is None:
+            t = ui.section_timing(report, area)
+            st.caption(f"Not computed: {ui.md(t.message) if t and t.message else 'not in this report'}.")
+        else:
+            st.markdown("\n".join(f"- {ui.md(r)}" for r in v.reasons) or "- no findings")
+
+m = report.manifest
+with st.expander("How this audit ran: timings, warnings, configuration"):
+    ui.table([{"step": t.name, "status": t.status, "seconds": round(t.seconds, 2), "note": t.message} for t in m.timings])
+    for w in m.warnings:
+        st.warning(ui.md(w))
+    st.caption(f"seed {m.seed} · Python {m.python} · tool {m.tool_version} · "
+               + " · ".join(f"{k} {v}" for k, v in m.libraries.items()))
+    st.json(dict(m.config), expanded=False)
+st.download_button("Download the report (JSON)", data=lambda: report.to_json(), file_name="report.json",
+                   mime="application/json", icon=":material/download:")

@@ -1,0 +1,49 @@
+"""Performance: test metrics with bootstrap intervals, confusion matrix, calibration, learning curve, leaderboard."""
+
+import streamlit as st
+
+from dashboard import charts
+from dashboard import components as ui
+
+report = ui.require_report()
+ui.header(report, "Performance", "performance")
+perf = ui.require_section(report, "performance")
+models = report.models
+ui.verdict(perf.verdict)
+
+k = perf.primary_metric
+c = st.columns(4)
+c[0].metric(f"{ui.metric_name(k)} (test)", ui.fmt(perf.metrics[k].value),
+            help=f"{perf.confidence:.0%} CI [{ui.fmt(perf.metrics[k].ci_low)}, {ui.fmt(perf.metrics[k].ci_high)}]")
+c[1].metric("Dummy baseline", ui.fmt(perf.baseline_primary))
+c[2].metric("Train - test gap", ui.fmt(perf.train_test_gap))
+if "ece" in perf.metrics:
+    c[3].metric("Calibration error (ECE)", ui.fmt(perf.metrics["ece"].value))
+
+ui.table([{"metric": ui.metric_name(name), "test": mc.value, f"CI low ({perf.confidence:.0%})": mc.ci_low,
+           "CI high": mc.ci_high, "train": mc.train} for name, mc in perf.metrics.items()],
+         column_config={c: st.column_config.NumberColumn(format="%.3f") for c in ("test", f"CI low ({perf.confidence:.0%})", "CI high", "train")})
+st.caption(f"Audited model: {models.selected_label if models else perf.model} · {perf.n_test:,} test rows · "
+           f"{perf.n_bootstrap:,} bootstrap resamples · decision threshold {perf.decision_threshold:g}.")
+
+left, right = st.columns(2)
+with left:
+    ui.chart(charts.metric_ci_chart(perf))
+    if perf.reliability:
+        ui.chart(charts.reliability_chart(perf))
+with right:
+    if perf.confusion_matrix:
+        ui.chart(charts.confusion_matrix_chart(perf, models.positive_label if models else None))
+    if perf.learning_curve:
+        ui.chart(charts.learning_curve_chart(perf))
+
+if models is not None:
+    st.subheader("Baselines")
+    ui.chart(charts.leaderboard_chart(models))
+    ui.table([{"model": r.label, "audited": r.selected, "CV mean": r.cv_mean, "CV std": r.cv_std, "validation": r.val_score,
+               "test": r.test_score, "train": r.train_score, "fit seconds": r.fit_seconds} for r in models.leaderboard],
+             column_config={c: st.column_config.NumberColumn(format="%.3f")
+                            for c in ("CV mean", "CV std", "validation", "test", "train", "fit seconds")})
+    st.caption(f"Splits: {models.n_train:,} train / {models.n_val:,} validation / {models.n_test:,} test rows; "
+               f"{models.cv_folds}-fold cross-validation; {models.n_encoded_features} encoded features.")
+ui.whole_json(perf)

@@ -1,0 +1,167 @@
+"""Dashboard state: the only module that touches ``st.session_state`` and ``st.cache_*``.
+
+Reports are cached by content hash (sha256 of the data bytes, of the optional
+current data, and of the config JSON): a process-wide LRU shared by all sessions,
+so re-running the same audit, or another person running it, is instant. The
+session holds only the report being looked at and its key. Cached functions
+never call ``st.*``: their side effects would vanish on a cache hit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from audit.config import AuditConfig, DataOptions
+from audit.data import ColumnSchema, load_table, prepare_dataset
+from audit.report import AuditReport
+
+REPORT = "rai_report"  # the AuditReport being looked at
+REPORT_KEY = "rai_report_key"  # its content hash
+NARRATIVE = "rai_narrative"  # report key -> model card narrative fields being edited
+USER = "rai_user"  # the signed-in audit.store.User, or absent
+
+_MAX_REPORTS = 16
+
+
+def audit_key(data_sha: str, config: AuditConfig, current_sha: str | None = None) -> str:
+    """The content hash that identifies an audit: same data, same current data, same config."""
+    payload = json.dumps({"data": data_sha, "current": current_sha, "config": config.to_dict()}, sort_keys=True)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def bytes_sha256(raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest()
+
+
+class _ReportCache:
+    """A small thread-safe LRU of finished reports (reports are frozen, safe to share)."""
+
+    def __init__(self, maxsize: int) -> None:
+        self._items: OrderedDict[str, AuditReport] = OrderedDict()
+        self._lock = threading.Lock()
+        self._maxsize = maxsize
+
+    def get(self, key: str) -> AuditReport | None:
+        with self._lock:
+            rep = self._items.get(key)
+            if rep is not None:
+                self._items.move_to_end(key)
+            return rep
+
+    def put(self, key: str, report: AuditReport) -> None:
+        with self._lock:
+            self._items[key] = report
+            self._items.move_to_end(key)
+            while len(self._items) > self._maxsize:
+                self._items.popitem(last=False)
+
+
+@st.cache_resource(show_spinner=False)
+def _report_cache() -> _ReportCache:
+    return _ReportCache(_MAX_REPORTS)
+
+
+def cached_report(key: str) -> AuditReport | None:
+    """The finished report of the audit with this key, if any session computed it."""
+    return _report_cache().get(key)
+
+
+def remember(key: str, report: AuditReport) -> None:
+    _report_cache().put(key, report)
+
+
+# -- the report being looked at ---------------------------------------------------------
+
+
+def current_report() -> AuditReport | None:
+    return st.session_state.get(REPORT)
+
+
+def current_key() -> str | None:
+    return st.session_state.get(REPORT_KEY)
+
+
+def set_current(report: AuditReport, key: str) -> None:
+    st.session_state[REPORT] = report
+    st.session_state[REPORT_KEY] = key
+
+
+def report_key_of_json(text: str | bytes) -> str:
+    """Key of a report opened from JSON (its bytes identify it)."""
+    raw = text.encode("utf-8") if isinstance(text, str) else text
+    return "json:" + bytes_sha256(raw)
+
+
+# -- data intake (cached by content hash; the core does the work) -----------------------
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def read_table(sha: str, name: str, max_file_mb: float, _raw: bytes) -> pd.DataFrame:
+    """The uploaded table, parsed once per content hash (``_raw`` is not hashed again)."""
+    frame, _, _ = load_table(_raw, name=name, max_file_mb=max_file_mb)
+    return frame
+
+
+@dataclass(frozen=True)
+class InferredSchema:
+    """What intake infers for a (table, target, sensitive) choice, before user edits."""
+
+    columns: tuple[ColumnSchema, ...]
+    task: str
+    positive_label: str | None
+    warnings: tuple[str, ...]
+    n_features: int
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def infer_schema(sha: str, name: str, target: str, sensitive: tuple[str, ...], _frame: pd.DataFrame) -> InferredSchema:
+    """Run the core's intake on the table to show its inferred schema (no user overrides)."""
+    ds = prepare_dataset(_frame.copy(), target=target, sensitive=sensitive, options=DataOptions(), name=name, sha256=sha)
+    return InferredSchema(ds.columns, ds.task, ds.positive_label, ds.warnings, len(ds.features))
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def file_sha256(path: str, mtime_ns: int) -> str:
+    """sha256 of a file on disk, cached by path and modification time."""
+    return bytes_sha256(Path(path).read_bytes())
+
+
+def path_sha256(path: str | Path) -> str:
+    p = Path(path)
+    return file_sha256(str(p.resolve()), p.stat().st_mtime_ns)
+
+
+# -- model card narrative being edited (per report) -------------------------------------
+
+
+def narrative_fields(key: str) -> dict[str, Any]:
+    store = st.session_state.setdefault(NARRATIVE, {})
+    return store.setdefault(key, {})
+
+
+def set_narrative_fields(key: str, values: Mapping[str, Any]) -> None:
+    st.session_state.setdefault(NARRATIVE, {})[key] = dict(values)
+
+
+# -- the signed-in user (Reviews / History) ----------------------------------------------
+
+
+def current_user() -> Any | None:
+    return st.session_state.get(USER)
+
+
+def set_user(user: Any | None) -> None:
+    if user is None:
+        st.session_state.pop(USER, None)
+    else:
+        st.session_state[USER] = user

@@ -1,0 +1,219 @@
+"""The dashboard under streamlit.testing.v1.AppTest: every page, uploads, bad input, the cache.
+
+The report is produced in a session fixture by the real pipeline on small synthetic
+data (tests/conftest.py ``make_synthetic``), never a committed hand-written JSON.
+"""
+
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from audit.config import config_from_mapping
+from audit.pipeline import run_audit
+from audit.report import AuditReport
+from dashboard import charts, forms, state
+from tests.conftest import ROOT, make_synthetic
+
+APP = str(ROOT / "dashboard" / "app.py")
+PAGES = ("overview", "datasheet", "performance", "fairness", "explanations", "robustness", "drift", "privacy",
+         "model_card", "reviews", "history")
+SECTION_PAGES = ("performance", "fairness", "explanations", "robustness", "drift", "privacy")
+TIMEOUT = 120
+
+
+def _config(sections):
+    raw = {"target": "label", "sensitive": ["sex"], "sections": list(sections), "seed": 0}
+    for section, values in forms.quick_overlay().items():
+        raw[section] = dict(values)
+    return config_from_mapping(raw)
+
+
+@pytest.fixture(scope="session")
+def app_report() -> AuditReport:
+    """A full report (every section this build has) from the real pipeline, via its JSON round trip."""
+    frame = make_synthetic(800, seed=2)
+    current = make_synthetic(400, seed=3)
+    current["x1"] = current["x1"] + 1.5  # a shift the drift section can show
+    rep = run_audit(_config(forms.available_sections()), frame, current=current, workers=2)
+    return AuditReport.from_json(rep.to_json())
+
+
+def _app() -> AppTest:
+    return AppTest.from_file(APP, default_timeout=TIMEOUT)
+
+
+def _with_report(report: AuditReport) -> AppTest:
+    at = _app()
+    at.session_state[state.REPORT] = report
+    at.session_state[state.REPORT_KEY] = "test"
+    return at.run()
+
+
+def _texts(at: AppTest) -> str:
+    parts = []
+    for kind in ("markdown", "caption", "info", "warning", "error", "success", "title", "header", "subheader", "text"):
+        parts += [str(e.value) for e in getattr(at, kind)]
+    parts += [f"{m.label} {m.value}" for m in at.metric]
+    return "\n".join(parts)
+
+
+def _no_exception(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def test_start_page_offers_the_sample_and_an_upload():
+    at = _app().run()
+    _no_exception(at)
+    assert [b.label for b in at.button] == ["Run the sample audit"]
+    assert len(at.file_uploader) >= 2
+    assert "Try the embedded sample" in _texts(at)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_without_a_report_says_so(page):
+    at = _app().run()
+    at.switch_page(f"pages/{page}.py").run()
+    _no_exception(at)
+    if page not in ("reviews", "history"):
+        assert any("No audit yet" in i.value for i in at.info)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_the_report(app_report, page):
+    at = _with_report(app_report)
+    at.switch_page(f"pages/{page}.py").run()
+    _no_exception(at)
+    text = _texts(at)
+    if page in SECTION_PAGES:
+        sec = getattr(app_report, page)
+        if sec is None:
+            assert any("was not computed" in i.value for i in at.info)
+        else:
+            assert f"Verdict: {sec.verdict.status.upper()}" in text
+
+
+def test_overview_shows_scorecard_and_headline_numbers(app_report):
+    at = _with_report(app_report)
+    at.switch_page("pages/overview.py").run()
+    _no_exception(at)
+    text = _texts(at)
+    perf = app_report.performance
+    assert f"{perf.metrics[perf.primary_metric].value:.3f}" in text
+    for area, v in app_report.scorecard.items():
+        assert v.status.upper() in text
+    assert f"{app_report.manifest.rows_used:,}" in text
+
+
+def test_performance_page_values_and_charts(app_report):
+    at = _with_report(app_report)
+    at.switch_page("pages/performance.py").run()
+    _no_exception(at)
+    perf = app_report.performance
+    assert any(m.value == f"{perf.baseline_primary:.3f}" for m in at.metric)
+    assert len(at.get("plotly_chart")) >= 5  # CI, reliability, confusion, learning curve, leaderboard
+    table = at.dataframe[0].value
+    assert table["metric"].tolist()[0] == charts.metric_name(next(iter(perf.metrics)))
+
+
+def test_datasheet_lists_the_schema(app_report):
+    at = _with_report(app_report)
+    at.switch_page("pages/datasheet.py").run()
+    _no_exception(at)
+    schema = at.dataframe[0].value
+    assert set(schema["column"]) == {c.name for c in app_report.manifest.schema}
+
+
+# -- uploads and bad input ----------------------------------------------------------------
+
+
+def _upload(at: AppTest, name: str, data: bytes, index: int = 0) -> AppTest:
+    at.file_uploader[index].upload(name, data, "text/csv")
+    return at.run()
+
+
+@pytest.mark.parametrize(
+    "name, data, message",
+    [
+        ("empty.csv", b"", "empty"),
+        ("binary.csv", b"\x00\x01\x02\x03" * 100, "not a table"),
+        ("dups.csv", b"a,a,b\n1,2,3\n4,5,6\n", "duplicate column"),
+        ("old.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100, ".xls"),
+    ],
+)
+def test_bad_upload_shows_the_core_message_not_a_traceback(name, data, message):
+    at = _upload(_app().run(), name, data)
+    _no_exception(at)
+    assert any(message in e.value for e in at.error), [e.value for e in at.error]
+    assert [b.label for b in at.button] == ["Run the sample audit"]  # the page stays usable
+
+
+def test_bad_choice_shows_an_error():
+    frame = make_synthetic(200, seed=4)
+    frame["label"] = 1  # one class: no model can be trained
+    at = _upload(_app().run(), "one_class.csv", frame.to_csv(index=False).encode())
+    _no_exception(at)
+    assert any("single value" in e.value for e in at.error)
+
+
+def test_upload_shows_the_inferred_schema_and_options():
+    frame = make_synthetic(300, seed=5)
+    frame["customer_id"] = range(len(frame))
+    at = _upload(_app().run(), "synthetic.csv", frame.to_csv(index=False).encode())
+    _no_exception(at)
+    assert at.selectbox[0].value == "label"
+    assert at.multiselect[0].value == ["sex"]
+    editor = at.data_editor[0].value
+    row = editor.set_index("column").loc["customer_id"]
+    assert row["role"] == "excluded" and "ID-like" in row["note"]
+    assert "binary classification" in _texts(at)
+
+
+@pytest.mark.slow
+def test_upload_run_and_cache_hit():
+    frame = make_synthetic(400, seed=6)
+    raw = frame.to_csv(index=False).encode()
+
+    def run_once() -> AppTest:
+        at = _upload(_app().run(), "synthetic.csv", raw)
+        at.multiselect(key="opt_sections").set_value(["performance"])
+        at.number_input(key="opt_cv").set_value(0)
+        at.button(key="FormSubmitter:audit_options-Run audit").click()
+        return at.run()
+
+    at = run_once()
+    _no_exception(at)
+    first = at.session_state[state.REPORT]
+    assert first.performance is not None and first.fairness is None
+    assert first.manifest.dataset.name == "synthetic.csv"
+    assert any("ROC AUC" in m.label for m in at.metric)  # switched to the overview
+    at2 = run_once()
+    _no_exception(at2)
+    assert at2.session_state[state.REPORT] is first  # same content hash: served from the cache
+
+
+def test_open_a_saved_report(app_report):
+    at = _app().run()
+    at.file_uploader(key="upload_report").upload("report.json", app_report.to_json().encode(), "application/json")
+    at.run()
+    at.button(key="open_report").click().run()
+    _no_exception(at)
+    assert at.session_state[state.REPORT] == app_report
+    at2 = _app().run()
+    at2.file_uploader(key="upload_report").upload("report.json", b'{"not": "a report"}', "application/json")
+    at2.run()
+    _no_exception(at2)
+    assert any("not a valid audit report" in e.value for e in at2.error)
+
+
+def test_audit_key_depends_on_data_current_and_config():
+    c1, c2 = _config(["performance"]), _config(["performance", "fairness"])
+    k = state.audit_key("a" * 64, c1)
+    assert k == state.audit_key("a" * 64, _config(["performance"]))
+    assert len({k, state.audit_key("b" * 64, c1), state.audit_key("a" * 64, c2), state.audit_key("a" * 64, c1, "c" * 64)}) == 4
+
+
+def test_markdown_escaping_of_user_text():
+    from dashboard.components import md
+
+    assert md("**bold** [x](http://e) $x$ :red[y] <b>") == r"\*\*bold\*\* \[x\]\(http\://e\) \$x\$ \:red\[y\] \<b\>"

@@ -1,0 +1,151 @@
+"""dashboard/charts.py and dashboard/forms.py: pure functions, tested without Streamlit.
+
+The report comes from the real pipeline on small synthetic data (tests/conftest.py),
+and each figure is checked against the numbers the report holds.
+"""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+
+import plotly.graph_objects as go
+import pytest
+
+from audit.config import config_from_mapping
+from audit.pipeline import resolve_options, run_audit
+from dashboard import charts, forms
+from tests.conftest import ROOT, make_synthetic
+
+
+def _quick_config(sections):
+    raw = {"target": "label", "sensitive": ["sex"], "sections": list(sections), "seed": 0}
+    for section, values in forms.quick_overlay().items():
+        raw[section] = dict(values)
+    return config_from_mapping(raw)
+
+
+@pytest.fixture(scope="module")
+def report():
+    return run_audit(_quick_config(forms.available_sections()), make_synthetic(600, seed=1), workers=2)
+
+
+def _close(a, b):
+    return (a is None and (b is None or not math.isfinite(b))) or (a is not None and math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12))
+
+
+def test_charts_module_imports_without_streamlit():
+    code = "import sys; import dashboard.charts, dashboard.forms; print('streamlit' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_confusion_matrix_shows_the_report_counts(report):
+    perf = report.performance
+    fig = charts.confusion_matrix_chart(perf, report.models.positive_label)
+    z = [list(r) for r in fig.data[0].z]
+    assert z == [list(r) for r in perf.confusion_matrix]
+    assert sum(map(sum, z)) == perf.n_test
+    assert fig.data[0].x[1] == "predicted 1"
+
+
+def test_metric_ci_error_bars_reach_the_interval_bounds(report):
+    perf = report.performance
+    fig = charts.metric_ci_chart(perf)
+    test = fig.data[0]
+    assert list(test.y) == [charts.metric_name(m) for m in charts._BOUNDED if m in perf.metrics]
+    for label, x, plus, minus in zip(test.y, test.x, test.error_x.array, test.error_x.arrayminus):
+        key = next(k for k in perf.metrics if charts.metric_name(k) == label)
+        mc = perf.metrics[key]
+        assert _close(x, mc.value)
+        assert _close(x + plus, mc.ci_high) and _close(x - minus, mc.ci_low)
+
+
+def test_reliability_curve_skips_empty_bins_and_draws_the_diagonal(report):
+    perf = report.performance
+    fig = charts.reliability_chart(perf)
+    diag, model = fig.data
+    assert list(diag.x) == [0, 1] and list(diag.y) == [0, 1]
+    filled = [b for b in perf.reliability if b.count > 0]
+    assert len(model.x) == len(filled)
+    assert all(_close(x, b.mean_predicted) for x, b in zip(model.x, filled))
+    assert "ECE" in fig.layout.title.text
+
+
+def test_learning_curve_and_leaderboard(report):
+    perf, models = report.performance, report.models
+    lc = charts.learning_curve_chart(perf)
+    assert list(lc.data[1].x) == [p.train_size for p in perf.learning_curve]
+    assert all(_close(y, p.val_score) for y, p in zip(lc.data[1].y, perf.learning_curve))
+    lb = charts.leaderboard_chart(models)
+    assert [len(t.x) for t in lb.data] == [len(models.leaderboard)] * 3
+    audited = [x for x in lb.data[0].x if "(audited)" in x]
+    assert len(audited) == 1 and audited[0].startswith(models.selected_label)
+    # The dummy's test AUC is 0.5: the bar shows the report's number, not a recomputed one.
+    dummy = next(r for r in models.leaderboard if r.name == "dummy")
+    assert _close(lb.data[2].y[[r.name for r in models.leaderboard].index("dummy")], dummy.test_score)
+
+
+def test_missingness_chart_shares(report):
+    m = report.manifest
+    fig = charts.missingness_chart(m.schema, m.rows_used)
+    assert sorted(fig.data[0].y) == sorted(c.name for c in m.schema)
+    assert all(0 <= x <= 1 for x in fig.data[0].x)
+
+
+def test_nan_values_draw_as_gaps_not_errors():
+    from audit.performance import LearningCurvePoint
+
+    class Perf:
+        learning_curve = (LearningCurvePoint(10, float("nan"), 0.5), LearningCurvePoint(20, 0.9, float("nan")))
+        learning_curve_metric = "roc_auc"
+
+    fig = charts.learning_curve_chart(Perf())
+    assert list(fig.data[0].y) == [None, 0.9] and list(fig.data[1].y) == [0.5, None]
+    assert isinstance(fig, go.Figure)
+
+
+# -- forms: the New audit form's pure helpers ------------------------------------------
+
+
+def test_quick_preset_is_a_valid_config_for_every_section():
+    config = forms.sample_config(quick=True)
+    assert config.data.max_rows > 0
+    resolve_options(config)  # raises ConfigError on an unknown or invalid option
+
+
+def test_option_fields_read_defaults_and_help_from_the_options_class():
+    fields = {f.name: f for f in forms.option_fields("performance")}
+    assert fields["bootstrap"].kind == "int" and fields["bootstrap"].default == 1000
+    assert fields["confidence"].kind == "float"
+    assert "resamples" in fields["bootstrap"].help
+    assert "learning_curve_sizes" not in fields  # tuples are not form fields
+    assert forms.changed_options(fields.values(), {"bootstrap": 1000, "confidence": 0.9}) == {"confidence": 0.9}
+
+
+def test_schema_edits_map_to_data_options(report):
+    cols = report.manifest.schema
+    rows = forms.schema_rows(cols)
+    assert forms.data_options_from_edits(cols, rows) == {}  # no edit, no option
+    for r in rows:
+        if r["column"] == "noise":
+            r["exclude"] = True
+        if r["column"] == "x1":
+            r["immutable"] = True
+        if r["column"] == "colour":
+            r["type"] = "categorical"  # unchanged kind: no override
+        if r["column"] == "x2":
+            r["type"] = "categorical"
+        if r["column"] == "sex":
+            r["exclude"] = True  # sensitive columns keep their role
+    opts = forms.data_options_from_edits(cols, rows)
+    assert opts == {"column_types": {"x2": "categorical"}, "exclude": ["noise"], "immutable": ["x1"]}
+    config = forms.build_config(target="label", sensitive=["sex"], sections=["performance"], seed=3, data=opts)
+    assert config.data.exclude == ("noise",) and config.data.column_types == {"x2": "categorical"} and config.seed == 3
+
+
+def test_guesses():
+    assert forms.guess_target(["age", "sex", "income", "x"]) == 2
+    assert forms.guess_target(["a", "b"]) == 1
+    assert forms.guess_sensitive(["Sex", "race", "x"]) == ["Sex", "race"]
