@@ -178,7 +178,7 @@ _MD_LINK = re.compile(r"\](?=[(\[:])")
 _MD_EDGE_UNDERSCORE = re.compile(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
 
 
-def md_text(text: Any) -> str:
+def md_text(text: Any, *, line_start: bool = False) -> str:
     """Plain text made inert in Markdown: HTML-significant characters become entities
     (a Markdown viewer would otherwise pass ``<script>`` through as raw HTML), and
     Markdown syntax characters are backslash-escaped."""
@@ -186,10 +186,10 @@ def md_text(text: Any) -> str:
     s = _MD_SPECIAL.sub(r"\\\1", s)
     s = _MD_EDGE_UNDERSCORE.sub(r"\\_", s)
     s = _MD_LINK.sub(r"\\]", s)
-    s = re.sub(r"^(\s*)#", r"\1\\#", s, flags=re.M)  # not a heading
-    # A line starting like a list item or rule ("- x", "---", "1. x") stays text.
-    s = re.sub(r"^(\s*)([-+])", r"\1\\\2", s, flags=re.M)
-    s = re.sub(r"^(\s*\d+)\.(\s)", r"\1\\.\2", s, flags=re.M)
+    if line_start:  # text that begins a line: it must not become a heading, list item or rule
+        s = re.sub(r"^(\s*)#", r"\1\\#", s, flags=re.M)
+        s = re.sub(r"^(\s*)([-+])", r"\1\\\2", s, flags=re.M)
+        s = re.sub(r"^(\s*\d+)\.(\s)", r"\1\\.\2", s, flags=re.M)
     return s
 
 
@@ -213,7 +213,7 @@ def render_markdown_document(doc: Document) -> str:
 
 def _md_block(block: Block) -> list[str]:
     if isinstance(block, Paragraph):
-        body = "\n\n".join(md_text(p.strip()) for p in block.text.split("\n\n") if p.strip())
+        body = "\n\n".join(md_text(p.strip(), line_start=True) for p in block.text.split("\n\n") if p.strip())
         return [f"*{body}*" if block.muted else body, ""]
     if isinstance(block, Heading):
         return [f"### {md_text(block.text)}", ""]
