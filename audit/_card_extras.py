@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ._card_blocks import Bar, BarChart, Block, Bullets, Facts, Heading, Paragraph, Section, ci, finite_or_none, num, table
-from ._card_generic import auto_blocks, records_table
+from ._card_generic import auto_blocks
 from ._card_sections import g, not_run, verdict_block
 
 TITLES = {"explanations": "Explanations", "robustness": "Robustness", "drift": "Drift", "privacy": "Privacy"}
@@ -171,16 +171,44 @@ def _privacy(p: Mapping[str, Any]) -> list[Block]:
 
 
 def _robustness(rb: Mapping[str, Any]) -> list[Block]:
-    """Until the robustness report's shape settles: scalar facts and every table of records."""
-    out: list[Block] = []
-    for key, v in rb.items():
-        if key == "verdict":
-            continue
-        if isinstance(v, list) and _rows(v):
-            t = records_table(_rows(v), caption=key.replace("_", " ").capitalize())
-            if t is not None:
-                out.append(t)
-    return auto_blocks({k: v for k, v in rb.items() if not isinstance(v, list)}) + out
+    metric = g(rb, "metric", default="metric")
+    out: list[Block] = [Facts(((f"Clean {metric}", f"{num(g(rb, 'clean_metric'))} on {num(g(rb, 'n_rows'))} test rows"),
+                               ("A flip", str(g(rb, "flip_definition", default="a changed decision")))))]
+    curves = [c for c in (g(rb, k) for k in ("noise", "categorical_corruption", "missing_values")) if isinstance(c, Mapping)]
+    rows = [(c.get("name"), c.get("unit"), p.get("level"), num(p.get("metric")), num(p.get("flip_rate")))
+            for c in curves for p in _rows(c.get("points"))]
+    if rows:
+        out += [Heading("Perturbations"), table(("Perturbation", "Unit", "Level", metric.capitalize(), "Flip rate"), rows,
+                                               numeric=(False, False, True, True, True), caption="Means over the repeats at each level")]
+    att = g(rb, "attacks", default={})
+    if att:
+        out.append(Heading("Evasion attacks"))
+        found = [a for a in (g(att, "decision_based"), g(att, "gradient")) if isinstance(a, Mapping)]
+        if found:
+            out.append(table(("Attack", "Kind", "Rows", "Success rate", "By budget", "Median minimal perturbation"),
+                             [(a.get("name"), a.get("kind"), a.get("n_rows"), num(a.get("success_rate")),
+                               ", ".join(f"{num(b.get('budget'), 2)}: {num(b.get('success_rate'))}" for b in _rows(a.get("success_by_budget"))),
+                               num(a.get("median_min_perturbation"))) for a in found],
+                             numeric=(False, False, True, True, False, True),
+                             caption=f"Budgets in standard deviations ({g(att, 'norm', default='?')} norm); "
+                                     f"immutable features: {', '.join(map(str, g(att, 'fixed_features', default=()))) or 'none'}"))
+        else:
+            out.append(Paragraph(str(g(att, "note", default="No attack ran.")), muted=True))
+    flips = _rows(g(rb, "flip_tests"))
+    if flips:
+        out += [Heading("Flip tests"), table(("Column changed", "Role", "Flip rate", "By group"),
+                                             [(f.get("column"), f.get("role"), num(f.get("flip_rate")),
+                                               "; ".join(f"{x.get('group')}: {num(x.get('flip_rate'))}" for x in _rows(f.get("groups"))))
+                                              for f in flips], numeric=(False, False, True, False),
+                                             caption="Share of decisions that change when only this column is set to another value")]
+    edge = g(rb, "edge_cases", default={})
+    worst = sorted((x for x in _rows(g(edge, "slices")) if x.get("n")), key=lambda x: -(finite_or_none(x.get("gap")) or 0))[:5]
+    if worst:
+        out += [Heading("Edge cases"), table(("Feature", "Slice", "Rows", g(edge, "metric", default=metric), "Gap"),
+                                             [(x.get("feature"), x.get("slice"), x.get("n"), num(x.get("metric")), num(x.get("gap"))) for x in worst],
+                                             numeric=(False, False, True, True, True),
+                                             caption=f"Worst slices (gap > 0: worse than the overall {num(g(edge, 'overall'))})")]
+    return out
 
 
 def privacy_tradeoffs(r: Mapping[str, Any]) -> tuple[str, ...]:

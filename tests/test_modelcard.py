@@ -303,3 +303,50 @@ def test_cli_exports_every_format_with_the_config_narrative(tmp_path):
     assert md.startswith("# CLI model") and "- Hiring" in md
     assert "Simulated." in (out / "datasheet.md").read_text()
     jsonschema.validate(json.loads((out / "model_card.json").read_text()), SCHEMA)
+
+
+ALL_AVAILABLE = tuple(s for s in SECTIONS if _load(SECTIONS[s]) is not None)
+DEDICATED = {"explanations": "Most influential features", "robustness": "Perturbations", "drift": "Features, drifted first",
+             "privacy": "Strongest attack AUC"}
+
+
+# Cheaper settings for the full audit; only the options the section modules of this build know.
+CHEAP = {"robustness": {"attack_rows": 40, "repeats": 1, "hsj_max_eval": 50, "noise_levels": [0.0, 0.1, 0.5]},
+         "privacy": {"target_epsilons": [1.0], "networks": ["logistic"], "bootstrap": 50, "epochs": 2, "attack_rows": 300},
+         "explanations": {"permutation_repeats": 2, "n_clusters": 3}, "drift": {"performance_bootstrap": 50}}
+
+
+def _cheap_options() -> dict:
+    import dataclasses
+
+    out = {}
+    for name, opts in CHEAP.items():
+        if name in ALL_AVAILABLE:
+            known = {f.name for f in dataclasses.fields(getattr(_load(SECTIONS[name]), SECTIONS[name].options_class))}
+            out[name] = {k: v for k, v in opts.items() if k in known}
+    return out
+
+
+@pytest.mark.slow
+def test_full_audit_card_summarises_every_section_safely(tmp_path):
+    cfg = small_config(ALL_AVAILABLE, **_cheap_options())
+    rep = run_audit(cfg, evil_frame(600), workers=2)
+    card = build_model_card(rep, narrative=NARRATIVE, review=REVIEW)
+    md = render_markdown(card)
+    for name in ALL_AVAILABLE:
+        sec = card.section("quantitative_analyses" if name in ("performance", "fairness") else name)
+        statuses = [b.status for b in sec.blocks if hasattr(b, "status")]
+        assert statuses and statuses[0 if name == "performance" else -1] != "not run", name
+        if name in DEDICATED:
+            assert DEDICATED[name] in md, name
+    page = render_html(card)
+    p = _Tags()
+    p.feed(page)
+    assert set(p.tags) <= ALLOWED_TAGS and not [a for a in p.attrs if a[1].startswith("on")]
+    assert "<script" not in page.lower()
+    jsonschema.Draft7Validator(SCHEMA, format_checker=jsonschema.FormatChecker()).validate(to_model_card_toolkit(card))
+    text = " ".join(" ".join(pg.extract_text().split()) for pg in PdfReader(io.BytesIO(render_pdf(card))).pages)
+    assert all(t in text for t in SECTION_TITLES)
+    a = export_files(rep, tmp_path / "a", formats=["md", "html", "pdf", "json"], narrative=NARRATIVE)
+    b = export_files(rep, tmp_path / "b", formats=["md", "html", "pdf", "json"], narrative=NARRATIVE)
+    assert all(x.read_bytes() == y.read_bytes() for x, y in zip(a, b))
