@@ -25,7 +25,7 @@ def extra_section(name: str, r: Mapping[str, Any]) -> Section:
         return Section(name, TITLES[name], not_run(name, r))
     if not isinstance(sec, Mapping):
         return Section(name, TITLES[name], (Paragraph(f"The {name} section has an unexpected form and is not shown.", muted=True),))
-    render = _RENDERERS.get(name)
+    render = _RENDERERS.get(name) if _KNOWN.get(name, set()) & set(sec) else None
     try:
         body = render(sec) if render else []
     except (AttributeError, TypeError, KeyError, ValueError):
@@ -224,6 +224,9 @@ def privacy_tradeoffs(r: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(out)
 
 
+# A section is drawn by its dedicated renderer only when it has one of these fields.
+_KNOWN = {"explanations": {"importance", "explainer"}, "robustness": {"clean_metric", "flip_tests", "noise"},
+          "drift": {"data", "comparison"}, "privacy": {"models", "accountant"}}
 _RENDERERS: dict[str, Callable[[Mapping[str, Any]], list[Block]]] = {
     "explanations": _explanations, "drift": _drift, "privacy": _privacy, "robustness": _robustness,
 }
