@@ -251,3 +251,16 @@ def render_groups(report: AuditReport) -> None:
                 "which was not computed in this audit.")
         return
     st.json(fair.to_dict(), expanded=False)
+
+
+def review_summary_for(key: str | None) -> dict | None:
+    """The store's review state of this report, when it was saved and someone is signed in."""
+    audit_id, user = state.saved_audit_id(key), state.current_user()
+    if audit_id is None or user is None:
+        return None
+    try:
+        return state.audit_store().review_summary(audit_id, user=user)
+    except AuditError as exc:
+        st.warning(f"Review state unavailable: {md(exc)}")
+        return None
+

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -165,3 +166,41 @@ def set_user(user: Any | None) -> None:
         st.session_state.pop(USER, None)
     else:
         st.session_state[USER] = user
+
+
+# -- model card (built by the core; cached per report, narrative and review) ------------
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def model_card(key: str, narrative_json: str, review_json: str, _report: AuditReport):
+    """The core's ModelCard of the report being looked at, for this narrative and review state."""
+    from audit.modelcard import Narrative, build_model_card
+
+    review = json.loads(review_json) if review_json else None
+    return build_model_card(_report, narrative=Narrative.from_dict(json.loads(narrative_json)), review=review)
+
+
+# -- the audit store (Reviews / History) --------------------------------------------------
+
+SAVED = "rai_saved"  # report key -> audit id in the store
+
+
+@st.cache_resource(show_spinner=False)
+def _audit_store(url: str | None):
+    from audit.store import AuditStore
+
+    return AuditStore(url)
+
+
+def audit_store():
+    """One AuditStore per database (it is thread-safe): ``$AUDIT_DB_URL``, else ./audit.db."""
+    return _audit_store(os.environ.get("AUDIT_DB_URL"))
+
+
+def saved_audit_id(key: str | None) -> int | None:
+    return st.session_state.get(SAVED, {}).get(key) if key else None
+
+
+def set_saved_audit_id(key: str, audit_id: int) -> None:
+    st.session_state.setdefault(SAVED, {})[key] = audit_id
+

@@ -217,3 +217,22 @@ def test_markdown_escaping_of_user_text():
     from dashboard.components import md
 
     assert md("**bold** [x](http://e) $x$ :red[y] <b>") == r"\*\*bold\*\* \[x\]\(http\://e\) \$x\$ \:red\[y\] \<b\>"
+
+
+# -- model card ---------------------------------------------------------
+
+
+def test_model_card_narrative_and_downloads(app_report):
+    at = _with_report(app_report)
+    at.switch_page("pages/model_card.py").run()
+    _no_exception(at)
+    assert len(at.get("download_button")) == 8
+    at.text_input(key="nar_test_modelcard_model_name").set_value("Income model *v2* <b>")
+    at.text_area(key="nar_test_modelcard_owners").set_value("Risk team <risk@example.org>\nAudit team")
+    at.button(key="FormSubmitter:narrative-Update the card").click().run()
+    _no_exception(at)
+    preview = next(m.value for m in at.markdown if m.value.startswith("# Income model"))
+    assert r"\*v2\*" in preview  # the core escaped the user's markdown
+    saved = at.session_state[state.NARRATIVE]["test"]["modelcard"]
+    assert list(saved["owners"]) == ["Risk team <risk@example.org>", "Audit team"]
+
