@@ -31,8 +31,21 @@ def _flat(v: Any) -> bool:
     return isinstance(v, _SCALAR) or is_ci(v) or (isinstance(v, (list, tuple)) and len(v) <= 8 and all(isinstance(x, _SCALAR) for x in v))
 
 
+def flatten(row: Mapping[str, Any]) -> dict[str, Any]:
+    """One level of nesting lifted into columns: ``{"metrics": {"tpr": {...}}}`` -> ``{"tpr": {...}}``."""
+    out: dict[str, Any] = {}
+    for k, v in row.items():
+        if isinstance(v, Mapping) and not is_ci(v) and v and all(_flat(x) for x in v.values()):
+            for k2, v2 in v.items():
+                out[str(k2) if str(k2) not in row else f"{k} {k2}"] = v2
+        else:
+            out[k] = v
+    return out
+
+
 def records_table(rows: list[Mapping[str, Any]], *, caption: str = "", max_rows: int = MAX_ROWS):
     """A table of dicts: the keys whose values are flat in every row become columns."""
+    rows = [flatten(r) for r in rows]
     cols: list[str] = []
     for row in rows:
         for k, v in row.items():

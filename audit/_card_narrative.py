@@ -157,6 +157,20 @@ def load_narrative(path: str | Path) -> Narrative:
     return Narrative.from_dict({k: data[k] for k in ("modelcard", "datasheet") if k in data})
 
 
+def narrative_of(report: Mapping[str, Any]) -> Narrative:
+    """The narrative saved in a report's config (the ``[modelcard]`` / ``[datasheet]`` tables the
+    audit ran with), or an empty one when there is none or it does not validate: a card must
+    still be exportable from an old or hand-edited report."""
+    config = report.get("manifest", {}).get("config", {}) if isinstance(report, Mapping) else {}
+    opts = config.get("section_options", {}) if isinstance(config, Mapping) else {}
+    if not isinstance(opts, Mapping):
+        return Narrative()
+    try:
+        return Narrative.from_dict({k: opts[k] for k in ("modelcard", "datasheet") if k in opts})
+    except ConfigError:
+        return Narrative()
+
+
 def clean(text: Any) -> str:
     """Drop control characters that no output format can hold."""
     return _CONTROL.sub("", str(text))

@@ -29,6 +29,7 @@ from ._card_blocks import (
 )
 from ._card_fairness import fairness_blocks, fairness_factors, fairness_metric_names
 from ._card_narrative import MODELCARD_FIELDS, Narrative
+from .errors import AuditError
 
 NOT_PROVIDED = "Not provided. Add it in the dashboard's model card form, or in the [modelcard] table of the CLI config."
 METRIC_NOTES = {
@@ -46,6 +47,19 @@ METRIC_NOTES = {
     "rmse": "root mean squared error (lower is better)",
     "r2": "share of the target's variance explained",
 }
+
+
+def report_dict(report: Any) -> dict[str, Any]:
+    """The report as its JSON dict: an :class:`~audit.report.AuditReport`, or a dict already."""
+    if isinstance(report, Mapping):
+        data = dict(report)
+    elif hasattr(report, "to_dict"):
+        data = report.to_dict()
+    else:
+        raise AuditError(f"expected an AuditReport or its JSON dict; found {type(report).__name__}")
+    if not isinstance(data.get("manifest"), Mapping):
+        raise AuditError("expected an audit report with a manifest; found none")
+    return data
 
 
 def g(d: Any, *path: Any, default: Any = None) -> Any:

@@ -89,14 +89,15 @@ def _run(args: argparse.Namespace) -> int:
     for e in exports:
         if e not in ("md", "html", "pdf", "json"):
             raise AuditError(f"--export takes md, html, pdf, json; got {e!r}")
+    from .modelcard import export_files, load_narrative
+
+    # Read the narrative before the audit, so a bad [modelcard] table fails in seconds, not after it.
+    narrative = load_narrative(args.config) if exports and args.config else None
     out = Path(args.out)
     report = run_audit(config, args.data, reference=args.reference, current=args.current, progress=progress)
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(report.to_json(), encoding="utf-8")
     if exports:
-        from .modelcard import export_files, load_narrative
-
-        narrative = load_narrative(args.config) if args.config else None
         for path in export_files(report, out, formats=exports, narrative=narrative):
             print(f"wrote {path}", file=sys.stderr) if show else None
     summary = ", ".join(f"{k} {v.status}" for k, v in report.scorecard.items())

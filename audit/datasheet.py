@@ -15,8 +15,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ._card_blocks import Block, Bullets, Document, Facts, Heading, Paragraph, Section, num, pct, table
-from ._card_narrative import DATASHEET_FIELDS, DatasheetNarrative, Narrative
-from ._card_sections import g
+from ._card_narrative import DATASHEET_FIELDS, DatasheetNarrative, Narrative, narrative_of
+from ._card_sections import g, report_dict
 
 NOT_ANSWERED = "Not answered yet. Add it in the dashboard's datasheet form, or in the [datasheet] table of the CLI config."
 _CSV_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -94,15 +94,14 @@ def datasheet(report: Any, *, narrative: Narrative | None = None) -> Datasheet:
     narrative : Narrative, optional
         Its ``datasheet`` answers fill the motivation, collection, preprocessing, uses,
         distribution and maintenance sections; missing answers are shown as questions.
+        Default: the ``[datasheet]`` table of the audit's own config, if any.
 
     Returns
     -------
     Datasheet
     """
-    from .modelcard import report_dict
-
     r = report_dict(report)
-    answers = (narrative or Narrative()).datasheet
+    answers = (narrative_of(r) if narrative is None else narrative).datasheet
     m = g(r, "manifest", default={})
     ds = g(m, "dataset", default={})
     name = str(g(ds, "name", default="dataset"))

@@ -20,10 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from . import _card_sections as cs
-from ._card_blocks import Document, render_markdown_document
+from ._card_blocks import Document, finite_or_none, render_markdown_document
 from ._card_extras import extra_section, privacy_tradeoffs
 from ._card_fairness import fairness_metric_entries
-from ._card_narrative import DATASHEET_FIELDS, MODELCARD_FIELDS, DatasheetNarrative, Narrative, load_narrative
+from ._card_narrative import DATASHEET_FIELDS, MODELCARD_FIELDS, DatasheetNarrative, Narrative, load_narrative, narrative_of
+from ._card_sections import report_dict
 from .datasheet import Datasheet, csv_safe, datasheet, datasheet_csv
 from .errors import AuditError, ConfigError
 
@@ -65,19 +66,6 @@ class ModelCard(Document):
     signoffs: tuple[str, ...] = ()  # "reviewer (date, run N)" of each approval
 
 
-def report_dict(report: Any) -> dict[str, Any]:
-    """The report as its JSON dict: an :class:`~audit.report.AuditReport`, or a dict already."""
-    if isinstance(report, Mapping):
-        data = dict(report)
-    elif hasattr(report, "to_dict"):
-        data = report.to_dict()
-    else:
-        raise AuditError(f"expected an AuditReport or its JSON dict; found {type(report).__name__}")
-    if not isinstance(data.get("manifest"), Mapping):
-        raise AuditError("expected an audit report with a manifest; found none")
-    return data
-
-
 def build_model_card(report: Any, *, narrative: Narrative | None = None, review: Mapping[str, Any] | None = None) -> ModelCard:
     """Assemble the model card of an audit.
 
@@ -87,6 +75,7 @@ def build_model_card(report: Any, *, narrative: Narrative | None = None, review:
         Sections that were not run (``None``) are shown as "not run".
     narrative : Narrative, optional
         The human-written fields; missing ones are shown as placeholders asking for them.
+        Default: the ``[modelcard]`` / ``[datasheet]`` tables of the audit's own config, if any.
     review : dict, optional
         ``AuditStore.review_summary(audit_id)``: status, decisions (sign-offs) and open comments.
 
@@ -95,7 +84,7 @@ def build_model_card(report: Any, *, narrative: Narrative | None = None, review:
     ModelCard
     """
     r = report_dict(report)
-    n = narrative or Narrative()
+    n = narrative_of(r) if narrative is None else narrative
     if not isinstance(n, Narrative):
         raise AuditError(f"narrative must be a Narrative (see Narrative.from_dict); found {type(n).__name__}")
     if review is not None and not isinstance(review, Mapping):
@@ -111,7 +100,7 @@ def build_model_card(report: Any, *, narrative: Narrative | None = None, review:
         *(extra_section(name, r) for name in ("explanations", "robustness", "drift", "privacy")),
         cs.scorecard(r), cs.review_section(review),
     )
-    metrics = [CardMetric(k, _f(cs.g(v, "value")), _f(cs.g(v, "ci_low")), _f(cs.g(v, "ci_high")))
+    metrics = [CardMetric(k, finite_or_none(cs.g(v, "value")), finite_or_none(cs.g(v, "ci_low")), finite_or_none(cs.g(v, "ci_high")))
                for k, v in (cs.g(perf, "metrics", default={}) or {}).items()]
     metrics += [CardMetric(*e) for e in fairness_metric_entries(cs.g(r, "fairness"))]
     sens = tuple(map(str, cs.g(m, "sensitive", default=()) or ()))
@@ -149,12 +138,6 @@ def _tradeoffs(perf: Mapping[str, Any]) -> tuple[str, ...]:
         return ()
     return (f"At the decision threshold {cs.num(cs.g(perf, 'decision_threshold'))} the model has precision {cs.num(p)} and "
             f"recall {cs.num(rec)}; a lower threshold finds more positives at the cost of more false alarms, a higher one the reverse.",)
-
-
-def _f(v: Any) -> float | None:
-    from ._card_blocks import finite_or_none
-
-    return finite_or_none(v)
 
 
 def render_markdown(card: Document) -> str:

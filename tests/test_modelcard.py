@@ -350,3 +350,26 @@ def test_full_audit_card_summarises_every_section_safely(tmp_path):
     a = export_files(rep, tmp_path / "a", formats=["md", "html", "pdf", "json"], narrative=NARRATIVE)
     b = export_files(rep, tmp_path / "b", formats=["md", "html", "pdf", "json"], narrative=NARRATIVE)
     assert all(x.read_bytes() == y.read_bytes() for x, y in zip(a, b))
+
+
+def test_the_audit_config_narrative_is_the_default(report):
+    rep = run_audit(small_config(("performance",), modelcard={"model_name": "From the config", "caveats": ["c1"]},
+                                 datasheet={"motivation": "Why not."}), evil_frame(300), workers=1)
+    assert build_model_card(rep).title == "From the config"
+    assert "Why not." in render_markdown(__import__("audit.datasheet").datasheet.datasheet(rep))
+    assert build_model_card(rep, narrative=Narrative()).title != "From the config"  # an explicit narrative wins
+    broken = rep.to_dict()
+    broken["manifest"]["config"]["section_options"]["modelcard"] = {"owner": "typo"}
+    assert build_model_card(broken).narrative == Narrative()  # an old or hand-edited report still exports
+
+
+def test_cli_rejects_a_bad_narrative_before_running_the_audit(tmp_path, capsys):
+    from audit.cli import main
+
+    cfg = tmp_path / "audit.toml"
+    cfg.write_text('target = "label"\nsensitive = ["sex"]\n[modelcard]\nowner = "typo"\n')
+    data = tmp_path / "data.csv"
+    evil_frame(300).to_csv(data, index=False)
+    assert main(["run", str(data), "--config", str(cfg), "--out", str(tmp_path / "out"), "--export", "md"]) == 2
+    assert not (tmp_path / "out" / "report.json").exists()  # failed before the audit ran
+    assert "unknown field 'owner' in [modelcard]" in capsys.readouterr().err
