@@ -37,6 +37,7 @@ pages = {
         _page("model_card", "Model card", "description"),
         _page("reviews", "Reviews", "rate_review"),
         _page("history", "History", "history"),
+        _page("login", "Sign in", "login"),
     ],
 }
 nav = st.navigation(pages, expanded=True)

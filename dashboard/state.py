@@ -204,3 +204,50 @@ def saved_audit_id(key: str | None) -> int | None:
 def set_saved_audit_id(key: str, audit_id: int) -> None:
     st.session_state.setdefault(SAVED, {})[key] = audit_id
 
+
+# -- signing in, audits opened from the store, one-off notes (Reviews / History) --------
+
+FLASH = "rai_flash"  # (kind, message) to show once, on the next run
+STORED_PREFIX = "store:"  # report keys of audits opened from the store
+
+
+def store_url() -> str:
+    """Where the audit database is, for display: ``$AUDIT_DB_URL``, else ``./audit.db``."""
+    from audit._store_schema import DEFAULT_PATH, ENV_URL
+
+    return os.environ.get(ENV_URL) or DEFAULT_PATH
+
+
+def login(username: str, password: str) -> Any:
+    """Check the password against the store and sign this session in; raises PermissionDenied."""
+    user = audit_store().authenticate(username, password=password)
+    set_user(user)
+    return user
+
+
+def logout() -> None:
+    """Sign out, and drop every audit this session read from the store."""
+    set_user(None)
+    st.session_state.pop(SAVED, None)
+    if str(current_key() or "").startswith(STORED_PREFIX):
+        st.session_state.pop(REPORT, None)
+        st.session_state.pop(REPORT_KEY, None)
+
+
+def open_stored(report: AuditReport, audit_id: int, run: int, narrative: Mapping[str, Any] | None) -> str:
+    """Make a stored run the current report of this session, with its saved model card narrative."""
+    key = f"{STORED_PREFIX}{audit_id}:{run}"
+    set_current(report, key)
+    set_saved_audit_id(key, audit_id)
+    if narrative is not None:
+        set_narrative_fields(key, narrative)
+    return key
+
+
+def flash(kind: str, message: str) -> None:
+    """Show ``message`` (kind: success / info / warning) once, on the next run of the page."""
+    st.session_state[FLASH] = (kind, message)
+
+
+def pop_flash() -> tuple[str, str] | None:
+    return st.session_state.pop(FLASH, None)

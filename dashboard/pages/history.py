@@ -1,6 +1,17 @@
-"""History: coming with the audit store (audit/store.py)."""
+"""History: past audits with filters; open one exactly as it was saved; compare two side by side."""
 
 import streamlit as st
 
+from dashboard import auth
+from dashboard import components as ui
+from dashboard import history_panels as panels
+
 st.title("History")
-st.info("Coming soon: sign in, save audits to the shared store, review them and browse their history.")
+user = auth.require_user()
+store = auth.open_store()
+
+audits = panels.filtered_list(store, user)
+if panels.open_panel(store, user, audits):
+    st.switch_page(ui.OVERVIEW_PAGE)
+st.divider()
+panels.compare_panel(store, user, audits)

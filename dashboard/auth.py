@@ -1,0 +1,80 @@
+"""Sign-in for the pages that read the audit store (Login, Reviews, History).
+
+Accounts are made with ``python -m audit users create-user NAME --role reviewer``;
+the store checks passwords and every permission, the pages only show its answers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from audit.errors import StoreError
+from dashboard import components as ui
+from dashboard import state
+
+LOGIN_FORM = "login_form"
+LOGOUT = "logout"
+
+
+def open_store() -> Any:
+    """The shared store, or an error box and a stopped page when the database cannot be used."""
+    try:
+        return state.audit_store()
+    except StoreError as exc:
+        st.error(f"The audit database at {ui.md(state.store_url())} cannot be used: {ui.md(exc)}")
+        st.stop()
+
+
+def store_error(exc: StoreError) -> None:
+    """The store's own message (a rule broken, a permission missing), never a traceback."""
+    st.error(ui.md(exc), icon=":material/block:")
+
+
+def login_form() -> None:
+    """Username and password; on success the page runs again signed in."""
+    with st.form(LOGIN_FORM):
+        st.subheader("Sign in")
+        username = st.text_input("Username", key="login_username")
+        password = st.text_input("Password", type="password", key="login_password")
+        submitted = st.form_submit_button("Sign in", type="primary", icon=":material/login:", key="login_submit")
+    st.caption("No account? An administrator creates one with "
+               "`python -m audit users create-user NAME --role reviewer`.")
+    if submitted:
+        open_store()
+        try:
+            user = state.login(username, password)
+        except StoreError as exc:
+            store_error(exc)
+            return
+        state.flash("success", f"Signed in as {user.username} ({user.role.value}).")
+        st.rerun()
+
+
+def signed_in_bar(user: Any) -> None:
+    """Who is signed in, and a way out."""
+    left, right = st.columns([4, 1], vertical_alignment="center")
+    left.caption(f"Signed in as **{ui.md(user.username)}** ({user.role.value}) · database {ui.md(state.store_url())}")
+    if right.button("Sign out", icon=":material/logout:", key=LOGOUT):
+        state.logout()
+        st.rerun()
+
+
+def show_flash() -> None:
+    note = state.pop_flash()
+    if note is not None:
+        kind, message = note
+        {"success": st.success, "warning": st.warning}.get(kind, st.info)(message)
+
+
+def require_user() -> Any:
+    """The signed-in user; otherwise only the sign-in form is drawn and the page stops."""
+    show_flash()
+    user = state.current_user()
+    if user is None:
+        st.info("Sign in to see the audits saved in the shared store.")
+        login_form()
+        st.stop()
+    signed_in_bar(user)
+    return user
