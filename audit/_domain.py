@@ -120,30 +120,33 @@ def domain_classifier(
     X = _encode([reference.iloc[ir], current.iloc[ic]], numeric, categorical)
     y = np.r_[np.zeros(k_ref, dtype=np.int64), np.ones(k_cur, dtype=np.int64)]
     is_cat = np.r_[np.zeros(len(numeric), dtype=bool), np.ones(len(categorical), dtype=bool)]
-    def fold(f: int, tr: np.ndarray, te: np.ndarray):
+    splits = list(StratifiedKFold(folds, shuffle=True, random_state=seed).split(X, y))
+    # The importance rows are shared out between the folds, so both threads do the same
+    # work and the importances average over every fold's model, not one model's quirks.
+    per_fold = [min(len(te), max(importance_rows // folds, 1)) for _, te in splits]
+
+    def fold(f: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        tr, te = splits[f]
         # One OpenMP thread per fold and two folds at a time: the same two cores as one
-        # multi-threaded fit, but no spin-waiting barriers when the cores are also
-        # busy with another audit section (2-4x slower fits were measured then).
+        # multi-threaded fit, but no spin-waiting barriers when the cores are also busy
+        # with another audit section (fits 2-10x slower were measured then).
         with threadpool_limits(limits=1, user_api="openmp"):
             # A short, fast boosting run: it only has to notice a difference, not model it finely.
             est = HistGradientBoostingClassifier(
                 max_iter=max_iter, learning_rate=0.2, early_stopping=True, n_iter_no_change=5,
                 categorical_features=is_cat if is_cat.any() else None, random_state=seed,
             ).fit(X[tr], y[tr])
-            pi = None
-            if f == 0:
-                pi = permutation_importance(est, X[te], y[te], scoring="roc_auc", n_repeats=importance_repeats,
-                                            random_state=seed, max_samples=n_imp)
-            return te, est.predict_proba(X[te])[:, 1], pi
+            pi = permutation_importance(est, X[te], y[te], scoring="roc_auc", n_repeats=importance_repeats,
+                                        random_state=seed + f, max_samples=per_fold[f])
+            return te, est.predict_proba(X[te])[:, 1], pi.importances
 
-    splits = list(StratifiedKFold(folds, shuffle=True, random_state=seed).split(X, y))
-    n_imp = min(importance_rows, len(splits[0][1]))
     with ThreadPoolExecutor(max_workers=2) as pool:
-        done = list(pool.map(fold, range(folds), *zip(*splits)))
+        done = list(pool.map(fold, range(folds)))
     oof = np.empty(len(y))
     for te, p, _ in done:
         oof[te] = p
-    imp, imp_sd = done[0][2].importances_mean, done[0][2].importances_std
+    drops = np.hstack([d[2] for d in done])  # features x (folds * repeats)
+    imp, imp_sd = drops.mean(axis=1), drops.std(axis=1)
     auc, lo, hi = delong_ci(y, oof, confidence)
     names = list(numeric) + list(categorical)
     order = np.argsort(-imp, kind="stable")
@@ -151,7 +154,7 @@ def domain_classifier(
     return DomainClassifier(
         auc=auc, ci_low=lo, ci_high=hi, confidence=confidence, ci_method="DeLong, on out-of-fold scores",
         model="HistGradientBoostingClassifier", n_reference=k_ref, n_current=k_cur, folds=folds,
-        importance_rows=n_imp, importance_repeats=importance_repeats, features=feats,
+        importance_rows=sum(per_fold), importance_repeats=importance_repeats, features=feats,
         # Without a detectable difference, the largest importances are noise, not separation.
         separating=tuple(s.feature for s in feats if s.importance >= min_importance) if lo > 0.5 else (),
         min_importance=min_importance,

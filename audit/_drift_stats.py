@@ -104,7 +104,8 @@ class NumericSummary:
 
 def summarise_numeric(x: pd.Series | np.ndarray) -> NumericSummary:
     """Sorted distinct finite values and their counts; NaN and +-inf count as missing."""
-    a = np.asarray(x, dtype=np.float64)
+    # to_numpy with na_value: nullable columns (Int64, Float64) hold pd.NA, not NaN.
+    a = x.to_numpy(dtype=np.float64, na_value=np.nan) if isinstance(x, pd.Series) else np.asarray(x, dtype=np.float64)
     ok = np.isfinite(a)
     missing = int(len(a) - ok.sum())
     if missing:

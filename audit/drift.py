@@ -69,8 +69,8 @@ class DriftOptions(ReportMixin):
     domain_max_iter : boosting iterations of the domain classifier.
     domain_auc_warn : warn when the domain classifier's AUC reaches this and its
         interval excludes 0.5.
-    importance_rows, importance_repeats : held-out rows and repeats of the
-        permutation importance naming the separating features.
+    importance_rows, importance_repeats : held-out rows (shared out between the folds)
+        and repeats of the permutation importance naming the separating features.
     min_importance : AUC drop from permuting a feature for it to count as separating.
     confidence : width of the confidence intervals.
     score_rows : rows per side scored by the model for prediction drift and performance.

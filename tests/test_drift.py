@@ -182,6 +182,12 @@ def test_summaries_by_hashing_and_by_sorting_agree():
     assert np.array_equal(s.values, v) and np.array_equal(s.counts, c)
 
 
+def test_nullable_and_boolean_columns_are_summarised():
+    s = summarise_numeric(pd.Series([1, None, 3, 3], dtype="Int64"))
+    assert s.values.tolist() == [1.0, 3.0] and s.counts.tolist() == [1, 2] and s.missing == 1
+    assert summarise_numeric(pd.Series([True, False, True])).counts.tolist() == [1, 2]
+
+
 def test_category_counts_are_the_same_for_strings_and_pandas_categoricals():
     s = pd.Series(["a", "b", None, "a", "c", "a"])
     want = {"a": 3, "b": 1, "c": 1, MISSING: 1}
@@ -343,3 +349,24 @@ def test_default_audit_of_adult_sample_flags_nothing(adult_small_trained):
     assert rep.data.domain.ci_low < 0.5 + 0.05
     shifted = audit_drift(adult_small_trained, options=DriftOptions(simulate_shift="age:+1sd"), seed=0, progress=None)
     assert shifted.data.drifted_features == ("age",)
+
+
+def test_regression_model_loses_r2_under_a_feature_shift():
+    from audit.config import ModelOptions
+    from audit.data import prepare_dataset
+    from audit.models import train_models
+
+    rng = np.random.default_rng(0)
+    n = 1200
+    df = pd.DataFrame({"x1": rng.normal(size=n), "x2": rng.normal(size=n), "grp": rng.choice(["a", "b"], size=n)})
+    df["y"] = 2 * df.x1 + df.x2 + rng.normal(scale=0.3, size=n)
+    ds = prepare_dataset(df, target="y", sensitive=["grp"], name="reg")
+    trained = train_models(ds, options=ModelOptions(cv_folds=0, models=("dummy", "logistic")), seed=0)
+    opts = DriftOptions(simulate_shift="x1:+1sd", performance_bootstrap=100)
+    rep = audit_drift(trained, options=opts, seed=0, progress=None)
+    assert rep.data.drifted_features == ("x1",) and rep.labels is not None and not rep.labels.drifted
+    (r2,) = rep.performance
+    assert r2.metric == "r2" and r2.reference > 0.95 and r2.current < 0.5  # every prediction is off by 2 sd
+    assert r2.current_ci_low < r2.current < r2.current_ci_high and r2.ci_method.startswith("bootstrap")
+    assert rep.verdict.status == "fail"
+    assert_round_trips(rep)
