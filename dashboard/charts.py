@@ -145,3 +145,333 @@ def learning_curve_chart(perf) -> go.Figure:
     fig.update_xaxes(title="training rows")
     fig.update_yaxes(title=metric_name(perf.learning_curve_metric))
     return _layout(fig, f"Learning curve ({metric_name(perf.learning_curve_metric)})")
+
+
+# -- explanations ---------------------------------------------------------------------
+
+SENSITIVE_COLOUR = "#c62828"
+
+
+def shap_bar_chart(expl, *, top: int = 15) -> go.Figure:
+    """Global importance: mean |SHAP| per original feature; sensitive attributes in red."""
+    imp = sorted(expl.importance, key=lambda f: f.rank)[:top]
+    fig = go.Figure(go.Bar(
+        x=[f.mean_abs_shap for f in imp], y=[f.feature for f in imp], orientation="h",
+        marker_color=[SENSITIVE_COLOUR if f.sensitive else TEST_COLOUR for f in imp],
+        customdata=[[f.mean_shap, "sensitive" if f.sensitive else ""] for f in imp],
+        hovertemplate="%{y}: mean |SHAP| %{x:.4f}, mean SHAP %{customdata[0]:.4f} %{customdata[1]}<extra></extra>",
+    ))
+    fig.update_yaxes(autorange="reversed")
+    fig.update_xaxes(title=f"mean |SHAP value| ({expl.output_space.replace('_', ' ')})")
+    return _layout(fig, f"Global importance over {expl.n_explained:,} rows", height=max(280, 24 * len(imp) + 110))
+
+
+def _jitter(i: int) -> float:
+    """A fixed, evenly spread vertical offset for the i-th point (golden-ratio sequence): layout only."""
+    return ((i * 0.6180339887) % 1.0 - 0.5) * 0.7
+
+
+def shap_beeswarm_chart(expl, *, top: int = 10) -> go.Figure:
+    """Every explained row's SHAP value per feature, coloured by the feature's value (low blue, high red)."""
+    order = [f.feature for f in sorted(expl.importance, key=lambda f: f.rank)[:top]]
+    by_name = {fv.feature: fv for fv in expl.beeswarm}
+    fig = go.Figure()
+    for pos, name in enumerate(order):
+        fv = by_name.get(name)
+        if fv is None:
+            continue
+        vals = [v if _finite(v) else None for v in fv.values]
+        finite = [v for v in vals if v is not None]
+        lo, hi = (min(finite), max(finite)) if finite else (0.0, 1.0)
+        span = (hi - lo) or 1.0
+        # Category codes have no order: those points stay neutral (the hover names the category).
+        colour = [None if v is None or fv.categories else (v - lo) / span for v in vals]
+        shown = [fv.categories[int(v)] if fv.categories and v is not None and 0 <= int(v) < len(fv.categories)
+                 else ("missing" if v is None else f"{v:g}") for v in vals]
+        fig.add_scatter(
+            x=_nan_to_none(fv.shap), y=[pos + _jitter(i) for i in range(len(fv.shap))], mode="markers", name=name,
+            marker=dict(size=5, color=TRAIN_COLOUR) if fv.categories else
+            dict(size=5, color=[c if c is not None else 0.5 for c in colour], colorscale="RdBu_r", cmin=0, cmax=1,
+                 showscale=True, colorbar=dict(title="feature value", tickvals=[0, 1], ticktext=["low", "high"])),
+            customdata=shown, hovertemplate=f"{name} = %{{customdata}}: SHAP %{{x:.3f}}<extra></extra>", showlegend=False,
+        )
+    fig.add_vline(x=0, line_color=TRAIN_COLOUR)
+    fig.update_yaxes(tickvals=list(range(len(order))), ticktext=order, autorange="reversed")
+    fig.update_xaxes(title=f"SHAP value ({expl.output_space.replace('_', ' ')})")
+    return _layout(fig, "SHAP values per row (beeswarm)", height=max(320, 34 * len(order) + 120))
+
+
+def row_contributions(expl, row: int) -> list[tuple[str, str, float]]:
+    """(feature, shown value, SHAP) of one explained row, read from the beeswarm arrays."""
+    out = []
+    for fv in expl.beeswarm:
+        v = fv.values[row]
+        if fv.categories and _finite(v) and 0 <= int(v) < len(fv.categories):
+            shown = fv.categories[int(v)]
+        else:
+            shown = f"{v:g}" if _finite(v) else "missing"
+        out.append((fv.feature, shown, fv.shap[row]))
+    return out
+
+
+def shap_waterfall_chart(expl, row: int, *, top: int = 12) -> go.Figure:
+    """Local explanation of one explained row: from the base value to the model output, feature by feature."""
+    contrib = sorted(row_contributions(expl, row), key=lambda c: -abs(c[2]) if _finite(c[2]) else 0)
+    if len(contrib) <= top + 1:
+        top = len(contrib)
+    shown, rest = contrib[:top], contrib[top:]
+    labels = [f"{f} = {v}" for f, v, _ in shown]
+    values = [s if _finite(s) else 0.0 for _, _, s in shown]
+    if rest:
+        labels.append(f"{len(rest)} other features")
+        values.append(sum(s for _, _, s in rest if _finite(s)))
+    fig = go.Figure(go.Waterfall(
+        orientation="h", y=["base value", *labels, "model output"], x=[expl.base_value, *values, expl.outputs[row]],
+        measure=["absolute", *["relative"] * len(values), "total"],
+        increasing=dict(marker_color=SENSITIVE_COLOUR), decreasing=dict(marker_color=TEST_COLOUR),
+        totals=dict(marker_color=TRAIN_COLOUR), connector=dict(line=dict(color="#bbb", width=1)),
+    ))
+    fig.update_yaxes(autorange="reversed")
+    fig.update_xaxes(title=expl.output_space.replace("_", " "))
+    return _layout(fig, f"Why the model scored row {expl.data_rows[row]} as it did", height=max(320, 28 * len(labels) + 150))
+
+
+def dependence_chart(dep) -> go.Figure:
+    """Mean SHAP value of a feature per bin (or category), with the interval the report gives."""
+    bins = list(dep.bins)
+    vals = [b.mean_shap for b in bins]
+    x = [b.label for b in bins]
+    fig = go.Figure(go.Scatter(
+        x=x, y=_nan_to_none(vals), mode="lines+markers" if dep.kind == "numeric" else "markers",
+        marker=dict(size=[6 + 3 * math.log1p(b.count) for b in bins], color=TEST_COLOUR),
+        error_y=_err(vals, [b.low for b in bins], [b.high for b in bins]),
+        customdata=[b.count for b in bins], hovertemplate="%{x}: mean SHAP %{y:.3f} (%{customdata} rows)<extra></extra>",
+    ))
+    fig.add_hline(y=0, line_color=TRAIN_COLOUR)
+    fig.update_xaxes(title=dep.feature, type="category")
+    fig.update_yaxes(title="SHAP value")
+    title = f"Dependence on {dep.feature}" + (f" (strongest interaction: {dep.interaction})" if dep.interaction else "")
+    return _layout(fig, title)
+
+
+def permutation_chart(perm, *, top: int = 15) -> go.Figure:
+    """Drop in the test metric when each feature is shuffled, with the spread over repeats."""
+    feats = list(perm.features)[:top]
+    fig = go.Figure(go.Bar(
+        x=[f.mean for f in feats], y=[f.feature for f in feats], orientation="h", marker_color=VAL_COLOUR,
+        error_x=dict(type="data", array=_nan_to_none(f.std for f in feats), thickness=1.5, width=4),
+    ))
+    fig.update_yaxes(autorange="reversed")
+    fig.update_xaxes(title=f"drop in {metric_name(perm.metric)} ({perm.n_repeats} repeats on {perm.n_rows:,} rows)")
+    return _layout(fig, "Permutation importance", height=max(280, 24 * len(feats) + 110))
+
+
+def group_gap_chart(gap, *, top: int = 10) -> go.Figure:
+    """Which features explain the gap in mean model output between two groups."""
+    contrib = list(gap.contributions)[:top]
+    fig = go.Figure(go.Bar(
+        x=[c.contribution for c in contrib], y=[c.feature for c in contrib], orientation="h",
+        marker_color=[SENSITIVE_COLOUR if c.contribution > 0 else TEST_COLOUR for c in contrib],
+        customdata=[c.share for c in contrib], hovertemplate="%{y}: %{x:.3f} (%{customdata:.0%} of the gap)<extra></extra>",
+    ))
+    fig.update_yaxes(autorange="reversed")
+    fig.update_xaxes(title="contribution to the gap in mean output")
+    return _layout(fig, f"{gap.attribute}: {gap.high_group} vs {gap.low_group}, gap {gap.gap:.3f}",
+                   height=max(260, 26 * len(contrib) + 110))
+
+
+# -- robustness -----------------------------------------------------------------------
+
+
+def perturbation_chart(curve, *, metric: str) -> go.Figure:
+    """The metric and the share of flipped decisions as one perturbation grows."""
+    pts = list(curve.points)
+    x = [p.level for p in pts]
+    fig = go.Figure()
+    fig.add_scatter(name=metric_name(metric), x=x, y=_nan_to_none(p.metric for p in pts), mode="lines+markers", line=dict(color=TEST_COLOUR))
+    fig.add_scatter(name="decisions flipped", x=x, y=_nan_to_none(p.flip_rate for p in pts), mode="lines+markers",
+                    line=dict(color=SENSITIVE_COLOUR, dash="dot"), yaxis="y2")
+    fig.update_layout(yaxis=dict(title=metric_name(metric)), yaxis2=dict(title="flip rate", overlaying="y", side="right", tickformat=".0%", rangemode="tozero"))
+    fig.update_xaxes(title=curve.unit)
+    return _layout(fig, f"{curve.name.replace('_', ' ').capitalize()} ({curve.repeats} repeats, {curve.n_rows:,} rows)")
+
+
+def attack_chart(attacks, *, thresholds=None) -> go.Figure:
+    """Share of attacked rows whose decision an attack flips within each perturbation budget."""
+    fig = go.Figure()
+    for res, colour in ((attacks.decision_based, SENSITIVE_COLOUR), (attacks.gradient, VAL_COLOUR)):
+        if res is None:
+            continue
+        pts = list(res.success_by_budget)
+        fig.add_scatter(name=f"{res.name} ({res.kind})", x=[p.budget for p in pts], y=_nan_to_none(p.success_rate for p in pts),
+                        mode="lines+markers", line=dict(color=colour))
+    th = dict(thresholds or {})
+    if "verdict_budget" in th:
+        fig.add_vline(x=th["verdict_budget"], line_dash="dash", line_color=TRAIN_COLOUR, annotation_text="verdict budget")
+    for key, colour in (("warn_attack_success", STATUS_COLOURS["warn"]), ("fail_attack_success", STATUS_COLOURS["fail"])):
+        if key in th:
+            fig.add_hline(y=th[key], line_dash="dot", line_color=colour, annotation_text=key.split("_")[0])
+    fig.update_xaxes(title=f"budget ({attacks.norm}, standard deviations)")
+    fig.update_yaxes(title="attack success rate", tickformat=".0%", range=[0, 1.02])
+    return _layout(fig, f"Evasion attacks on {attacks.n_rows:,} test rows")
+
+
+def flip_test_chart(flip, *, warn: float | None = None, fail: float | None = None) -> go.Figure:
+    """Share of each group's decisions that change when only ``flip.column`` is changed."""
+    groups = list(flip.groups)
+    fig = go.Figure(go.Bar(
+        x=[g.group for g in groups], y=[g.flip_rate for g in groups],
+        marker_color=[TRAIN_COLOUR if g.small else TEST_COLOUR for g in groups],
+        customdata=[[g.n, " (small group)" if g.small else ""] for g in groups],
+        hovertemplate="%{x}: %{y:.1%} of %{customdata[0]} rows flip%{customdata[1]}<extra></extra>",
+    ))
+    for value, colour, text in ((warn, STATUS_COLOURS["warn"], "warn"), (fail, STATUS_COLOURS["fail"], "fail")):
+        if value is not None:
+            fig.add_hline(y=value, line_dash="dot", line_color=colour, annotation_text=text)
+    fig.update_yaxes(title="decisions flipped", tickformat=".0%", rangemode="tozero")
+    fig.update_xaxes(title=f"group of {flip.sensitive}", type="category")
+    return _layout(fig, f"Changing {flip.column} ({flip.role}): {flip.flip_rate:.1%} of decisions flip")
+
+
+# -- drift ----------------------------------------------------------------------------
+
+
+def feature_drift_chart(data) -> go.Figure:
+    """Effect size per feature against its threshold; drifted features in red."""
+    feats = sorted(data.features, key=lambda f: -(f.effect_size if _finite(f.effect_size) else 0))
+    fig = go.Figure()
+    fig.add_bar(name="effect size", x=[f.feature for f in feats], y=_nan_to_none(f.effect_size for f in feats),
+                marker_color=[SENSITIVE_COLOUR if f.drifted else TEST_COLOUR for f in feats],
+                customdata=[[f.effect_metric.replace("_", " "), f.test, f.p_value_adjusted, "drifted" if f.drifted else "stable"] for f in feats],
+                hovertemplate="%{x}: %{customdata[0]} %{y:.3f}, %{customdata[1]} adjusted p %{customdata[2]:.2g} (%{customdata[3]})<extra></extra>")
+    fig.add_scatter(name="threshold", x=[f.feature for f in feats], y=[f.effect_threshold for f in feats], mode="markers",
+                    marker=dict(symbol="line-ew-open", size=26, line=dict(width=3, color=STATUS_COLOURS["warn"])))
+    fig.update_yaxes(title="effect size", rangemode="tozero")
+    fig.update_xaxes(type="category")
+    return _layout(fig, f"Drift per feature: {data.n_drifted} of {data.n_features} drifted")
+
+
+def distribution_chart(fd, *, reference: str = "reference", current: str = "current") -> go.Figure:
+    """Reference and current shares of one column's bins (or categories)."""
+    fig = go.Figure()
+    fig.add_bar(name=f"{reference} ({fd.n_reference:,})", x=list(fd.bins), y=list(fd.reference_share), marker_color=TRAIN_COLOUR)
+    fig.add_bar(name=f"{current} ({fd.n_current:,})", x=list(fd.bins), y=list(fd.current_share), marker_color=TEST_COLOUR)
+    fig.update_yaxes(title="share of rows", tickformat=".0%")
+    fig.update_xaxes(type="category")
+    return _layout(fig, f"{fd.feature}: {fd.test} p = {fd.p_value_adjusted:.2g}, {fd.effect_metric.replace('_', ' ')} {fd.effect_size:.3f}",
+                   barmode="group")
+
+
+def domain_classifier_chart(domain) -> go.Figure:
+    """Features that most help a classifier tell current rows from reference rows."""
+    feats = list(domain.features)[:15]
+    fig = go.Figure(go.Bar(x=[f.importance for f in feats], y=[f.feature for f in feats], orientation="h",
+                           marker_color=[SENSITIVE_COLOUR if f.feature in domain.separating else TEST_COLOUR for f in feats],
+                           error_x=dict(type="data", array=_nan_to_none(f.std for f in feats), thickness=1.5, width=4)))
+    fig.add_vline(x=domain.min_importance, line_dash="dot", line_color=STATUS_COLOURS["warn"])
+    fig.update_yaxes(autorange="reversed")
+    fig.update_xaxes(title="drop in the domain classifier's AUC when shuffled")
+    return _layout(fig, f"Domain classifier AUC {domain.auc:.3f} [{domain.ci_low:.3f}, {domain.ci_high:.3f}]",
+                   height=max(260, 24 * len(feats) + 110))
+
+
+def performance_shift_chart(shifts) -> go.Figure:
+    """Each metric on the reference and the current data, with intervals."""
+    shifts = list(shifts)
+    names = [metric_name(s.metric) for s in shifts]
+    fig = go.Figure()
+    ref = [s.reference for s in shifts]
+    cur = [s.current for s in shifts]
+    fig.add_scatter(name="reference", x=names, y=_nan_to_none(ref), mode="markers", marker=dict(size=11, color=TRAIN_COLOUR),
+                    error_y=_err(ref, [s.reference_ci_low for s in shifts], [s.reference_ci_high for s in shifts]))
+    fig.add_scatter(name="current", x=names, y=_nan_to_none(cur), mode="markers", marker=dict(size=11, color=TEST_COLOUR),
+                    error_y=_err(cur, [s.current_ci_low for s in shifts], [s.current_ci_high for s in shifts]))
+    return _layout(fig, "Model performance: reference vs current", height=340)
+
+
+# -- privacy --------------------------------------------------------------------------
+
+
+def model_label(m) -> str:
+    """Short name of a privacy-section model: "audited", "mlp no DP", "mlp ε=1"."""
+    if m.role == "audited":
+        return "audited"
+    if m.role == "non_private":
+        return f"{m.network} no DP"
+    return f"{m.network} ε={m.target_epsilon:g}" if _finite(m.target_epsilon) else m.name
+
+
+def _dp_models(priv, network: str):
+    return sorted((m for m in priv.models if m.network == network and m.role == "dp" and _finite(m.epsilon_spent)),
+                  key=lambda m: m.epsilon_spent)
+
+
+def epsilon_accuracy_chart(priv) -> go.Figure:
+    """Test accuracy of DP-trained networks against the privacy budget spent, with the non-DP references."""
+    fig = go.Figure()
+    palette = [TEST_COLOUR, VAL_COLOUR, "#00838f", "#6d4c41"]
+    for i, net in enumerate(priv.networks):
+        dp = _dp_models(priv, net)
+        colour = palette[i % len(palette)]
+        fig.add_scatter(name=f"{net} with DP", x=[m.epsilon_spent for m in dp], y=_nan_to_none(m.accuracy for m in dp),
+                        mode="lines+markers", line=dict(color=colour),
+                        customdata=[[m.noise_multiplier, m.target_epsilon] for m in dp],
+                        hovertemplate="epsilon %{x:.2f} (target %{customdata[1]}): accuracy %{y:.3f}, noise %{customdata[0]:.2f}<extra></extra>")
+        plain = next((m for m in priv.models if m.network == net and m.role == "non_private"), None)
+        if plain is not None and _finite(plain.accuracy):
+            fig.add_hline(y=plain.accuracy, line_dash="dot", line_color=colour, annotation_text=f"{net} without DP")
+    audited = next((m for m in priv.models if m.role == "audited"), None)
+    if audited is not None and _finite(audited.accuracy):
+        fig.add_hline(y=audited.accuracy, line_color=STATUS_COLOURS["pass"], annotation_text="audited model")
+        fig.add_hrect(y0=audited.accuracy - priv.accuracy_budget, y1=audited.accuracy, fillcolor=STATUS_COLOURS["pass"],
+                      opacity=0.08, line_width=0)
+    eps = sorted({round(m.epsilon_spent, 2) for net in priv.networks for m in _dp_models(priv, net)})
+    fig.update_xaxes(title=f"epsilon spent (delta {priv.delta:g}, {priv.accountant.upper()} accountant)", type="log",
+                     tickvals=eps, ticktext=[f"{e:g}" for e in eps])
+    fig.update_yaxes(title="test accuracy")
+    return _layout(fig, "Privacy budget vs accuracy")
+
+
+def group_accuracy_chart(priv, attribute: str) -> go.Figure:
+    """Accuracy of each group of ``attribute`` for every model (audited, without DP, each epsilon)."""
+    fig = go.Figure()
+    names = [model_label(m) for m in priv.models]
+    groups: list[str] = []
+    for m in priv.models:
+        for g in m.groups:
+            if g.attribute == attribute:
+                groups += [k for k in g.accuracy if k not in groups]
+    for grp in groups:
+        ys, ns = [], []
+        for m in priv.models:
+            gm = next((g for g in m.groups if g.attribute == attribute), None)
+            ys.append(gm.accuracy.get(grp) if gm is not None else None)
+            ns.append(gm.counts.get(grp, 0) if gm is not None else 0)
+        fig.add_scatter(name=grp, x=names, y=_nan_to_none(ys), mode="lines+markers", customdata=ns,
+                        hovertemplate=f"{grp}: accuracy %{{y:.3f}} (%{{customdata}} rows)<extra></extra>")
+    fig.update_yaxes(title="test accuracy")
+    fig.update_xaxes(type="category")
+    return _layout(fig, f"Accuracy by {attribute} across models", height=400)
+
+
+def membership_chart(priv) -> go.Figure:
+    """Membership-inference attack AUC (with interval) against each model; 0.5 is chance."""
+    fig = go.Figure()
+    attacks = sorted({a.attack for m in priv.models for a in m.membership})
+    for attack, colour in zip(attacks, (SENSITIVE_COLOUR, VAL_COLOUR, TEST_COLOUR, "#00838f")):
+        xs, ys, lo, hi = [], [], [], []
+        for m in priv.models:
+            a = next((a for a in m.membership if a.attack == attack), None)
+            if a is None:
+                continue
+            xs.append(model_label(m))
+            ys.append(a.auc)
+            lo.append(a.auc_ci_low)
+            hi.append(a.auc_ci_high)
+        fig.add_scatter(name=attack.replace("_", " "), x=xs, y=_nan_to_none(ys), mode="markers", marker=dict(size=10, color=colour),
+                        error_y=_err(ys, lo, hi))
+    fig.add_hline(y=0.5, line_dash="dash", line_color=TRAIN_COLOUR, annotation_text="chance")
+    fig.update_yaxes(title="attack AUC")
+    fig.update_xaxes(type="category")
+    fig.update_layout(scattermode="group")
+    return _layout(fig, f"Membership inference ({priv.n_attack_members:,} members, {priv.n_attack_nonmembers:,} non-members)", height=400)

@@ -30,6 +30,11 @@ QUICK: dict[str, dict[str, Any]] = {
     "data": {"max_rows": 4000},
     "models": {"cv_folds": 3},
     "performance": {"bootstrap": 200, "learning_curve_sizes": [0.25, 0.5, 1.0]},
+    "explanations": {"sample_size": 500, "background_size": 50, "permutation_sample": 500, "permutation_repeats": 3,
+                     "surrogate_sample": 3000, "agnostic_max_rows": 100},
+    "robustness": {"max_rows": 800, "repeats": 2, "attack_rows": 30, "hsj_max_iter": 5, "hsj_max_eval": 100},
+    "drift": {"domain_sample": 5000, "importance_rows": 2000, "importance_repeats": 2, "score_rows": 10000, "performance_bootstrap": 100},
+    "privacy": {"target_epsilons": [0.5, 2.0, 8.0], "networks": ["logistic", "mlp"], "epochs": 4, "attack_rows": 500, "bootstrap": 100},
 }
 
 _TARGET_NAMES = ("target", "label", "y", "class", "outcome", "income", "default", "churn")

@@ -28,7 +28,16 @@ def _quick_config(sections):
 
 @pytest.fixture(scope="module")
 def report():
-    return run_audit(_quick_config(forms.available_sections()), make_synthetic(600, seed=1), workers=2)
+    current = make_synthetic(400, seed=7)
+    current["x1"] = current["x1"] + 2.0  # a mean shift in x1 only
+    return run_audit(_quick_config(forms.available_sections()), make_synthetic(600, seed=1), current=current, workers=2)
+
+
+def _section(report, name):
+    sec = getattr(report, name)
+    if sec is None:
+        pytest.skip(f"the {name} section is not in this build")
+    return sec
 
 
 def _close(a, b):
@@ -149,3 +158,91 @@ def test_guesses():
     assert forms.guess_target(["age", "sex", "income", "x"]) == 2
     assert forms.guess_target(["a", "b"]) == 1
     assert forms.guess_sensitive(["Sex", "race", "x"]) == ["Sex", "race"]
+
+
+# -- explanations, robustness, drift, privacy ------------------------------------------
+
+
+def test_shap_bar_follows_the_ranking_and_marks_sensitive_features(report):
+    ex = _section(report, "explanations")
+    fig = charts.shap_bar_chart(ex)
+    ranked = sorted(ex.importance, key=lambda f: f.rank)
+    assert list(fig.data[0].y) == [f.feature for f in ranked]
+    assert list(fig.data[0].x) == [f.mean_abs_shap for f in ranked]
+    colours = dict(zip(fig.data[0].y, fig.data[0].marker.color))
+    assert colours["sex"] == charts.SENSITIVE_COLOUR and colours["x1"] == charts.TEST_COLOUR
+    assert fig.data[0].y[0] == "x1"  # the feature that drives the label ranks first
+
+
+def test_waterfall_adds_up_to_the_model_output(report):
+    ex = _section(report, "explanations")
+    for row in (0, len(ex.rows) - 1):
+        fig = charts.shap_waterfall_chart(ex, row, top=3)
+        w = fig.data[0]
+        assert w.measure[0] == "absolute" and w.measure[-1] == "total"
+        assert _close(w.x[0], ex.base_value) and _close(w.x[-1], ex.outputs[row])
+        assert math.isclose(w.x[0] + sum(w.x[1:-1]), ex.outputs[row], abs_tol=max(1e-6, 10 * ex.additivity.tolerance))
+        assert any("other features" in y for y in w.y)  # top=3 of 5 features: the rest is grouped
+
+
+def test_beeswarm_has_one_point_per_explained_row(report):
+    ex = _section(report, "explanations")
+    fig = charts.shap_beeswarm_chart(ex, top=3)
+    assert len(fig.data) == 3
+    assert all(len(t.x) == ex.n_explained for t in fig.data)
+    colour_cat = next(t for t in fig.data if t.name == "colour").marker.color if any(t.name == "colour" for t in fig.data) else None
+    assert colour_cat in (None, charts.TRAIN_COLOUR)  # categories have no low/high
+
+
+def test_dependence_and_permutation_charts(report):
+    ex = _section(report, "explanations")
+    dep = ex.dependence[0]
+    fig = charts.dependence_chart(dep)
+    for y, plus, b in zip(fig.data[0].y, fig.data[0].error_y.array, dep.bins):
+        assert _close(y, b.mean_shap) and _close(y + plus, b.high)
+    perm = charts.permutation_chart(ex.permutation)
+    assert list(perm.data[0].x) == [f.mean for f in ex.permutation.features]
+
+
+def test_robustness_curves_attacks_and_flips(report):
+    rb = _section(report, "robustness")
+    fig = charts.perturbation_chart(rb.noise, metric=rb.metric)
+    assert list(fig.data[0].x) == [p.level for p in rb.noise.points]
+    assert _close(fig.data[0].y[0], rb.noise.points[0].metric)
+    assert fig.data[1].yaxis == "y2"
+    if rb.attacks.applicable:
+        att = charts.attack_chart(rb.attacks, thresholds=rb.thresholds)
+        lines = [s.y0 for s in att.layout.shapes if s.y0 == s.y1]
+        assert rb.thresholds["warn_attack_success"] in lines and rb.thresholds["fail_attack_success"] in lines
+    for ft in rb.flip_tests:
+        flip = charts.flip_test_chart(ft, warn=0.01, fail=0.1)
+        assert list(flip.data[0].y) == [g.flip_rate for g in ft.groups]
+
+
+def test_drift_chart_flags_the_shifted_feature_against_its_threshold(report):
+    dr = _section(report, "drift")
+    fig = charts.feature_drift_chart(dr.data)
+    bars, thresholds = fig.data
+    by_feature = {f.feature: f for f in dr.data.features}
+    for name, y, colour, th in zip(bars.x, bars.y, bars.marker.color, thresholds.y):
+        assert _close(y, by_feature[name].effect_size) and th == by_feature[name].effect_threshold
+        assert (colour == charts.SENSITIVE_COLOUR) == by_feature[name].drifted
+    assert bars.x[0] == "x1" and by_feature["x1"].drifted  # the mean shift is the largest effect
+    dist = charts.distribution_chart(by_feature["x1"])
+    assert math.isclose(sum(dist.data[0].y), 1.0, abs_tol=1e-6) and math.isclose(sum(dist.data[1].y), 1.0, abs_tol=1e-6)
+
+
+def test_privacy_charts(report):
+    pv = _section(report, "privacy")
+    fig = charts.epsilon_accuracy_chart(pv)
+    for net, trace in zip(pv.networks, fig.data):
+        dp = sorted((m for m in pv.models if m.network == net and m.role == "dp"), key=lambda m: m.epsilon_spent)
+        assert list(trace.x) == [m.epsilon_spent for m in dp] and list(trace.y) == [m.accuracy for m in dp]
+    mem = charts.membership_chart(pv)
+    assert any(s.y0 == 0.5 for s in mem.layout.shapes)
+    first = mem.data[0]
+    attack = next(a for a in pv.models[0].membership if a.attack.replace("_", " ") == first.name)
+    assert _close(first.y[0], attack.auc) and _close(first.y[0] + first.error_y.array[0], attack.auc_ci_high)
+    groups = charts.group_accuracy_chart(pv, "sex")
+    assert {t.name for t in groups.data} == {"F", "M"}
+    assert list(groups.data[0].x) == [charts.model_label(m) for m in pv.models]

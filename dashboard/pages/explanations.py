@@ -1,9 +1,46 @@
-"""Explanations: rendered from the report's `explanations` section."""
+"""Explanations: SHAP global and local, dependence, group gaps, permutation importance, surrogate, error cohorts."""
 
+import streamlit as st
+
+from dashboard import charts
 from dashboard import components as ui
 
 report = ui.require_report()
 ui.header(report, "Explanations", "explanations")
-sec = ui.require_section(report, "explanations")
-ui.verdict(sec.verdict)
-ui.whole_json(sec)
+ex = ui.require_section(report, "explanations")
+ui.verdict(ex.verdict)
+c = st.columns(4)
+c[0].metric("Explainer", ex.explainer, help=f"{ex.sample_strategy}; background {ex.n_background}; output {ex.output_space}")
+c[1].metric("Rows explained", f"{ex.n_explained:,}", help=f"of {ex.n_test:,} test rows")
+c[2].metric("Additivity error (max)", f"{ex.additivity.max_abs_error:.1e}", help=f"tolerance {ex.additivity.tolerance:g}, against {ex.additivity.compared_with}")
+c[3].metric("Surrogate fidelity", ui.fmt(ex.surrogate.fidelity), help=f"{ex.surrogate.fidelity_metric}; a constant guess scores {ui.fmt(ex.surrogate.baseline_fidelity)}")
+
+glob, local, dep, groups, rules = st.tabs(["Global", "One row", "Dependence", "Groups", "Surrogate and errors"])
+with glob:
+    left, right = st.columns(2)
+    with left:
+        ui.chart(charts.shap_bar_chart(ex))
+    with right:
+        ui.chart(charts.permutation_chart(ex.permutation))
+    ui.chart(charts.shap_beeswarm_chart(ex))
+with local:
+    row = st.selectbox("Explained row", range(len(ex.rows)), key="explain_row", format_func=lambda i:
+                       f"data row {ex.data_rows[i]}: score {ex.predictions[i]:.3f}, label {ex.labels[i]:g}")
+    ui.chart(charts.shap_waterfall_chart(ex, row))
+    ui.table([{"feature": f, "value": v, "SHAP": s} for f, v, s in charts.row_contributions(ex, row)])
+with dep:
+    if ex.dependence:
+        pick = st.selectbox("Feature", range(len(ex.dependence)), format_func=lambda i: ex.dependence[i].feature, key="explain_dep")
+        ui.chart(charts.dependence_chart(ex.dependence[pick]))
+with groups:
+    for gap in ex.group_gaps:
+        ui.chart(charts.group_gap_chart(gap))
+    ui.table([{"attribute": g.attribute, "group": g.group, "rows": g.n, "small": g.small, "mean output": g.mean_output}
+              for g in ex.by_group])
+with rules:
+    st.code(ex.surrogate.text, language=None)
+    st.markdown(f"**Error cohorts** (overall {ex.errors.error_metric.replace('_', ' ')} "
+                f"{ui.fmt_ci(ex.errors.overall_error, ex.errors.overall_ci_low, ex.errors.overall_ci_high)})")
+    ui.table([{"cohort": co.description, "method": co.method, "rows": co.size, "error": co.error, "CI low": co.ci_low,
+               "CI high": co.ci_high, "vs overall": co.versus_overall} for co in (*ex.errors.tree_cohorts, *ex.errors.cluster_cohorts)])
+ui.whole_json(ex)

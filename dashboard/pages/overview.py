@@ -9,10 +9,11 @@ report = ui.require_report()
 ui.header(report, "Overview")
 st.markdown(f"Overall verdict {ui.badge(report.overall_status)}: the worst status of the areas below.")
 
-grid = st.columns(3)
 for i, area in enumerate(SCORECARD_AREAS):
+    if i % 3 == 0:
+        row = st.columns(3)
     v = report.scorecard.get(area)
-    with grid[i % 3].container(border=True):
+    with row[i % 3].container(border=True, height="stretch"):
         st.markdown(f"#### {ui.AREA_LABELS[area]} {ui.badge(v.status if v else None)}")
         for label, value, help in ui.headlines(report, area):
             st.metric(label, value, help=help)

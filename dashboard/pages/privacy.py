@@ -1,9 +1,37 @@
-"""Privacy: rendered from the report's `privacy` section."""
+"""Privacy: differentially private training (epsilon vs accuracy, per group) and membership-inference attacks."""
 
+import streamlit as st
+
+from dashboard import charts
 from dashboard import components as ui
 
 report = ui.require_report()
 ui.header(report, "Privacy", "privacy")
-sec = ui.require_section(report, "privacy")
-ui.verdict(sec.verdict)
-ui.whole_json(sec)
+pv = ui.require_section(report, "privacy")
+ui.verdict(pv.verdict)
+audited = next((m for m in pv.models if m.role == "audited"), None)
+c = st.columns(3)
+c[0].metric("Training rows", f"{pv.n_train:,}", help=f"of {pv.n_train_available:,} available; {pv.epochs} epochs, batch {pv.batch_size}")
+c[1].metric("delta", f"{pv.delta:g}", help=pv.delta_rule)
+if audited is not None and audited.membership:
+    worst = max(audited.membership, key=lambda a: a.auc)
+    c[2].metric("Membership attack AUC on the audited model", ui.fmt(worst.auc),
+                help=f"{worst.attack}: {pv.confidence:.0%} CI [{ui.fmt(worst.auc_ci_low)}, {ui.fmt(worst.auc_ci_high)}]")
+for note in pv.notes:
+    st.caption(ui.md(note))
+
+left, right = st.columns(2)
+with left:
+    ui.chart(charts.epsilon_accuracy_chart(pv))
+with right:
+    ui.chart(charts.membership_chart(pv))
+attrs = sorted({g.attribute for m in pv.models for g in m.groups})
+if attrs:
+    attr = st.segmented_control("Groups of", attrs, default=attrs[0], key="privacy_attr") or attrs[0]
+    ui.chart(charts.group_accuracy_chart(pv, attr))
+
+ui.table([{"model": charts.model_label(m), "target epsilon": m.target_epsilon, "epsilon spent": m.epsilon_spent,
+           "noise multiplier": m.noise_multiplier, "accuracy": m.accuracy, "ROC AUC": m.roc_auc,
+           "attack AUC (max)": max((a.auc for a in m.membership), default=None), "train seconds": m.train_seconds}
+          for m in pv.models])
+ui.whole_json(pv)
