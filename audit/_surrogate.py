@@ -31,7 +31,8 @@ class ReadableEncoder:
         self.numeric, self.categorical = tuple(numeric), tuple(categorical)
         transformers = []
         if numeric:
-            transformers.append(("num", SimpleImputer(strategy="median"), list(numeric)))
+            # keep_empty_features: an all-missing column stays (as 0) so columns keep their names and order.
+            transformers.append(("num", SimpleImputer(strategy="median", keep_empty_features=True), list(numeric)))
         if categorical:
             onehot = OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=5, sparse_output=False,
                                    feature_name_combiner=_combine)
@@ -47,7 +48,8 @@ class ReadableEncoder:
         self.columns = tuple(self._ct.get_feature_names_out())
         # Longest feature name first, so "a = b" is not mistaken for feature "a" when a feature is called "a = b".
         prefixes = sorted(self.categorical, key=len, reverse=True)
-        for col in self.columns[len(self.numeric):]:
+        numeric = set(self.numeric)
+        for col in (c for c in self.columns if c not in numeric):
             feat = next(f for f in prefixes if col.startswith(f"{f} = "))
             self.onehot[col] = (feat, col[len(feat) + 3:])
         return self

@@ -16,12 +16,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.inspection import permutation_importance
-from sklearn.metrics import get_scorer
-from sklearn.model_selection import train_test_split
 from threadpoolctl import threadpool_limits
 
 from ._error_analysis import Cohort, ErrorAnalysis, analyse_errors
+from ._permutation import PermutationFeature, PermutationImportance, permutation_scores, sample_rows
 from ._serial import ReportMixin
 from ._shap_summary import (
     Dependence,
@@ -41,8 +39,6 @@ from .errors import ConfigError
 from .models import TrainedModels
 from .verdict import Verdict, decide
 
-_SCORERS = {"roc_auc": "roc_auc", "accuracy": "accuracy", "balanced_accuracy": "balanced_accuracy", "f1": "f1",
-            "r2": "r2", "neg_mae": "neg_mean_absolute_error"}
 _COMPARED_WITH = {"log_odds": "decision_function", "decision_function": "decision_function",
                   "probability": "predict_proba", "raw": "predict"}
 
@@ -126,25 +122,6 @@ class AdditivityCheck(ReportMixin):
     mean_abs_error: float
     n_rows: int
     passed: bool
-
-
-@dataclass(frozen=True)
-class PermutationFeature(ReportMixin):
-    feature: str
-    mean: float
-    std: float
-    repeats: tuple[float, ...]
-
-
-@dataclass(frozen=True)
-class PermutationImportance(ReportMixin):
-    """Drop in ``metric`` when a feature's test values are shuffled (scikit-learn), largest first."""
-
-    metric: str
-    n_rows: int
-    n_repeats: int
-    baseline_score: float
-    features: tuple[PermutationFeature, ...]
 
 
 @dataclass(frozen=True)
@@ -252,15 +229,6 @@ def _sig(values, digits: int = 6) -> tuple[float, ...]:
     return tuple(float(f"{v:.{digits}g}") for v in np.asarray(values, dtype=np.float64).ravel().tolist())
 
 
-def _sample(n: int, size: int, y: np.ndarray, binary: bool, seed: int) -> np.ndarray:
-    """Sorted positions of a sample of ``size`` of ``n`` rows, stratified on ``y`` for a binary task."""
-    if size >= n:
-        return np.arange(n)
-    strat = y if binary and np.bincount(y.astype(np.int64), minlength=2).min() >= 2 else None
-    idx, _ = train_test_split(np.arange(n), train_size=size, random_state=seed, stratify=strat)
-    return np.sort(idx)
-
-
 def explain_model(
     trained: TrainedModels,
     *,
@@ -302,7 +270,7 @@ def _explain(trained: TrainedModels, opts: ExplanationOptions, seed: int, say: C
 
     kind = choose_explainer(est) if opts.explainer == "auto" else opts.explainer
     size = min(opts.sample_size, opts.agnostic_max_rows) if kind == "permutation" else opts.sample_size
-    rows = _sample(n_test, size, y_test, binary, seed)
+    rows = sample_rows(n_test, size, y_test, binary, seed)
     strategy = ("all test rows" if len(rows) == n_test else
                 "stratified on the label" if binary else "simple random sample")
     X_s = X_test.iloc[rows].reset_index(drop=True)
@@ -331,14 +299,14 @@ def _explain(trained: TrainedModels, opts: ExplanationOptions, seed: int, say: C
 
     say(0.35, f"permutation importance on {min(opts.permutation_sample, n_test)} test rows")
     t = time.perf_counter()
-    perm = _permutation(trained, opts, seed)
+    perm = permutation_scores(trained, sample=opts.permutation_sample, repeats=opts.permutation_repeats, seed=seed + 1)
     timings["permutation"] = time.perf_counter() - t
 
     say(0.6, "surrogate tree")
     t = time.perf_counter()
-    sur_rows = _sample(len(trained.X_train), opts.surrogate_sample, trained.y_train, binary, seed + 2)
+    sur_rows = sample_rows(len(trained.X_train), opts.surrogate_sample, trained.y_train, binary, seed + 2)
     X_sur = trained.X_train.iloc[sur_rows]
-    encoder = ReadableEncoder(ds.numeric, ds.categorical).fit(trained.X_train)
+    encoder = ReadableEncoder(ds.numeric, ds.categorical).fit(X_sur)
     pred_test = trained.predict(X_test)
     positive = ds.positive_label if ds.positive_label is not None else "positive"
     surrogate = fit_surrogate(encoder, X_sur, trained.predict(X_sur), X_test, pred_test, task=task,
@@ -371,24 +339,6 @@ def _explain(trained: TrainedModels, opts: ExplanationOptions, seed: int, say: C
         permutation=perm, surrogate=surrogate, errors=errors, top_k=opts.top_k, sensitive_in_top_k=top,
         timings=timings, verdict=_verdict(imp, top, additivity, surrogate, opts, sh.output_space),
     )
-
-
-def _permutation(trained: TrainedModels, opts: ExplanationOptions, seed: int) -> PermutationImportance:
-    """scikit-learn's permutation importance of the raw features on a stated, stratified test sample."""
-    binary = trained.task == "binary"
-    idx = _sample(len(trained.X_test), opts.permutation_sample, trained.y_test, binary, seed + 1)
-    X, y = trained.X_test.iloc[idx], trained.y_test[idx]
-    metric = trained.report.selection_metric
-    if metric == "roc_auc" and len(np.unique(y)) < 2:
-        metric = "accuracy"  # AUC is undefined on one class
-    res = permutation_importance(trained.model, X, y, scoring=_SCORERS[metric], n_repeats=opts.permutation_repeats,
-                                 random_state=seed)
-    baseline = float(get_scorer(_SCORERS[metric])(trained.model, X, y))
-    feats = [PermutationFeature(feature=f, mean=float(res.importances_mean[j]), std=float(res.importances_std[j]),
-                                repeats=_sig(res.importances[j])) for j, f in enumerate(X.columns)]
-    feats.sort(key=lambda p: (-p.mean, p.feature))
-    return PermutationImportance(metric=metric, n_rows=len(idx), n_repeats=opts.permutation_repeats,
-                                 baseline_score=baseline, features=tuple(feats))
 
 
 def _verdict(imp: tuple[FeatureImportance, ...], top: tuple[str, ...], add: AdditivityCheck, sur: SurrogateTree,

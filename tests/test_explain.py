@@ -14,13 +14,18 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.inspection import permutation_importance
+from sklearn.metrics import roc_auc_score
+from sklearn.tree import DecisionTreeClassifier
 
 from audit.config import ModelOptions, build_options
 from audit.data import prepare_dataset
 from audit.errors import ConfigError
 from audit.explain import ExplanationOptions, ExplanationReport, explain_model, local_explanation
 from audit.models import train_models
+from audit._permutation import permutation_scores
 from audit._shap_summary import _curve
+from audit._surrogate import ReadableEncoder, leaf_conditions
 from audit._shap_values import FeatureCodec, aggregation_matrix, compute_shap
 
 from conftest import make_synthetic
@@ -100,6 +105,18 @@ def test_linear_values_are_coef_times_x_minus_mean_summed_over_one_hot_columns(s
         np.testing.assert_allclose(_shap(linear_report, f), phi[:, owner == f].sum(axis=1), rtol=1e-5, atol=1e-9)
     assert linear_report.base_value == pytest.approx(float(est.coef_[0] @ mean + est.intercept_[0]), abs=1e-8)
     assert linear_report.explainer == "linear" and linear_report.n_background == len(tr.X_train)
+
+
+def test_permutation_importance_equals_scikit_learn_on_the_raw_pipeline(synthetic_trained):
+    """Shuffling row numbers per feature (the fast path) gives sklearn's own numbers on the raw frame."""
+    tr = _with(synthetic_trained, "hist_gb")
+    ours = permutation_scores(tr, sample=10**6, repeats=3, seed=4)
+    ref = permutation_importance(tr.model, tr.X_test, tr.y_test, scoring="roc_auc", n_repeats=3, random_state=4)
+    for p in ours.features:
+        j = tr.dataset.features.index(p.feature)
+        np.testing.assert_allclose(p.repeats, ref.importances[j], rtol=1e-5, atol=1e-12)
+    assert ours.n_rows == len(tr.X_test) and ours.metric == "roc_auc"
+    assert ours.baseline_score == pytest.approx(roc_auc_score(tr.y_test, tr.score(tr.X_test)))
 
 
 def test_aggregation_matrix_sums_columns_into_their_feature():
@@ -212,6 +229,27 @@ def test_feature_codec_keeps_original_category_values_and_missing():
 
 
 # --- surrogate, error analysis, verdict, options -----------------------------------------
+
+def test_tree_paths_read_as_merged_conditions_per_feature():
+    a = np.arange(40.0)
+    colour = np.array(["red", "blue", "green", "white"] * 10)
+    X = pd.DataFrame({"a": a, "colour": colour})
+    enc = ReadableEncoder(("a",), ("colour",)).fit(X)
+    Z = enc.transform(X)
+    tree = DecisionTreeClassifier(max_depth=2, random_state=0).fit(Z[:, :1], (a > 10) & (a <= 20))
+    conds = set(leaf_conditions(tree, enc).values())
+    assert ("10.5 < a <= 20.5",) in conds and ("a <= 10.5",) in conds
+    enc_cat = ReadableEncoder((), ("colour",)).fit(X)
+    tree = DecisionTreeClassifier(max_depth=2, random_state=0).fit(enc_cat.transform(X), ~np.isin(colour, ["red", "blue"]))
+    paths = [c for c in leaf_conditions(tree, enc_cat).values()]
+    # Two "!=" on one path merge into one "not in"; a later "=" overrides earlier "!=".
+    # (The tree may split on either pair of colours: both describe the same partition.)
+    pairs = [{"red", "blue"}, {"green", "white"}]
+    nots = [p[0] for p in paths if p[0].startswith("colour not in")]
+    assert len(nots) == 1 and set(nots[0][len("colour not in {"):-1].split(", ")) in pairs
+    assert sorted(p for p in paths if not p[0].startswith("colour not in")) in (
+        [("colour = blue",), ("colour = red",)], [("colour = green",), ("colour = white",)])
+
 
 def test_error_tree_finds_the_cohort_with_coin_flip_labels():
     rng = np.random.default_rng(5)
