@@ -45,6 +45,11 @@ _TREE_MODELS = (
     ExtraTreesClassifier, ExtraTreesRegressor,
     DecisionTreeClassifier, DecisionTreeRegressor,
 )
+_BACKGROUND = {
+    "tree": "the training rows as counted in the trees' nodes (path-dependent TreeSHAP)",
+    "linear": "the mean of the {n} training rows (interventional)",
+    "permutation": "{n} random training rows (interventional)",
+}
 # Classifiers whose decision_function is the log-odds of the positive class.
 _LOG_ODDS_MODELS = (LogisticRegression, HistGradientBoostingClassifier, GradientBoostingClassifier)
 
@@ -59,6 +64,7 @@ class ShapResult:
     base_value: float
     outputs: np.ndarray  # the model's own raw output on the rows, for the additivity check
     n_background: int
+    background: str  # what the base value averages over, in words
     n_permutations: int
     seconds: float
 
@@ -231,5 +237,5 @@ def compute_shap(
         # check still compares against the model's own output on each row.
         base = float(np.ravel(expl.base_values)[0]) if len(Z) else float(outputs.mean() if len(outputs) else 0.0)
     return ShapResult(explainer=kind, output_space=space, values=values, base_value=base, outputs=outputs,
-                      n_background=n_bg, n_permutations=n_permutations if kind == "permutation" else 0,
+                      n_background=n_bg, background=_BACKGROUND[kind].format(n=n_bg), n_permutations=n_permutations if kind == "permutation" else 0,
                       seconds=time.perf_counter() - t0)

@@ -155,9 +155,14 @@ class LocalExplanation(ReportMixin):
 class ExplanationReport(ReportMixin):
     """The ``explanations`` section. Row-level arrays are in explained-row order.
 
-    ``rows`` are positions in the test split and ``data_rows`` rows of the data set;
-    ``outputs`` the model's raw outputs (``output_space``), ``predictions`` P(positive) or
-    the prediction, ``labels`` the true labels.
+    ``explainer`` is ``tree``, ``linear`` or ``permutation`` (model-agnostic); SHAP values
+    are in ``output_space``: ``log_odds`` (the decision function of logistic regression and
+    gradient boosting), ``probability`` or ``raw`` (regression). ``base_value`` is the mean
+    output over ``background``; base value + a row's contributions = its output.
+    ``n_explained`` test rows (of ``n_test``, drawn as ``sample_strategy``) are explained.
+    ``rows`` are their positions in the test split and ``data_rows`` rows of the data set;
+    ``outputs`` the model's raw outputs, ``predictions`` P(positive) or the prediction,
+    ``labels`` the true labels. ``timings`` are wall seconds per part.
     """
 
     task: str
@@ -168,6 +173,7 @@ class ExplanationReport(ReportMixin):
     n_explained: int
     sample_strategy: str
     n_background: int
+    background: str
     n_permutations: int
     explainer_seconds: float
     features: tuple[str, ...]
@@ -331,7 +337,8 @@ def _explain(trained: TrainedModels, opts: ExplanationOptions, seed: int, say: C
     say(1.0, "explanations done")
     return ExplanationReport(
         task=task, model=trained.selected, explainer=sh.explainer, output_space=sh.output_space, n_test=n_test,
-        n_explained=len(rows), sample_strategy=strategy, n_background=sh.n_background, n_permutations=sh.n_permutations,
+        n_explained=len(rows), sample_strategy=strategy, n_background=sh.n_background, background=sh.background,
+        n_permutations=sh.n_permutations,
         explainer_seconds=sh.seconds, features=features, sensitive=tuple(ds.sensitive), base_value=float(f"{sh.base_value:.10g}"),
         importance=imp, beeswarm=beeswarm, dependence=dep, rows=tuple(int(r) for r in rows),
         data_rows=tuple(int(trained.idx_test[r]) for r in rows), outputs=_sig(sh.outputs), predictions=_sig(predictions),

@@ -64,7 +64,7 @@ def _shap(report: ExplanationReport, feature: str) -> np.ndarray:
 
 def test_feature_copied_from_the_label_ranks_first(leak_trained):
     rep = explain_model(leak_trained, options=ExplanationOptions(surrogate_depth=1, **FAST), seed=0)
-    assert rep.explainer == "tree" and rep.output_space == "log_odds"
+    assert rep.explainer == "tree" and rep.output_space == "log_odds" and "path-dependent" in rep.background
     assert rep.importance[0].feature == "leak"
     assert rep.permutation.features[0].feature == "leak"
     # A depth-1 surrogate reproduces a model that copies one column, and says so in its rule.
