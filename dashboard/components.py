@@ -278,8 +278,19 @@ def _privacy_headlines(report: AuditReport, p: Any) -> list[tuple[str, str, str 
     return out
 
 
+def _fair_headlines(report: AuditReport, f: Any) -> list[tuple[str, str, str | None]]:
+    out = []
+    for name, label in (("demographic_parity_difference", "Parity difference (worst)"), ("equalized_odds_difference", "Equalized odds diff. (worst)")):
+        vals = [(k, d[name]) for k, d in f.disparities_adequate.items() if name in d and d[name].value == d[name].value]
+        if vals:
+            k, iv = max(vals, key=lambda kv: kv[1].value)
+            out.append((label, fmt(iv.value), f"by {k}; {f.confidence:.0%} CI [{fmt(iv.ci_low)}, {fmt(iv.ci_high)}]"))
+    return out
+
+
 _HEADLINES: dict[str, Callable[[AuditReport, Any], list[tuple[str, str, str | None]]]] = {
     "performance": _perf_headlines,
+    "fairness": _fair_headlines,
     "explanations": _explain_headlines,
     "robustness": _robust_headlines,
     "drift": _drift_headlines,
@@ -295,7 +306,23 @@ def render_groups(report: AuditReport) -> None:
         st.info("Group representation, base rates and proxy features come from the fairness section, "
                 "which was not computed in this audit.")
         return
-    st.json(fair.to_dict(), expanded=False)
+    keys = list(fair.representation)
+    key = st.segmented_control("Grouping", keys, default=keys[0], key="datasheet_key") or keys[0] if keys else None
+    if key is not None:
+        chart(charts.representation_chart(fair, key))
+        gap = fair.base_rate_gap.get(key, {})
+        table([{"group": r.group, "rows": r.count, "share": r.share, "share of train": r.share_train,
+                "share of test": r.share_test, "base rate": r.base_rate} for r in fair.representation[key]])
+        if gap:
+            st.caption(f"Base-rate gap by {md(key)}: difference {fmt(gap.get('difference'))}, ratio {fmt(gap.get('ratio'))} "
+                       f"(over {fair.n_data:,} rows).")
+    chart(charts.proxy_chart(fair))
+    flagged = fair.flagged_proxies()
+    if flagged:
+        st.warning("Proxy features (predict a sensitive attribute on their own): "
+                   + ", ".join(f"{md(p.feature)} → {md(p.sensitive)} ({getattr(p, fair.proxy_metric):.2f})" for p in flagged))
+    else:
+        st.caption(f"No feature reaches the proxy threshold {fair.proxy_threshold:g} ({md(fair.proxy_metric)}, {fair.n_proxy_rows:,} rows).")
 
 
 def review_summary_for(key: str | None) -> dict | None:

@@ -30,6 +30,7 @@ QUICK: dict[str, dict[str, Any]] = {
     "data": {"max_rows": 4000},
     "models": {"cv_folds": 3},
     "performance": {"bootstrap": 200, "learning_curve_sizes": [0.25, 0.5, 1.0]},
+    "fairness": {"bootstrap": 100, "proxy_max_rows": 4000, "mitigation_max_rows": 2000, "expgrad_max_iter": 20},
     "explanations": {"sample_size": 500, "background_size": 50, "permutation_sample": 500, "permutation_repeats": 3,
                      "surrogate_sample": 3000, "agnostic_max_rows": 100},
     "robustness": {"max_rows": 800, "repeats": 2, "attack_rows": 30, "hsj_max_iter": 5, "hsj_max_eval": 100},

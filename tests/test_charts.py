@@ -96,11 +96,13 @@ def test_learning_curve_and_leaderboard(report):
     assert _close(lb.data[2].y[[r.name for r in models.leaderboard].index("dummy")], dummy.test_score)
 
 
-def test_missingness_chart_shares(report):
-    m = report.manifest
-    fig = charts.missingness_chart(m.schema, m.rows_used)
-    assert sorted(fig.data[0].y) == sorted(c.name for c in m.schema)
-    assert all(0 <= x <= 1 for x in fig.data[0].x)
+def test_missingness_chart_shows_columns_with_missing_values():
+    from audit.data import ColumnSchema
+
+    schema = (ColumnSchema("a", "numeric", "feature", 0, 5), ColumnSchema("b", "categorical", "feature", 25, 3),
+              ColumnSchema("c", "numeric", "feature", 50, 9))
+    fig = charts.missingness_chart(schema, 100)
+    assert list(fig.data[0].y) == ["b", "c"] and list(fig.data[0].x) == [0.25, 0.5]
 
 
 def test_nan_values_draw_as_gaps_not_errors():
@@ -246,3 +248,39 @@ def test_privacy_charts(report):
     groups = charts.group_accuracy_chart(pv, "sex")
     assert {t.name for t in groups.data} == {"F", "M"}
     assert list(groups.data[0].x) == [charts.model_label(m) for m in pv.models]
+
+
+def test_fairness_group_metrics_disparities_and_tradeoff(report):
+    fr = _section(report, "fairness")
+    fig = charts.group_metrics_chart(fr, "sex", ["selection_rate", "tpr"])
+    rows = fr.groups["sex"]
+    sel = fig.data[0]
+    assert list(sel.x) == [r.group for r in rows]
+    for y, plus, minus, r in zip(sel.y, sel.error_y.array, sel.error_y.arrayminus, rows):
+        iv = r.metrics["selection_rate"]
+        assert _close(y, iv.value) and _close(y + plus, iv.ci_high) and _close(y - minus, iv.ci_low)
+    # make_synthetic shifts the label log-odds of M: its selection rate is higher.
+    assert dict(zip(sel.x, sel.y))["M"] > dict(zip(sel.x, sel.y))["F"]
+    dis = charts.disparity_chart(fr, "sex")
+    dp = fr.disparities_adequate["sex"]["demographic_parity_difference"]
+    assert _close(dis.data[0].x[0], dp.value)
+    trade = charts.tradeoff_chart(fr, "sex")
+    done = [v for v in (*fr.mitigations, fr.unawareness) if v is not None and v.status == "done"]
+    assert len(trade.data[0].x) == len(done)
+    unmitigated = next(v for v in done if v.name == "unmitigated")
+    i = list(trade.data[0].text).index(unmitigated.label)
+    assert _close(trade.data[0].x[i], unmitigated.disparities["sex"]["demographic_parity_difference"].value)
+    assert _close(trade.data[0].y[i], unmitigated.metrics["accuracy"].value)
+
+
+def test_fairness_four_fifths_representation_and_proxies(report):
+    fr = _section(report, "fairness")
+    ff = fr.four_fifths["sex"]
+    fig = charts.four_fifths_chart(ff, "sex")
+    assert list(fig.data[0].y) == [ff.ratios[g] for g in fig.data[0].x]
+    assert any(s.y0 == ff.threshold for s in fig.layout.shapes)
+    rep = charts.representation_chart(fr, "sex")
+    assert math.isclose(sum(rep.data[0].y), 1.0, abs_tol=1e-9)
+    assert list(rep.data[3].y) == [r.base_rate for r in fr.representation["sex"]]
+    px = charts.proxy_chart(fr)
+    assert list(px.data[0].y) == ["sex"] and "sex" not in px.data[0].x

@@ -25,6 +25,9 @@ st.subheader("Schema")
 ui.table([{"column": s.name, "type": s.kind, "role": s.role, "missing": s.missing,
            "missing %": round(100 * s.missing / m.rows_used, 2) if m.rows_used else 0.0,
            "unique": s.unique, "why excluded": s.reason or ""} for s in m.schema])
-ui.chart(charts.missingness_chart(m.schema, m.rows_used))
+if any(s.missing for s in m.schema):
+    ui.chart(charts.missingness_chart(m.schema, m.rows_used))
+else:
+    st.caption("No column has missing values.")
 
 ui.render_groups(report)
