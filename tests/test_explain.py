@@ -23,7 +23,7 @@ from audit.data import prepare_dataset
 from audit.errors import ConfigError
 from audit.explain import ExplanationOptions, ExplanationReport, explain_model, local_explanation
 from audit.models import train_models
-from audit._permutation import permutation_scores
+from audit._permutation import permutation_scores, sample_rows
 from audit._shap_summary import _curve
 from audit._surrogate import ReadableEncoder, leaf_conditions
 from audit._shap_values import FeatureCodec, aggregation_matrix, compute_shap
@@ -316,7 +316,8 @@ def test_same_seed_same_report_and_json_round_trip(synthetic_trained, tree_repor
     assert json.dumps(back.to_dict(), allow_nan=False) == text
     assert back.local(3) == tree_report.local(3)
     other = explain_model(_with(synthetic_trained, "hist_gb"), options=ExplanationOptions(sample_size=100, **FAST), seed=1)
-    assert other.rows != tuple(sorted(tree_report.rows)[:100])
+    seed0 = sample_rows(len(synthetic_trained.X_test), 100, synthetic_trained.y_test, True, 0)
+    assert len(other.rows) == 100 and other.rows != tuple(int(r) for r in seed0)
 
 
 @pytest.mark.parametrize("raw, name", [
