@@ -138,8 +138,13 @@ def _flowables(block: Any, st: dict[str, ParagraphStyle]) -> list[Flowable]:
     if isinstance(block, TableBlock):
         return _table(block, st)
     if isinstance(block, BarChart):
-        return [KeepTogether([_chart(block), Paragraph(esc(block.title + (f". {block.caption}" if block.caption else "")), st["caption"])]), Spacer(1, 8)]
+        return [KeepTogether([_chart(block), Paragraph(esc(_chart_caption(block)), st["caption"])]), Spacer(1, 8)]
     raise TypeError(f"unknown block {type(block).__name__}")
+
+
+def _chart_caption(chart: BarChart) -> str:
+    ref = f"; dashed line: {chart.reference_label}" if chart.reference is not None and chart.reference_label else ""
+    return chart.title + ref + (f". {chart.caption}" if chart.caption else "")
 
 
 def _status(block: StatusLine, st: dict[str, ParagraphStyle]) -> list[Flowable]:

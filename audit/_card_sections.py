@@ -27,7 +27,7 @@ from ._card_blocks import (
     pct,
     table,
 )
-from ._card_fairness import fairness_blocks, fairness_factors, fairness_metric_names
+from ._card_fairness import fairness_blocks, fairness_factors, fairness_findings, fairness_metric_names
 from ._card_narrative import MODELCARD_FIELDS, Narrative
 from .errors import AuditError
 
@@ -162,7 +162,8 @@ def factors(r: Mapping[str, Any], n: Narrative) -> Section:
         "Groups: the audit disaggregates results by the sensitive attributes "
         + (", ".join(map(str, sens)) if sens else "(none named)")
         + (", one at a time and intersectionally." if len(sens) > 1 else "."))]
-    sizes = g(m, "group_sizes", default={}) or {}
+    # The fairness audit's representation tables (with base rates) supersede the bare group sizes.
+    sizes = {} if g(r, "fairness", "representation") else g(m, "group_sizes", default={}) or {}
     min_group = int(g(m, "config", "data", "min_group_size", default=0) or 0)
     for col, groups in sizes.items():
         total = sum(groups.values()) or 1
@@ -275,6 +276,7 @@ def ethics_findings(r: Mapping[str, Any]) -> tuple[str, ...]:
             found += [f"{area.capitalize()} ({v['status']}): {reason}" for reason in v.get("reasons") or ()]
         elif g(r, area) is None:
             found.append(f"The {area} audit was not run: its risks are unmeasured.")
+    found += fairness_findings(g(r, "fairness"))
     pii = [f"{c}: {why}" for c, why in (g(m, "excluded", default={}) or {}).items() if "personal" in str(why)]
     if pii:
         found.append("Personal identifiers found and excluded from the features: " + "; ".join(pii))

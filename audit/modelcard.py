@@ -22,7 +22,7 @@ from typing import Any
 from . import _card_sections as cs
 from ._card_blocks import Document, finite_or_none, render_markdown_document
 from ._card_extras import extra_section, privacy_tradeoffs
-from ._card_fairness import fairness_metric_entries
+from ._card_fairness import fairness_metric_entries, fairness_tradeoffs
 from ._card_narrative import DATASHEET_FIELDS, MODELCARD_FIELDS, DatasheetNarrative, Narrative, load_narrative, narrative_of
 from ._card_sections import report_dict
 from .datasheet import Datasheet, csv_safe, datasheet, datasheet_csv
@@ -125,7 +125,7 @@ def build_model_card(report: Any, *, narrative: Narrative | None = None, review:
         limitations=(*n.caveats, *n.recommendations, *cs.caveat_findings(r)),
         risks=(*n.ethical_considerations, *cs.ethics_findings(r)),
         scorecard=tuple((str(k), str(cs.g(v, "status", default="?"))) for k, v in (cs.g(r, "scorecard", default={}) or {}).items()),
-        tradeoffs=(*_tradeoffs(perf), *privacy_tradeoffs(r)),
+        tradeoffs=(*_tradeoffs(perf), *fairness_tradeoffs(cs.g(r, "fairness")), *privacy_tradeoffs(r)),
         review_status=str(cs.g(review, "status", default="not reviewed")),
         signoffs=tuple(f"{d.get('reviewer', '?')} ({str(d.get('date', '?'))[:10]}, run {d.get('run', '?')})"
                        for d in cs.g(review, "decisions", default=()) or () if isinstance(d, Mapping) and d.get("outcome") == "approved"),

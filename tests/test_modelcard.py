@@ -158,6 +158,11 @@ def test_markdown_group_table_lists_every_group_with_intervals(card):
     tables = [t for t in re.findall(r"<table>.*?</table>", rendered, flags=re.S) if "F &amp; &lt;u&gt;co&lt;/u&gt;" in t]
     assert tables, "no group table"
     assert any(re.search(r"\[\d\.\d{3}, \d\.\d{3}\]", t) for t in tables)
+    assert "Demographic parity difference" in " ".join(tables) or "demographic_parity_difference" in rendered
+    doc = to_model_card_toolkit(card)
+    sliced = [m for m in doc["quantitative_analysis"]["performance_metrics"] if m.get("slice") == "sex = F & <u>co</u>"]
+    assert {"selection_rate", "accuracy"} <= {m["type"] for m in sliced}
+    assert all("confidence_interval" in m for m in sliced if m["type"] == "selection_rate")
 
 
 def test_pdf_opens_and_holds_the_section_titles_as_text(card):
