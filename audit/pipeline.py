@@ -9,6 +9,7 @@ Streamlit page can pass a callback that draws.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.metadata
 import platform
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from . import __version__
 from .config import AuditConfig
@@ -185,7 +187,12 @@ def run_audit(
         return name, rep, time.perf_counter() - t
 
     running: dict[Future, str] = {}
-    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="audit") as pool:
+    # With two sections in flight, each library's own thread pool (OpenMP in
+    # HistGradientBoosting, BLAS) would start a second team per core; OpenMP's
+    # spinning barriers then stall for seconds. One thread per section keeps
+    # both cores busy without oversubscription.
+    limits = threadpool_limits(limits=1) if workers > 1 else contextlib.nullcontext()
+    with limits, ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="audit") as pool:
         while pending or running:
             for name in list(pending):
                 deps = [d for d in SECTIONS[name].after if d in config.sections and d in options]
