@@ -237,5 +237,5 @@ def compute_shap(
         # check still compares against the model's own output on each row.
         base = float(np.ravel(expl.base_values)[0]) if len(Z) else float(outputs.mean() if len(outputs) else 0.0)
     return ShapResult(explainer=kind, output_space=space, values=values, base_value=base, outputs=outputs,
-                      n_background=n_bg, background=_BACKGROUND[kind].format(n=n_bg), n_permutations=n_permutations if kind == "permutation" else 0,
-                      seconds=time.perf_counter() - t0)
+                      n_background=n_bg, background=_BACKGROUND[kind].format(n=n_bg),
+                      n_permutations=n_permutations if kind == "permutation" else 0, seconds=time.perf_counter() - t0)
