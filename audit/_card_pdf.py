@@ -129,7 +129,7 @@ def _flowables(block: Any, st: dict[str, ParagraphStyle]) -> list[Flowable]:
         return [Paragraph(esc(item), st["bullet"], bulletText="•") for item in block.items]
     if isinstance(block, Facts):
         rows = [[Paragraph(esc(k), st["cell_head"]), Paragraph(esc(v), st["cell"])] for k, v in block.pairs]
-        t = Table(rows, colWidths=[0.28 * WIDTH, 0.72 * WIDTH], hAlign="LEFT")
+        t = Table(rows, colWidths=[0.32 * WIDTH, 0.68 * WIDTH], hAlign="LEFT")
         t.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
                                ("TOPPADDING", (0, 0), (-1, -1), 1.5), ("LEFTPADDING", (0, 0), (0, -1), 0)]))
         return [t, Spacer(1, 4)]

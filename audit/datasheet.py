@@ -122,7 +122,8 @@ def datasheet(report: Any, *, narrative: Narrative | None = None) -> Datasheet:
     model = g(r, "models", "selected_label", default="a model")
     sections = (
         _answer("motivation", answers.motivation),
-        Section("composition", "Composition", tuple(_composition(sheet, int(g(m, "config", "data", "min_group_size", default=0) or 0)))),
+        Section("composition", "Composition", tuple(_composition(sheet, int(g(m, "config", "data", "min_group_size", default=0) or 0),
+                                                                 g(r, "fairness", "representation", default={})))),
         _answer("collection", answers.collection),
         _answer("preprocessing", answers.preprocessing, auto=_preprocessing(sheet)),
         _answer("uses", answers.uses, auto=(f"This audit used the dataset to train and evaluate {model} "
@@ -144,7 +145,7 @@ def _answer(key: str, text: str, *, auto: tuple[str, ...] = ()) -> Section:
     return Section(key, title, tuple(blocks))
 
 
-def _composition(s: dict[str, Any], min_group: int) -> list[Block]:
+def _composition(s: dict[str, Any], min_group: int, representation: Any) -> list[Block]:
     n_file, n_used = s["rows_in_file"], s["rows_audited"]
     kinds = {}
     for c in s["columns"]:
@@ -170,12 +171,22 @@ def _composition(s: dict[str, Any], min_group: int) -> list[Block]:
     else:
         blocks.append(Paragraph("Not recorded: the target is numeric (regression) or the report predates label counts.", muted=True))
     blocks.append(Heading("Sensitive groups"))
-    if s["group_sizes"]:
-        for col, sizes in s["group_sizes"].items():
+    # The fairness audit adds each group's label base rate, and the intersections of the attributes.
+    rep = {str(k): {str(x.get("group")): x for x in v if isinstance(x, Mapping)}
+           for k, v in (representation if isinstance(representation, Mapping) else {}).items() if isinstance(v, (list, tuple))}
+    sizes_by_key = dict(s["group_sizes"])
+    for key, rows in rep.items():
+        if key not in sizes_by_key:
+            sizes_by_key[key] = {grp: int(x.get("count") or 0) for grp, x in rows.items()}
+    if sizes_by_key:
+        for col, sizes in sizes_by_key.items():
             total = sum(sizes.values())
-            rows = [(grp, k, pct(k, total), "below the minimum group size" if min_group and k < min_group else "")
+            rates = rep.get(col, {})
+            rows = [(grp, k, pct(k, total), *([num(rates.get(grp, {}).get("base_rate"))] if rates else []),
+                     "below the minimum group size" if min_group and k < min_group else "")
                     for grp, k in sorted(sizes.items(), key=lambda kv: -kv[1])]
-            blocks.append(table((f"{col}", "Rows", "Share", "Note"), rows, numeric=(False, True, True, False), caption=f"Groups of {col}"))
+            cols = (col, "Rows", "Share", *(["Positive label rate"] if rates else []), "Note")
+            blocks.append(table(cols, rows, numeric=[False] + [True] * (len(cols) - 2) + [False], caption=f"Groups of {col}"))
     else:
         blocks.append(Paragraph("Not recorded in this report (it predates group sizes): re-run the audit.", muted=True))
     blocks.append(Heading("Excluded columns"))
