@@ -49,6 +49,10 @@ class SectionSpec:
     function: str
     options_class: str
     after: tuple[str, ...] = ()
+    # Heavy libraries the section imports lazily. The pipeline imports them in the
+    # caller's thread first: two threads importing one package (e.g. art) at once
+    # can hit Python's import deadlock detection.
+    preload: tuple[str, ...] = ()
 
 
 # Every section entry point has the signature
@@ -56,11 +60,11 @@ class SectionSpec:
 # where progress(fraction, message) and the report has a ``verdict: Verdict`` field.
 SECTIONS: dict[str, SectionSpec] = {
     "performance": SectionSpec("performance", "audit.performance", "audit_performance", "PerformanceOptions"),
-    "fairness": SectionSpec("fairness", "audit.fairness", "audit_fairness", "FairnessOptions"),
-    "explanations": SectionSpec("explanations", "audit.explain", "explain_model", "ExplanationOptions"),
-    "robustness": SectionSpec("robustness", "audit.robustness", "audit_robustness", "RobustnessOptions", after=("fairness",)),
+    "fairness": SectionSpec("fairness", "audit.fairness", "audit_fairness", "FairnessOptions", preload=("fairlearn.metrics", "fairlearn.reductions", "fairlearn.postprocessing")),
+    "explanations": SectionSpec("explanations", "audit.explain", "explain_model", "ExplanationOptions", preload=("shap",)),
+    "robustness": SectionSpec("robustness", "audit.robustness", "audit_robustness", "RobustnessOptions", after=("fairness",), preload=("art.attacks.evasion", "art.estimators.classification")),
     "drift": SectionSpec("drift", "audit.drift", "audit_drift", "DriftOptions"),
-    "privacy": SectionSpec("privacy", "audit.privacy", "audit_privacy", "PrivacyOptions"),
+    "privacy": SectionSpec("privacy", "audit.privacy", "audit_privacy", "PrivacyOptions", preload=("torch", "opacus", "art.attacks.inference.membership_inference", "art.estimators.classification.scikitlearn")),
 }
 
 
@@ -170,6 +174,12 @@ def run_audit(
         if n not in config.sections:
             timings.append(SectionTiming(n, "skipped", 0.0, "not requested"))
 
+    for name in pending:
+        for mod in SECTIONS[name].preload:
+            try:
+                importlib.import_module(mod)
+            except ImportError:
+                pass  # the section reports its own missing dependency
     events: queue.Queue = queue.Queue()
 
     def run_one(name: str) -> tuple[str, Any, float]:
