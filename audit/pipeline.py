@@ -62,7 +62,7 @@ SECTIONS: dict[str, SectionSpec] = {
     "performance": SectionSpec("performance", "audit.performance", "audit_performance", "PerformanceOptions"),
     "fairness": SectionSpec("fairness", "audit.fairness", "audit_fairness", "FairnessOptions", preload=("fairlearn.metrics", "fairlearn.reductions", "fairlearn.postprocessing")),
     "explanations": SectionSpec("explanations", "audit.explain", "explain_model", "ExplanationOptions", preload=("shap",)),
-    "robustness": SectionSpec("robustness", "audit.robustness", "audit_robustness", "RobustnessOptions", after=("fairness",), preload=("art.attacks.evasion", "art.estimators.classification")),
+    "robustness": SectionSpec("robustness", "audit.robustness", "audit_robustness", "RobustnessOptions", after=("fairness",), preload=("art.attacks.evasion.hop_skip_jump", "art.attacks.evasion.projected_gradient_descent.projected_gradient_descent_numpy", "art.estimators.classification.blackbox", "art.estimators.classification.scikitlearn")),
     "drift": SectionSpec("drift", "audit.drift", "audit_drift", "DriftOptions"),
     "privacy": SectionSpec("privacy", "audit.privacy", "audit_privacy", "PrivacyOptions", preload=("torch", "opacus", "art.attacks.inference.membership_inference", "art.estimators.classification.scikitlearn")),
 }
