@@ -66,7 +66,8 @@ def fairness_blocks(fair: Mapping[str, Any]) -> list[Block]:
     if not _known(fair):
         return out + auto_blocks(fair)
     conf = num(100 * (finite_or_none(fair.get("confidence")) or float("nan")), 0)
-    out.append(Paragraph(f"On the {num(fair.get('n_test'))} test rows, at decision threshold {num(fair.get('decision_threshold'))}; "
+    threshold = f", at decision threshold {num(fair.get('decision_threshold'))}" if fair.get("task") == "binary" else ""
+    out.append(Paragraph(f"On the {num(fair.get('n_test'))} test rows{threshold}; "
                          f"{conf}% percentile bootstrap intervals from {num(fair.get('n_bootstrap'))} resamples. Groups with fewer than "
                          f"{num(fair.get('min_group_size'))} test rows are shown but kept out of the verdict."))
     keys = _maps(fair.get("keys"))
@@ -131,17 +132,24 @@ def _mitigation_blocks(fair: Mapping[str, Any]) -> list[Block]:
     if not variants:
         return []
     key = next(iter(_maps(fair.get("groups"))), None)
+    done = [m for m in variants if m.get("status") == "done"]
+    metric_names = list(dict.fromkeys(k for m in done for k in _maps(m.get("metrics"))))
+    disp_names = list(dict.fromkeys(k for m in done for k in _maps(_maps(m.get("disparities")).get(key))))
+    # Two task metrics and two disparities: the binary defaults, else the first the report has.
+    mets = [x for x in ("accuracy", "selection_rate") if x in metric_names] or metric_names[:2]
+    disps = ([x for x in ("demographic_parity_difference", "equalized_odds_difference") if x in disp_names]
+             or [x for x in disp_names if x.endswith("difference")][:2])
     rows = []
     for m in variants:
+        name = m.get("label") or m.get("name")
         if m.get("status") != "done":
-            rows.append((m.get("label") or m.get("name"), f"skipped: {m.get('detail', '')}", "", "", ""))
+            rows.append((name, f"skipped: {m.get('detail', '')}", *[""] * (len(mets) + len(disps) - 1)))
             continue
         met, disp = _maps(m.get("metrics")), _maps(_maps(m.get("disparities")).get(key))
-        rows.append((m.get("label") or m.get("name"), _iv(met.get("accuracy")), _iv(met.get("selection_rate")),
-                     _iv(disp.get("demographic_parity_difference")), _iv(disp.get("equalized_odds_difference"))))
+        rows.append((name, *(_iv(met.get(x)) for x in mets), *(_iv(disp.get(x)) for x in disps)))
+    cols = ("Model", *mets, *(f"{x} ({key})" for x in disps))
     return [Heading("Mitigations tried"),
-            table(("Model", "Accuracy", "Selection rate", f"Parity difference ({key})", f"Equalized odds difference ({key})"), rows,
-                  numeric=(False, True, True, True, True),
+            table(cols, rows, numeric=[False] + [True] * (len(cols) - 1),
                   caption="On the same test rows and resamples as the audited model; the audited model itself is not changed")]
 
 

@@ -8,6 +8,7 @@ import json
 import re
 
 import jsonschema
+import numpy as np
 import markdown
 import pytest
 from pypdf import PdfReader
@@ -380,3 +381,15 @@ def test_cli_rejects_a_bad_narrative_before_running_the_audit(tmp_path, capsys):
     assert main(["run", str(data), "--config", str(cfg), "--out", str(tmp_path / "out"), "--export", "md"]) == 2
     assert not (tmp_path / "out" / "report.json").exists()  # failed before the audit ran
     assert "unknown field 'owner' in [modelcard]" in capsys.readouterr().err
+
+
+def test_a_regression_audit_gets_a_card_too():
+    df = evil_frame(400)
+    df["label"] = 3 * df["x1"] + np.random.default_rng(0).normal(size=len(df))
+    rep = run_audit(small_config(), df, workers=1)
+    card = build_model_card(rep)
+    md = render_markdown(card)
+    assert "regression of 'label'" in md and "Decision threshold" not in md
+    assert "| r2 |" in md
+    render_html(card), render_pdf(card)
+    jsonschema.Draft7Validator(SCHEMA, format_checker=jsonschema.FormatChecker()).validate(to_model_card_toolkit(card))
