@@ -398,7 +398,10 @@ def audit_privacy(
 def _verdict(models: list[ModelPrivacy], opts: PrivacyOptions) -> Verdict:
     fails, warns, passes = [], [], []
     audited = models[0]
-    best = max(audited.membership, key=lambda a: a.auc_ci_low)
+    def low(a: AttackResult) -> float:  # the interval's lower end; the AUC itself when bootstrap = 0
+        return a.auc_ci_low if np.isfinite(a.auc_ci_low) else a.auc
+
+    best = max(audited.membership, key=low)
     desc = f"{best.attack} attack AUC {best.auc:.3f} [{best.auc_ci_low:.3f}, {best.auc_ci_high:.3f}]"
     dp = [mp for mp in models if mp.role == "dp"]
     affordable = [mp for mp in dp if np.isfinite(mp.accuracy) and mp.accuracy >= audited.accuracy - opts.accuracy_budget]
@@ -410,9 +413,9 @@ def _verdict(models: list[ModelPrivacy], opts: PrivacyOptions) -> Verdict:
         remedy = f"no DP model of the sweep is within {opts.accuracy_budget} of the audited model's accuracy {audited.accuracy:.3f}"
     else:
         remedy = "no DP model was trained"
-    if best.auc_ci_low > opts.fail_attack_auc and cheapest is None:
+    if low(best) > opts.fail_attack_auc and cheapest is None:
         fails.append(f"the audited model leaks membership: {desc} lies above {opts.fail_attack_auc}; {remedy}")
-    elif best.auc_ci_low > opts.warn_attack_auc:
+    elif low(best) > opts.warn_attack_auc:
         warns.append(f"the audited model leaks membership: {desc} lies above {opts.warn_attack_auc}; {remedy}")
     else:
         passes.append(f"membership attacks on the audited model are near chance: {desc} (warn above {opts.warn_attack_auc})")

@@ -209,6 +209,26 @@ def test_sweep_reports_budget_actually_spent(fast_report, synthetic_trained):
     assert (r.n_train, r.n_test, r.n_attack_members, r.epochs, r.batch_size, r.notes) == (1200, 400, 400, 5, 60, ())
 
 
+def test_verdict_thresholds(fast_report):
+    from audit.privacy import _verdict
+
+    audited, *rest = fast_report.models
+    opts = PrivacyOptions()
+    strong = dataclasses.replace(audited.membership[0], auc=0.9, auc_ci_low=0.85, auc_ci_high=0.95)
+    mild = dataclasses.replace(strong, auc=0.6, auc_ci_low=0.57, auc_ci_high=0.63)
+    leaky = dataclasses.replace(audited, membership=(strong,))
+    # A severe leak with an affordable DP model warns and names it; without one it fails.
+    assert fast_report.dp_models()[-1].accuracy >= audited.accuracy - opts.accuracy_budget
+    warn = _verdict([leaky, *rest], opts)
+    assert warn.status == "warn" and "epsilon" in warn.reasons[0] and "0.850" in warn.reasons[0]
+    unaffordable = dataclasses.replace(leaky, accuracy=1.0)
+    assert _verdict([unaffordable, *rest], opts).status == "fail"
+    assert _verdict([dataclasses.replace(unaffordable, membership=(mild,)), *rest], opts).status == "warn"
+    no_ci = dataclasses.replace(mild, auc_ci_low=float("nan"), auc_ci_high=float("nan"))  # bootstrap = 0
+    assert _verdict([dataclasses.replace(audited, membership=(no_ci,)), *rest], opts).status == "warn"
+    assert _verdict([audited, *rest], opts).status == "pass"
+
+
 def test_report_round_trips_through_json(fast_report):
     d = json.loads(json.dumps(fast_report.to_dict(), allow_nan=False))
     assert PrivacyReport.from_dict(d) == fast_report
