@@ -8,6 +8,7 @@ with ``st.dataframe`` / ``st.text``.
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -143,8 +144,37 @@ class _ProgressBoard:
         self.rows: dict[str, dict[str, Any]] = {s: {"fraction": 0.0, "message": "waiting", "start": None, "end": None} for s in plan}
         self.t0 = time.perf_counter()
         self._last_draw = 0.0
+        self._label = ""
+
+    def __enter__(self) -> "_ProgressBoard":
+        """Redraw every second from a helper thread, so elapsed times move while a step blocks."""
+        from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
+
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._beat = threading.Thread(target=self._heartbeat, name="audit-progress", daemon=True)
+        add_script_run_ctx(self._beat, get_script_run_ctx())
+        self._beat.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._beat.join(timeout=5)
+
+    def _heartbeat(self) -> None:
+        while not self._stop.wait(1.0):
+            try:
+                with self._lock:
+                    if not self._stop.is_set():
+                        self.draw()
+            except Exception:  # the session ended or the run was stopped: stop beating
+                return
 
     def __call__(self, section: str, fraction: float, message: str) -> None:
+        with self._lock:
+            self._update(section, fraction, message)
+
+    def _update(self, section: str, fraction: float, message: str) -> None:
         row = self.rows.setdefault(section, {"fraction": 0.0, "message": "", "start": None, "end": None})
         if section not in self.plan:
             self.plan.append(section)
@@ -178,7 +208,10 @@ class _ProgressBoard:
         overall = sum(self.rows[s]["fraction"] for s in self.plan) / max(1, len(self.plan))
         elapsed = now - self.t0
         self.bar.progress(min(1.0, overall), text=f"{overall:.0%} · {elapsed:.0f} s")
-        self.status.update(label=f"Running the audit: {', '.join(running) or 'finishing'} ({elapsed:.0f} s)")
+        label = f"Running the audit: {', '.join(running) or 'finishing'}"
+        if label != self._label:  # an update without expanded=True would collapse the box
+            self._label = label
+            self.status.update(label=label, expanded=True)
 
 
 def run_audit_with_progress(config: AuditConfig, data: Any, *, current: Any = None, key: str,
@@ -196,7 +229,8 @@ def run_audit_with_progress(config: AuditConfig, data: Any, *, current: Any = No
         board = _ProgressBoard(plan, status)
         board.draw()
         try:
-            report = run(config, data, current=current, progress=board)
+            with board:
+                report = run(config, data, current=current, progress=board)
         except AuditError as exc:
             status.update(label="The audit stopped: fix the input and run it again", state="error", expanded=True)
             st.error(str(exc))
