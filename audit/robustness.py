@@ -62,7 +62,7 @@ class RobustnessOptions(ReportMixin):
     """
 
     max_rows: int = 5000
-    repeats: int = 3
+    repeats: int = 2
     noise_levels: tuple[float, ...] = (0.0, 0.05, 0.1, 0.2, 0.5, 1.0)
     corruption_rates: tuple[float, ...] = (0.0, 0.05, 0.1, 0.2, 0.5)
     missing_rates: tuple[float, ...] = (0.0, 0.05, 0.1, 0.2, 0.5)
@@ -390,7 +390,7 @@ def _audit(trained: TrainedModels, opts: RobustnessOptions, seed: int, progress,
 
     clean = judge.value(s0, y)
     thresholds = {f.name: float(getattr(opts, f.name)) for f in fields(opts) if f.name.startswith(("warn_", "fail_", "verdict_"))}
-    verdict = _verdict(opts, noise, corr, miss, attacks, flips, edge, ds.options.min_group_size)
+    verdict = _verdict(opts, noise, corr, miss, attacks, flips, edge)
     say(1.0, "robustness done")
     flip_def = (f"the decision at threshold {judge.thr:g} changes" if judge.binary
                 else f"the prediction moves by more than {opts.regression_tolerance:g} standard deviations of the target ({judge.tol:.4g})")
@@ -498,7 +498,7 @@ def _attack_max(attacks: AttackReport, budget: float) -> tuple[float, str]:
     return best, name
 
 
-def _verdict(opts, noise, corr, miss, attacks, flips, edge, min_group) -> Verdict:
+def _verdict(opts, noise, corr, miss, attacks, flips, edge) -> Verdict:
     fails, warns, passes = [], [], []
 
     def judge(value: float, what: str, warn: float, fail: float | None = None, detail: str = "") -> None:
