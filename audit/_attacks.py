@@ -356,9 +356,10 @@ def _valid(space: _Space, z0: np.ndarray, z: np.ndarray, *, toward: bool, scorer
 
 def _result(name: str, kind: str, source: str, space: _Space, z0, z, flipped, points, t0: float, settings, note: str, dist=None) -> AttackResult:
     a = np.abs(z - z0)[flipped]
-    largest = np.bincount(np.argmax(a, axis=1), minlength=a.shape[1]) / max(len(a), 1) if len(a) else np.zeros(a.shape[1])
-    changes = sorted((FeatureChange(f, float(a[:, j].mean()) if len(a) else 0.0, float((a[:, j] > 1e-9).mean()) if len(a) else 0.0,
-                                    float(largest[j])) for j, f in enumerate(space.features)), key=lambda c: -c.mean_abs_change)
+    k = max(len(a), 1)  # no success: every share is 0
+    largest = np.bincount(np.argmax(a, axis=1), minlength=a.shape[1]) / k
+    changes = sorted((FeatureChange(f, float(a[:, j].sum() / k), float((a[:, j] > 1e-9).sum() / k), float(largest[j]))
+                      for j, f in enumerate(space.features)), key=lambda c: -c.mean_abs_change)
     med = float(np.median(dist[flipped])) if dist is not None and flipped.any() else None
     shown = tuple(float(v) for v in np.where(flipped, dist, np.nan)) if dist is not None else ()
     return AttackResult(name, kind, source, len(z0), float(flipped.mean()), int(flipped.sum()), tuple(points), med, shown,
