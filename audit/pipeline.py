@@ -192,8 +192,11 @@ def run_audit(
             extra["current"] = cur_frame
             extra["reference"] = ref_frame
         t = time.perf_counter()
-        rep = fn(trained, options=options[name], seed=config.seed,
-                 progress=lambda f, m, _n=name: events.put((_n, f, m)), **extra)
+        # OpenMP's thread count is per calling thread, so it is limited here in the worker too.
+        inner = threadpool_limits(limits=1, user_api="openmp") if workers > 1 else contextlib.nullcontext()
+        with inner:
+            rep = fn(trained, options=options[name], seed=config.seed,
+                     progress=lambda f, m, _n=name: events.put((_n, f, m)), **extra)
         return name, rep, time.perf_counter() - t
 
     running: dict[Future, str] = {}
