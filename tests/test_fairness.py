@@ -230,6 +230,17 @@ def test_unawareness_removes_a_direct_effect_but_not_one_carried_by_a_proxy():
     assert a.unawareness.status == "done" and "dropped sex" in a.unawareness.detail
 
 
+def test_without_bootstrap_values_are_kept_and_intervals_are_missing():
+    tr = _trained(make_synthetic(n=1000, seed=0, group_effect=2.0))
+    rep = audit_fairness(tr, options=FairnessOptions(bootstrap=0, mitigations=("reweighing",)), seed=0)
+    dp = rep.disparities["sex"]["demographic_parity_difference"]
+    assert dp.value > 0.2 and np.isnan(dp.ci_low) and np.isnan(dp.ci_high)
+    assert rep.n_bootstrap == 0 and np.isnan(rep.mitigations[1].metrics["accuracy"].ci_low)
+    # With no interval a failing four-fifths rule can only warn: a fail needs the interval.
+    assert rep.verdict.status == "warn" and "no interval" in rep.verdict.reasons[0]
+    json.dumps(rep.to_dict(), allow_nan=False)
+
+
 def test_unawareness_is_skipped_when_the_model_never_saw_the_sensitive_features():
     tr = _trained(make_synthetic(n=1000, seed=0), sensitive_as_features=False)
     rep = audit_fairness(tr, options=FairnessOptions(bootstrap=20, mitigations=()), seed=0)
