@@ -115,11 +115,13 @@ def _drift(d: Mapping[str, Any]) -> list[Block]:
         dom = g(data, "domain")
         if dom:
             facts.append(("Domain classifier AUC", f"{num(g(dom, 'auc'))} {ci(g(dom, 'ci_low'), g(dom, 'ci_high'))} (0.5 = the two data sets are indistinguishable)"))
-    perf = g(d, "performance")
-    if perf:
+    perfs = g(d, "performance")
+    # One entry per metric (ROC AUC and accuracy for binary tasks, R² for regression).
+    perfs = perfs if isinstance(perfs, (list, tuple)) else ([perfs] if perfs else [])
+    for perf in perfs:
         facts.append(("Performance shift", f"{g(perf, 'metric', default='?')} {num(g(perf, 'reference'))} {ci(g(perf, 'reference_ci_low'), g(perf, 'reference_ci_high'))} "
                                            f"on the reference, {num(g(perf, 'current'))} {ci(g(perf, 'current_ci_low'), g(perf, 'current_ci_high'))} on current data"))
-    elif g(d, "performance_note"):
+    if not perfs and g(d, "performance_note"):
         facts.append(("Performance shift", str(g(d, "performance_note"))))
     pred = g(d, "prediction")
     if pred:

@@ -121,6 +121,8 @@ class _Walk:
 
 def _drifted(report: Mapping[str, Any]) -> set[str] | None:
     drift = report.get("drift")
+    if isinstance(drift, Mapping) and isinstance(drift.get("data"), Mapping):
+        drift = drift["data"]  # the drift section nests its per-feature results under "data"
     features = drift.get("features") if isinstance(drift, Mapping) else None
     if isinstance(features, Mapping):
         pairs = [(str(name), item) for name, item in features.items()]

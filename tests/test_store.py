@@ -484,3 +484,13 @@ def test_cli_reports_a_corrupted_database_in_one_line(tmp_path, monkeypatch, cap
 def test_store_errors_are_audit_errors():
     # Pages and the CLI catch AuditError only.
     assert issubclass(StoreError, AuditError) and issubclass(PermissionDenied, StoreError)
+
+
+def test_compare_reports_reads_drift_nested_under_data():
+    """The drift section keeps its per-feature results under drift.data.features."""
+    def rep(drifted):
+        feats = [{"feature": f, "drifted": f in drifted, "effect_size": 0.0} for f in ("age", "sex")]
+        return {"drift": {"data": {"features": feats}}}
+
+    cmp = compare_reports(rep(set()), rep({"age"}))
+    assert cmp.newly_drifted == ("age",) and cmp.no_longer_drifted == ()
