@@ -24,7 +24,7 @@ from fairlearn.metrics import (
     true_positive_rate,
 )
 from scipy.stats import entropy
-from scipy.stats.contingency import association
+from scipy.stats import chi2_contingency
 from sklearn.metrics import accuracy_score, mean_absolute_error, mutual_info_score, precision_score, roc_auc_score
 
 from ._serial import ReportMixin
@@ -314,7 +314,7 @@ def representation(labels_all: np.ndarray, y_all: np.ndarray, labels_train: np.n
 class ProxyRow(ReportMixin):
     """How well one feature alone predicts one sensitive attribute.
 
-    ``cramers_v`` (0 = independent, 1 = determined) and ``mutual_information``
+    ``cramers_v`` (bias-corrected; 0 = independent, 1 = determined) and ``mutual_information``
     (the share of the attribute's entropy the feature explains) use the feature
     as categories, numeric features in quantile bins; ``auc`` is the
     out-of-sample ROC AUC of predicting the attribute from the feature's
@@ -337,6 +337,22 @@ def _categories(s: pd.Series, bins: int) -> np.ndarray:
         binned = pd.qcut(s, q=bins, duplicates="drop", labels=False).to_numpy(dtype=float)
         return np.where(np.isnan(binned), -1, binned).astype(np.int64) + 1
     return pd.factorize(s.astype(object).where(s.notna(), "missing"), use_na_sentinel=False)[0]
+
+
+def _cramers_v(table: np.ndarray) -> float:
+    """Bergsma's (2013) bias-corrected Cramér's V.
+
+    scipy's ``association`` gives the plain V, which grows with the number of
+    categories even for independent columns (0.55 for a random 500-level feature on
+    1,500 rows) and would flag any high-cardinality feature as a proxy.
+    """
+    n = table.sum()
+    r, k = table.shape
+    phi2 = chi2_contingency(table, correction=False)[0] / n
+    phi2 = max(0.0, phi2 - (k - 1) * (r - 1) / (n - 1))
+    rc, kc = r - (r - 1) ** 2 / (n - 1), k - (k - 1) ** 2 / (n - 1)
+    den = min(kc - 1, rc - 1)
+    return float(np.sqrt(phi2 / den)) if den > 0 else 0.0
 
 
 def _one_feature_auc(cats: np.ndarray, n_cats: int, target: np.ndarray, n_cls: int, half: np.ndarray) -> float:
@@ -381,7 +397,7 @@ def detect_proxies(X: pd.DataFrame, groups: pd.DataFrame, *, sensitive: Sequence
             if min(table.shape) < 2:
                 v = mi = 0.0
             else:
-                v = float(association(table.astype(np.int64), method="cramer"))
+                v = _cramers_v(table)
                 mi = float(mutual_info_score(None, None, contingency=table) / h_s) if h_s > 0 else 0.0
             auc = _one_feature_auc(cats[f], n_cats, target, n_cls, half)
             score = {"cramers_v": v, "mutual_information": mi, "auc": auc}[metric]

@@ -19,7 +19,7 @@ from fairlearn.metrics import (
 )
 from sklearn.metrics import precision_score
 
-from audit._fairness_data import disparity_values, group_labels, group_sums, metric_frame_table
+from audit._fairness_data import detect_proxies, disparity_values, group_labels, group_sums, metric_frame_table
 from audit._fairness_mitigation import reweighing_weights
 from audit.config import DataOptions, ModelOptions, build_options
 from audit.data import prepare_dataset
@@ -199,6 +199,17 @@ def test_feature_built_from_the_sensitive_attribute_is_flagged_as_a_proxy(biased
     assert biased_report.strongest_proxies()["race"] not in ("sex", "race")
     assert [r.feature for r in biased_report.flagged_proxies()] == ["title"]
     assert rows[("race", "sex")].feature_is_sensitive
+
+
+def test_a_many_valued_independent_feature_is_not_a_proxy():
+    rng = np.random.default_rng(0)
+    n = 1500
+    X = pd.DataFrame({"code": rng.integers(0, 500, n).astype(str), "copy": rng.choice(["F", "M"], n)})
+    groups = pd.DataFrame({"sex": X["copy"].to_numpy()})
+    rows = {r.feature: r for r in detect_proxies(X, groups, sensitive=["sex"], metric="cramers_v", threshold=0.3, bins=10, rng=rng)}
+    # 500 random levels on 1,500 rows: the plain Cramér's V is 0.55; corrected it is near 0.
+    assert rows["code"].cramers_v < 0.1 and not rows["code"].is_proxy and abs(rows["code"].auc - 0.5) < 0.06
+    assert rows["copy"].cramers_v == pytest.approx(1.0) and rows["copy"].auc == pytest.approx(1.0)
 
 
 def test_small_groups_are_reported_flagged_and_left_out_of_the_verdict():
