@@ -84,6 +84,14 @@ def chart(fig: Any, **kw: Any) -> None:
     st.plotly_chart(fig, config={"displaylogo": False}, **kw)
 
 
+def lazy_tabs(views: Mapping[str, Callable[[], None]], *, key: str) -> None:
+    """Tabs where only the open one runs and draws (Streamlit reruns on a tab switch): pages stay quick."""
+    for tab, draw in zip(st.tabs(list(views), key=key, on_change="rerun"), views.values()):
+        if tab.open is not False:  # None when state tracking is off: draw everything
+            with tab:
+                draw()
+
+
 def section_timing(report: AuditReport, name: str):
     return next((t for t in report.manifest.timings if t.name == name), None)
 

@@ -171,13 +171,24 @@ def set_user(user: Any | None) -> None:
 # -- model card (built by the core; cached per report, narrative and review) ------------
 
 
+@dataclass(frozen=True)
+class CardBundle:
+    """The core's model card and datasheet of one report, narrative and review state, and the card's Markdown."""
+
+    card: Any
+    sheet: Any
+    markdown: str
+
+
 @st.cache_data(max_entries=32, show_spinner=False)
-def model_card(key: str, narrative_json: str, review_json: str, _report: AuditReport):
-    """The core's ModelCard of the report being looked at, for this narrative and review state."""
-    from audit.modelcard import Narrative, build_model_card
+def model_card(key: str, narrative_json: str, review_json: str, _report: AuditReport) -> CardBundle:
+    """Build (once per report, narrative and review state) the model card, the datasheet and the card's Markdown."""
+    from audit.modelcard import Narrative, build_model_card, datasheet, render_markdown
 
     review = json.loads(review_json) if review_json else None
-    return build_model_card(_report, narrative=Narrative.from_dict(json.loads(narrative_json)), review=review)
+    narrative = Narrative.from_dict(json.loads(narrative_json))
+    card = build_model_card(_report, narrative=narrative, review=review)
+    return CardBundle(card, datasheet(_report, narrative=narrative), render_markdown(card))
 
 
 # -- the audit store (Reviews / History) --------------------------------------------------

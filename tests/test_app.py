@@ -19,6 +19,14 @@ APP = str(ROOT / "dashboard" / "app.py")
 PAGES = ("overview", "datasheet", "performance", "fairness", "explanations", "robustness", "drift", "privacy",
          "model_card", "reviews", "history")
 SECTION_PAGES = ("performance", "fairness", "explanations", "robustness", "drift", "privacy")
+# Pages with lazy tabs (only the open tab runs): page -> (tabs key, labels).
+TABS = {
+    "performance": ("perf_tab", ("Metrics and errors", "Calibration and learning curve", "Baselines")),
+    "explanations": ("explain_tab", ("Global", "Beeswarm", "One row", "Dependence", "Groups", "Surrogate and errors")),
+    "robustness": ("robust_tab", ("Perturbations", "Evasion attacks", "Flip tests", "Edge cases")),
+    "model_card": ("card_tab", ("Narrative", "Preview")),
+    "drift": ("drift_tab", ("Per feature", "Domain classifier", "Predictions, labels, performance")),
+}
 TIMEOUT = 120
 
 
@@ -79,12 +87,21 @@ def test_every_page_without_a_report_says_so(page):
         assert any("No audit yet" in i.value for i in at.info)
 
 
+def _open_tab(at: AppTest, page: str, label: str) -> AppTest:
+    at.session_state[TABS[page][0]] = label
+    return at.run()
+
+
 @pytest.mark.parametrize("page", PAGES)
 def test_every_page_renders_the_report(app_report, page):
     at = _with_report(app_report)
     at.switch_page(f"pages/{page}.py").run()
     _no_exception(at)
     text = _texts(at)
+    if page in TABS and getattr(app_report, page, True) is not None:
+        for label in TABS[page][1]:
+            _open_tab(at, page, label)
+            _no_exception(at)
     if page in SECTION_PAGES:
         sec = getattr(app_report, page)
         if sec is None:
@@ -111,9 +128,14 @@ def test_performance_page_values_and_charts(app_report):
     _no_exception(at)
     perf = app_report.performance
     assert any(m.value == f"{perf.baseline_primary:.3f}" for m in at.metric)
-    assert len(at.get("plotly_chart")) >= 5  # CI, reliability, confusion, learning curve, leaderboard
     table = at.dataframe[0].value
     assert table["metric"].tolist()[0] == charts.metric_name(next(iter(perf.metrics)))
+    assert len(at.get("plotly_chart")) == 2  # the open tab only: CI chart and confusion matrix
+    _open_tab(at, "performance", "Calibration and learning curve")
+    assert len(at.get("plotly_chart")) == 2
+    _open_tab(at, "performance", "Baselines")
+    assert len(at.get("plotly_chart")) == 1
+    assert at.dataframe[1].value["model"].tolist() == [r.label for r in app_report.models.leaderboard]
 
 
 def test_datasheet_lists_the_schema(app_report):
@@ -231,6 +253,7 @@ def test_model_card_narrative_and_downloads(app_report):
     at.text_area(key="nar_test_modelcard_owners").set_value("Risk team <risk@example.org>\nAudit team")
     at.button(key="FormSubmitter:narrative-Update the card").click().run()
     _no_exception(at)
+    _open_tab(at, "model_card", "Preview")
     preview = next(m.value for m in at.markdown if m.value.startswith("# Income model"))
     assert r"\*v2\*" in preview  # the core escaped the user's markdown
     saved = at.session_state[state.NARRATIVE]["test"]["modelcard"]

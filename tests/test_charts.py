@@ -208,10 +208,15 @@ def test_dependence_and_permutation_charts(report):
 
 def test_robustness_curves_attacks_and_flips(report):
     rb = _section(report, "robustness")
-    fig = charts.perturbation_chart(rb.noise, metric=rb.metric)
-    assert list(fig.data[0].x) == [p.level for p in rb.noise.points]
-    assert _close(fig.data[0].y[0], rb.noise.points[0].metric)
-    assert fig.data[1].yaxis == "y2"
+    curves = (rb.noise, rb.categorical_corruption, rb.missing_values)
+    fig = charts.perturbation_chart(curves, metric=rb.metric)
+    assert len(fig.data) == 2 * len(curves)
+    for i, curve in enumerate(curves):
+        metric, flips = fig.data[2 * i], fig.data[2 * i + 1]
+        assert list(metric.x) == [p.level for p in curve.points]
+        assert all(_close(y, p.metric) for y, p in zip(metric.y, curve.points))
+        assert all(_close(y, p.flip_rate) for y, p in zip(flips.y, curve.points))
+        assert flips.yaxis != metric.yaxis  # flip rates on the right-hand axis
     if rb.attacks.applicable:
         att = charts.attack_chart(rb.attacks, thresholds=rb.thresholds)
         lines = [s.y0 for s in att.layout.shapes if s.y0 == s.y1]

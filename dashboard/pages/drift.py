@@ -20,25 +20,38 @@ if dr.prediction is not None:
     c[2].metric("Prediction drift", "yes" if dr.prediction.drifted else "no",
                 help=f"{dr.prediction.test} p = {dr.prediction.p_value_adjusted:.2g}, against {dr.prediction_reference}")
 
-ui.chart(charts.feature_drift_chart(data))
-names = [f.feature for f in data.features]
-default = names.index(data.drifted_features[0]) if data.drifted_features else 0
-pick = st.selectbox("Distribution of", range(len(names)), index=default, format_func=names.__getitem__, key="drift_feature")
-ui.chart(charts.distribution_chart(data.features[pick]))
-ui.table([{"feature": f.feature, "test": f.test, "adjusted p": f.p_value_adjusted, "effect": f.effect_metric, "effect size": f.effect_size,
-           "threshold": f.effect_threshold, "drifted": f.drifted, "PSI": f.psi, "missing ref": f.missing_reference,
-           "missing cur": f.missing_current} for f in data.features])
+def features_view() -> None:
+    ui.chart(charts.feature_drift_chart(data))
+    names = [f.feature for f in data.features]
+    default = names.index(data.drifted_features[0]) if data.drifted_features else 0
+    pick = st.selectbox("Distribution of", range(len(names)), index=default, format_func=names.__getitem__, key="drift_feature")
+    ui.chart(charts.distribution_chart(data.features[pick]))
+    ui.table([{"feature": f.feature, "test": f.test, "adjusted p": f.p_value_adjusted, "effect": f.effect_metric,
+               "effect size": f.effect_size, "threshold": f.effect_threshold, "drifted": f.drifted, "PSI": f.psi,
+               "missing ref": f.missing_reference, "missing cur": f.missing_current} for f in data.features])
 
-left, right = st.columns(2)
-with left:
-    if data.domain is not None:
+
+def domain_view() -> None:
+    if data.domain is None:
+        st.info(ui.md(data.domain_note) or "The domain classifier did not run.")
+    else:
         ui.chart(charts.domain_classifier_chart(data.domain))
-    for extra in (dr.prediction, dr.labels):
-        if extra is not None:
-            ui.chart(charts.distribution_chart(extra))
-with right:
+
+
+def outputs_view() -> None:
+    left, right = st.columns(2)
+    for col, extra, what in ((left, dr.prediction, "model scores"), (right, dr.labels, "labels")):
+        with col:
+            if extra is not None:
+                ui.chart(charts.distribution_chart(extra))
+            else:
+                st.caption(f"No drift test of the {what}.")
     if dr.performance:
         ui.chart(charts.performance_shift_chart(dr.performance))
     elif dr.performance_note:
         st.info(ui.md(dr.performance_note))
+
+
+ui.lazy_tabs({"Per feature": features_view, "Domain classifier": domain_view, "Predictions, labels, performance": outputs_view},
+             key="drift_tab")
 ui.whole_json(dr)

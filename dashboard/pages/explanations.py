@@ -15,32 +15,49 @@ c[1].metric("Rows explained", f"{ex.n_explained:,}", help=f"of {ex.n_test:,} tes
 c[2].metric("Additivity error (max)", f"{ex.additivity.max_abs_error:.1e}", help=f"tolerance {ex.additivity.tolerance:g}, against {ex.additivity.compared_with}")
 c[3].metric("Surrogate fidelity", ui.fmt(ex.surrogate.fidelity), help=f"{ex.surrogate.fidelity_metric}; a constant guess scores {ui.fmt(ex.surrogate.baseline_fidelity)}")
 
-glob, local, dep, groups, rules = st.tabs(["Global", "One row", "Dependence", "Groups", "Surrogate and errors"])
-with glob:
+
+def global_view() -> None:
     left, right = st.columns(2)
     with left:
         ui.chart(charts.shap_bar_chart(ex))
     with right:
         ui.chart(charts.permutation_chart(ex.permutation))
+
+
+def beeswarm_view() -> None:
     ui.chart(charts.shap_beeswarm_chart(ex))
-with local:
+    st.caption("One dot per explained row; numeric features coloured from their lowest (blue) to highest (red) value, "
+               "categories in grey (hover to see the value).")
+
+
+def row_view() -> None:
     row = st.selectbox("Explained row", range(len(ex.rows)), key="explain_row", format_func=lambda i:
                        f"data row {ex.data_rows[i]}: score {ex.predictions[i]:.3f}, label {ex.labels[i]:g}")
     ui.chart(charts.shap_waterfall_chart(ex, row))
     ui.table([{"feature": f, "value": v, "SHAP": s} for f, v, s in charts.row_contributions(ex, row)])
-with dep:
+
+
+def dependence_view() -> None:
     if ex.dependence:
         pick = st.selectbox("Feature", range(len(ex.dependence)), format_func=lambda i: ex.dependence[i].feature, key="explain_dep")
         ui.chart(charts.dependence_chart(ex.dependence[pick]))
-with groups:
+
+
+def groups_view() -> None:
     for gap in ex.group_gaps:
         ui.chart(charts.group_gap_chart(gap))
     ui.table([{"attribute": g.attribute, "group": g.group, "rows": g.n, "small": g.small, "mean output": g.mean_output}
               for g in ex.by_group])
-with rules:
+
+
+def rules_view() -> None:
     st.code(ex.surrogate.text, language=None)
     st.markdown(f"**Error cohorts** (overall {ex.errors.error_metric.replace('_', ' ')} "
                 f"{ui.fmt_ci(ex.errors.overall_error, ex.errors.overall_ci_low, ex.errors.overall_ci_high)})")
     ui.table([{"cohort": co.description, "method": co.method, "rows": co.size, "error": co.error, "CI low": co.ci_low,
                "CI high": co.ci_high, "vs overall": co.versus_overall} for co in (*ex.errors.tree_cohorts, *ex.errors.cluster_cohorts)])
+
+
+ui.lazy_tabs({"Global": global_view, "Beeswarm": beeswarm_view, "One row": row_view, "Dependence": dependence_view, "Groups": groups_view,
+              "Surrogate and errors": rules_view}, key="explain_tab")
 ui.whole_json(ex)

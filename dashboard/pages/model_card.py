@@ -5,7 +5,7 @@ import json
 import streamlit as st
 
 from audit.errors import AuditError
-from audit.modelcard import DATASHEET_FIELDS, MODELCARD_FIELDS, Narrative, datasheet, datasheet_csv
+from audit.modelcard import DATASHEET_FIELDS, MODELCARD_FIELDS, Narrative, datasheet_csv
 from audit.modelcard import render_html, render_markdown, render_pdf, to_model_card_toolkit
 from dashboard import components as ui
 from dashboard import state
@@ -15,43 +15,18 @@ ui.header(report, "Model card")
 key = state.current_key() or "report"
 opts = report.manifest.config.get("section_options", {})
 current = state.narrative_fields(key) or {t: dict(opts.get(t, {})) for t in ("modelcard", "datasheet")}
-empty = Narrative()
-
-with st.form("narrative"):
-    st.markdown("The audit fills in the numbers; these fields say what only people can. "
-                "List fields take one item per line.")
-    tabs = st.tabs(["Model card", "Datasheet"])
-    values: dict = {"modelcard": {}, "datasheet": {}}
-    for tab, table, fields, blank in ((tabs[0], "modelcard", MODELCARD_FIELDS, empty), (tabs[1], "datasheet", DATASHEET_FIELDS, empty.datasheet)):
-        with tab:
-            for name, (label, question) in fields.items():
-                v = current.get(table, {}).get(name, getattr(blank, name))
-                is_list = isinstance(getattr(blank, name), tuple)
-                text = "\n".join(v) if isinstance(v, (list, tuple)) else str(v or "")
-                k = f"nar_{key[:12]}_{table}_{name}"
-                if is_list or table == "datasheet" or name in ("overview", "factors"):
-                    values[table][name] = st.text_area(label, text, help=question, key=k, height=80)
-                else:
-                    values[table][name] = st.text_input(label, text, help=question, key=k)
-    if st.form_submit_button("Update the card", icon=":material/edit:"):
-        try:
-            state.set_narrative_fields(key, Narrative.from_dict(values).to_dict())
-            current = state.narrative_fields(key)
-        except AuditError as exc:
-            st.error(str(exc))
-
 try:
     narrative = Narrative.from_dict(current)
 except AuditError as exc:  # a bad [modelcard] table in the audit's config
     st.error(str(exc))
     narrative = Narrative()
 review = ui.review_summary_for(key)
-card = state.model_card(key, json.dumps(narrative.to_dict(), sort_keys=True), json.dumps(review or {}, sort_keys=True), report)
-sheet = datasheet(report, narrative=narrative)
+bundle = state.model_card(key, json.dumps(narrative.to_dict(), sort_keys=True), json.dumps(review or {}, sort_keys=True), report)
+card, sheet = bundle.card, bundle.sheet
 
-st.subheader("Download")
+# Files are rendered only when their button is clicked (the PDF takes a moment).
 c = st.columns(4)
-c[0].download_button("Markdown", lambda: render_markdown(card), "model_card.md", "text/markdown", icon=":material/download:", on_click="ignore")
+c[0].download_button("Markdown", lambda: bundle.markdown, "model_card.md", "text/markdown", icon=":material/download:", on_click="ignore")
 c[1].download_button("HTML", lambda: render_html(card), "model_card.html", "text/html", icon=":material/download:", on_click="ignore")
 c[2].download_button("PDF", lambda: render_pdf(card), "model_card.pdf", "application/pdf", icon=":material/download:", on_click="ignore")
 c[3].download_button("Model Card Toolkit JSON", lambda: json.dumps(to_model_card_toolkit(card), indent=2, ensure_ascii=False),
@@ -62,5 +37,35 @@ d[1].download_button("Datasheet (HTML)", lambda: render_html(sheet), "datasheet.
 d[2].download_button("Datasheet (PDF)", lambda: render_pdf(sheet), "datasheet.pdf", "application/pdf", on_click="ignore")
 d[3].download_button("Datasheet columns (CSV)", lambda: datasheet_csv(sheet), "datasheet_columns.csv", "text/csv", on_click="ignore")
 
-with st.container(border=True):
-    st.markdown(render_markdown(card))
+
+def edit() -> None:
+    empty = Narrative()
+    with st.form("narrative"):
+        st.markdown("The audit fills in the numbers; these fields say what only people can. List fields take one item per line.")
+        values: dict = {"modelcard": {}, "datasheet": {}}
+        for table, fields, blank in (("modelcard", MODELCARD_FIELDS, empty), ("datasheet", DATASHEET_FIELDS, empty.datasheet)):
+            st.markdown("**Model card**" if table == "modelcard" else "**Datasheet**")
+            for name, (label, question) in fields.items():
+                v = current.get(table, {}).get(name, getattr(blank, name))
+                text = "\n".join(v) if isinstance(v, (list, tuple)) else str(v or "")
+                k = f"nar_{key[:12]}_{table}_{name}"
+                if isinstance(getattr(blank, name), tuple) or table == "datasheet" or name in ("overview", "factors"):
+                    values[table][name] = st.text_area(label, text, help=question, key=k, height=80)
+                else:
+                    values[table][name] = st.text_input(label, text, help=question, key=k)
+        submitted = st.form_submit_button("Update the card", icon=":material/edit:")
+    if submitted:
+        try:
+            state.set_narrative_fields(key, Narrative.from_dict(values).to_dict())
+        except AuditError as exc:
+            st.error(str(exc))
+        else:
+            st.rerun()
+
+
+def preview() -> None:
+    with st.container(border=True):
+        st.markdown(bundle.markdown)
+
+
+ui.lazy_tabs({"Narrative": edit, "Preview": preview}, key="card_tab")

@@ -26,19 +26,30 @@ ui.table([{"metric": ui.metric_name(name), "test": mc.value, f"CI low ({perf.con
 st.caption(f"Audited model: {models.selected_label if models else perf.model} · {perf.n_test:,} test rows · "
            f"{perf.n_bootstrap:,} bootstrap resamples · decision threshold {perf.decision_threshold:g}.")
 
-left, right = st.columns(2)
-with left:
-    ui.chart(charts.metric_ci_chart(perf))
-    if perf.reliability:
-        ui.chart(charts.reliability_chart(perf))
-with right:
-    if perf.confusion_matrix:
-        ui.chart(charts.confusion_matrix_chart(perf, models.positive_label if models else None))
-    if perf.learning_curve:
-        ui.chart(charts.learning_curve_chart(perf))
 
-if models is not None:
-    st.subheader("Baselines")
+def metrics_view() -> None:
+    left, right = st.columns(2)
+    with left:
+        ui.chart(charts.metric_ci_chart(perf))
+    with right:
+        if perf.confusion_matrix:
+            ui.chart(charts.confusion_matrix_chart(perf, models.positive_label if models else None))
+
+
+def calibration_view() -> None:
+    left, right = st.columns(2)
+    with left:
+        if perf.reliability:
+            ui.chart(charts.reliability_chart(perf))
+    with right:
+        if perf.learning_curve:
+            ui.chart(charts.learning_curve_chart(perf))
+
+
+def baselines_view() -> None:
+    if models is None:
+        st.info("The models section is not in this report.")
+        return
     ui.chart(charts.leaderboard_chart(models))
     ui.table([{"model": r.label, "audited": r.selected, "CV mean": r.cv_mean, "CV std": r.cv_std, "validation": r.val_score,
                "test": r.test_score, "train": r.train_score, "fit seconds": r.fit_seconds} for r in models.leaderboard],
@@ -46,4 +57,8 @@ if models is not None:
                             for c in ("CV mean", "CV std", "validation", "test", "train", "fit seconds")})
     st.caption(f"Splits: {models.n_train:,} train / {models.n_val:,} validation / {models.n_test:,} test rows; "
                f"{models.cv_folds}-fold cross-validation; {models.n_encoded_features} encoded features.")
+
+
+ui.lazy_tabs({"Metrics and errors": metrics_view, "Calibration and learning curve": calibration_view, "Baselines": baselines_view},
+             key="perf_tab")
 ui.whole_json(perf)

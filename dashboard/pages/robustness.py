@@ -17,31 +17,38 @@ c[1].metric("Attack success (any budget)", f"{att.success_rate:.0%}" if att else
 c[2].metric("Decisions flipped by a sensitive value", f"{max((f.flip_rate for f in rb.flip_tests), default=0):.1%}",
             help=rb.flip_definition)
 
-st.subheader("Perturbations")
-cols = st.columns(3)
-for col, curve in zip(cols, (rb.noise, rb.categorical_corruption, rb.missing_values)):
-    with col:
-        ui.chart(charts.perturbation_chart(curve, metric=rb.metric))
+
+def perturbations() -> None:
+    curves = (rb.noise, rb.categorical_corruption, rb.missing_values)
+    ui.chart(charts.perturbation_chart(curves, metric=rb.metric))
+    for curve in curves:
         if curve.note:
-            st.caption(ui.md(curve.note))
+            st.caption(f"{curve.name.replace('_', ' ').capitalize()}: {ui.md(curve.note)}")
 
-st.subheader("Evasion attacks")
-if rb.attacks.applicable:
-    ui.chart(charts.attack_chart(rb.attacks, thresholds=th))
-    st.caption(f"Mutable: {ui.md(', '.join(rb.attacks.mutable_features))} · fixed: {ui.md(', '.join(rb.attacks.fixed_features))}")
-else:
-    st.info(f"No attack ran: {ui.md(rb.attacks.note)}")
 
-st.subheader("Flip tests")
-for ft in rb.flip_tests:
-    sens = ft.role == "sensitive"
-    ui.chart(charts.flip_test_chart(ft, warn=th.get("warn_sensitive_flip" if sens else "warn_proxy_flip"),
-                                    fail=th.get("fail_sensitive_flip") if sens else None))
+def attacks() -> None:
+    if rb.attacks.applicable:
+        ui.chart(charts.attack_chart(rb.attacks, thresholds=th))
+        st.caption(f"Mutable: {ui.md(', '.join(rb.attacks.mutable_features))} · fixed: {ui.md(', '.join(rb.attacks.fixed_features))}")
+    else:
+        st.info(f"No attack ran: {ui.md(rb.attacks.note)}")
 
-st.subheader("Edge cases")
-ec = rb.edge_cases
-ui.table([{"feature": s.feature, "slice": s.slice, "threshold": s.threshold, "rows": s.n, ui.metric_name(ec.metric): s.metric,
-           "gap vs overall": s.gap} for s in ec.slices])
-for what, why in ec.skipped.items():
-    st.caption(f"{ui.md(what)}: {ui.md(why)}")
+
+def flip_tests() -> None:
+    for ft in rb.flip_tests:
+        sens = ft.role == "sensitive"
+        ui.chart(charts.flip_test_chart(ft, warn=th.get("warn_sensitive_flip" if sens else "warn_proxy_flip"),
+                                        fail=th.get("fail_sensitive_flip") if sens else None))
+
+
+def edge_cases() -> None:
+    ec = rb.edge_cases
+    ui.table([{"feature": s.feature, "slice": s.slice, "threshold": s.threshold, "rows": s.n, ui.metric_name(ec.metric): s.metric,
+               "gap vs overall": s.gap} for s in ec.slices])
+    for what, why in ec.skipped.items():
+        st.caption(f"{ui.md(what)}: {ui.md(why)}")
+
+
+ui.lazy_tabs({"Perturbations": perturbations, "Evasion attacks": attacks, "Flip tests": flip_tests, "Edge cases": edge_cases},
+             key="robust_tab")
 ui.whole_json(rb)
