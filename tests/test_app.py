@@ -259,3 +259,38 @@ def test_model_card_narrative_and_downloads(app_report):
     saved = at.session_state[state.NARRATIVE]["test"]["modelcard"]
     assert list(saved["owners"]) == ["Risk team <risk@example.org>", "Audit team"]
 
+
+
+def _run_upload(raw: bytes, *, sections: list[str], current: bytes | None = None) -> AppTest:
+    at = _upload(_app().run(), "synthetic.csv", raw)
+    if current is not None:
+        at.file_uploader(key="upload_current").upload("current.csv", current, "text/csv")
+        at.run()
+    at.multiselect(key="opt_sections").set_value(sections)
+    at.number_input(key="opt_cv").set_value(0)
+    at.button(key="FormSubmitter:audit_options-Run audit").click()
+    return at.run()
+
+
+def test_a_bad_current_file_stops_the_run_with_the_core_message():
+    train = make_synthetic(300, seed=12).to_csv(index=False).encode()
+    current = make_synthetic(100, seed=13).drop(columns=["x2"]).to_csv(index=False).encode()
+    at = _run_upload(train, sections=["performance"], current=current)
+    _no_exception(at)
+    assert any("lacks feature columns" in e.value and "x2" in e.value for e in at.error)
+    assert state.REPORT not in at.session_state  # no report, and the form is still there
+    assert at.button(key="FormSubmitter:audit_options-Run audit") is not None
+
+
+@pytest.mark.slow
+def test_current_file_feeds_the_drift_section():
+    if "drift" not in forms.available_sections():
+        pytest.skip("no drift section in this build")
+    train = make_synthetic(400, seed=14)
+    current = make_synthetic(300, seed=15)
+    current["x1"] = current["x1"] + 2.0
+    at = _run_upload(train.to_csv(index=False).encode(), sections=["drift"], current=current.to_csv(index=False).encode())
+    _no_exception(at)
+    rep = at.session_state[state.REPORT]
+    assert rep.manifest.current_dataset.name == "current.csv"
+    assert "x1" in rep.drift.data.drifted_features
