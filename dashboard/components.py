@@ -133,9 +133,11 @@ def header(report: AuditReport, title: str, area: str | None = None) -> None:
 
 
 def whole_json(obj: Any) -> None:
-    """The raw section as JSON, for people who want every number."""
-    with st.expander("All values of this section (JSON)"):
-        st.json(obj.to_dict() if hasattr(obj, "to_dict") else obj, expanded=False)
+    """The raw section as JSON, for people who want every number (sent only once the expander opens)."""
+    box = st.expander("All values of this section (JSON)", key=f"json_{type(obj).__name__}", on_change="rerun")
+    if box.open:
+        with box:
+            st.json(obj.to_dict() if hasattr(obj, "to_dict") else obj, expanded=False)
 
 
 # -- running an audit with visible progress -----------------------------------------------

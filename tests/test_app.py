@@ -136,6 +136,10 @@ def test_performance_page_values_and_charts(app_report):
     _open_tab(at, "performance", "Baselines")
     assert len(at.get("plotly_chart")) == 1
     assert at.dataframe[1].value["model"].tolist() == [r.label for r in app_report.models.leaderboard]
+    assert not at.json  # the section's JSON is sent only when its expander opens
+    at.session_state["json_PerformanceReport"] = True
+    at.run()
+    assert at.json[0].value and '"primary_metric"' in at.json[0].value
 
 
 def test_datasheet_lists_the_schema(app_report):
