@@ -494,14 +494,33 @@ def membership_chart(priv) -> go.Figure:
 # -- fairness -------------------------------------------------------------------------
 
 GROUP_METRICS = {"selection_rate": "Selection rate", "base_rate": "Base rate", "tpr": "True positive rate",
-                 "fpr": "False positive rate", "fnr": "False negative rate", "precision": "Precision"}
+                 "fpr": "False positive rate", "fnr": "False negative rate", "precision": "Precision",
+                 "mae": "Mean absolute error", "mean_prediction": "Mean prediction", "mean_target": "Mean target"}
 DISPARITY_NAMES = {"demographic_parity_difference": "Demographic parity difference", "demographic_parity_ratio": "Demographic parity ratio",
                    "equalized_odds_difference": "Equalized odds difference", "equalized_odds_ratio": "Equalized odds ratio",
                    "equal_opportunity_difference": "Equal opportunity difference", "predictive_parity_difference": "Predictive parity difference"}
 
 
 def disparity_name(key: str) -> str:
-    return DISPARITY_NAMES.get(key, GROUP_METRICS.get(key, metric_name(key)))
+    """Display name of a group metric or a disparity ("mae_difference" -> "Mean absolute error difference")."""
+    if key in DISPARITY_NAMES or key in GROUP_METRICS:
+        return DISPARITY_NAMES.get(key) or GROUP_METRICS[key]
+    for suffix in ("_difference", "_ratio"):
+        if key.endswith(suffix):
+            base = key[: -len(suffix)]
+            return f"{GROUP_METRICS.get(base) or metric_name(base)} {suffix[1:]}"
+    return metric_name(key)
+
+
+def group_metric_names(fair, key: str) -> list[str]:
+    """The per-group metrics the report holds for a grouping, in report order."""
+    return list(dict.fromkeys(m for r in fair.groups.get(key, ()) for m in r.metrics))
+
+
+def disparity_names(fair, key: str) -> list[str]:
+    """The disparities the report holds for a grouping (differences first)."""
+    names = list(fair.disparities_adequate.get(key, {}) or fair.disparities.get(key, {}))
+    return sorted(names, key=lambda n: not n.endswith("difference"))
 
 
 def group_metrics_chart(fair, key: str, metrics: Sequence[str] = ("selection_rate", "tpr", "fpr")) -> go.Figure:
@@ -523,7 +542,8 @@ def group_metrics_chart(fair, key: str, metrics: Sequence[str] = ("selection_rat
             fig.add_hline(y=fair.overall[metric], line_dash="dot", line_color=colour, opacity=0.6)
     fig.update_layout(scattermode="group")
     fig.update_xaxes(type="category", title=key)
-    fig.update_yaxes(title="rate", range=[0, 1.02])
+    if fair.task == "binary":
+        fig.update_yaxes(title="rate", range=[0, 1.02])
     return _layout(fig, f"Metrics by {key} ({fair.confidence:.0%} bootstrap intervals; dotted: all rows)", height=420)
 
 
@@ -555,9 +575,12 @@ def four_fifths_chart(ff, key: str) -> go.Figure:
     return _layout(fig, f"Four-fifths rule by {key}: " + ("passes" if ff.passes else f"fails for {len(ff.failing_groups)} group(s)"))
 
 
-def tradeoff_chart(fair, key: str, *, disparity: str = "demographic_parity_difference", metric: str = "accuracy") -> go.Figure:
+def tradeoff_chart(fair, key: str, *, disparity: str = "demographic_parity_difference", metric: str | None = None) -> go.Figure:
     """Accuracy against a disparity for the audited model, the unaware model and each mitigation."""
     variants = [v for v in (*fair.mitigations, fair.unawareness) if v is not None and v.status == "done"]
+    if metric is None:  # accuracy for classification, R² (or the first metric held) for regression
+        held = [m for v in variants for m in v.metrics]
+        metric = next((m for m in ("accuracy", "r2") if m in held), held[0] if held else "accuracy")
     xs, ys, xl, xh, yl, yh, labels, colours = [], [], [], [], [], [], [], []
     for v in variants:
         d = v.disparities.get(key, {}).get(disparity)

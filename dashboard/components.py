@@ -324,7 +324,9 @@ def _privacy_headlines(report: AuditReport, p: Any) -> list[tuple[str, str, str 
 
 def _fair_headlines(report: AuditReport, f: Any) -> list[tuple[str, str, str | None]]:
     out = []
-    for name, label in (("demographic_parity_difference", "Parity difference (worst)"), ("equalized_odds_difference", "Equalized odds diff. (worst)")):
+    first = next(iter(f.disparities_adequate.values()), {})
+    for name in [n for n in first if n.endswith("difference")][:2]:
+        label = charts.disparity_name(name).replace(" difference", " diff.") + " (worst)"
         vals = [(k, d[name]) for k, d in f.disparities_adequate.items() if name in d and d[name].value == d[name].value]
         if vals:
             k, iv = max(vals, key=lambda kv: kv[1].value)

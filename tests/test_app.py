@@ -298,3 +298,28 @@ def test_current_file_feeds_the_drift_section():
     rep = at.session_state[state.REPORT]
     assert rep.manifest.current_dataset.name == "current.csv"
     assert "x1" in rep.drift.data.drifted_features
+
+
+@pytest.fixture(scope="module")
+def regression_report() -> AuditReport:
+    import numpy as np
+
+    frame = make_synthetic(600, seed=16)
+    frame["label"] = 3 * frame["x1"] + frame["x2"] + (frame["sex"] == "M") + np.random.default_rng(0).normal(size=len(frame))
+    return run_audit(_config(forms.available_sections()), frame, workers=2)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("page", PAGES[:9])
+def test_every_page_renders_a_regression_report(regression_report, page):
+    assert regression_report.manifest.task == "regression"
+    at = _with_report(regression_report)
+    at.switch_page(f"pages/{page}.py").run()
+    _no_exception(at)
+    for label in TABS.get(page, (None, ()))[1]:
+        _open_tab(at, page, label)
+        _no_exception(at)
+    if page == "fairness" and regression_report.fairness is not None:
+        held = charts.group_metric_names(regression_report.fairness, "sex")
+        assert at.multiselect(key="fair_metrics_sex").value == held[:3]
+        assert not any(m in held for m in ("selection_rate", "tpr"))  # regression metrics, not rates

@@ -14,7 +14,7 @@ keys = list(fr.keys)
 key = st.segmented_control("Groups by", keys, default=keys[0], key="fair_key") or keys[0]
 dis = fr.disparities_adequate.get(key, {})
 c = st.columns(4)
-for col, name in zip(c, ("demographic_parity_difference", "equalized_odds_difference")):
+for col, name in zip(c, [n for n in charts.disparity_names(fr, key) if n.endswith("difference")][:2]):
     if name in dis:
         col.metric(charts.disparity_name(name), ui.fmt(dis[name].value),
                    help=f"{fr.confidence:.0%} CI [{ui.fmt(dis[name].ci_low)}, {ui.fmt(dis[name].ci_high)}]; groups of at least {fr.min_group_size} test rows")
@@ -24,9 +24,10 @@ if ff is not None:
                 help=f"lowest ratio {ff.lowest_ratio:.2f} ({ff.lowest_group} vs {ff.reference_group})")
 c[3].metric("Proxy features", str(len(fr.flagged_proxies())), help="see the Data page")
 
-pick = st.multiselect("Metrics", list(charts.GROUP_METRICS), default=["selection_rate", "tpr", "fpr"],
-                      format_func=charts.GROUP_METRICS.get, key="fair_metrics")
-ui.chart(charts.group_metrics_chart(fr, key, pick or ["selection_rate"]))
+held = charts.group_metric_names(fr, key)
+preferred = [m for m in ("selection_rate", "tpr", "fpr") if m in held] or held[:3]
+pick = st.multiselect("Metrics", held, default=preferred, format_func=charts.disparity_name, key=f"fair_metrics_{key}")
+ui.chart(charts.group_metrics_chart(fr, key, pick or preferred))
 ui.table([{"group": r.group, "test rows": r.count, "adequate": r.adequate,
            **{charts.GROUP_METRICS.get(m, m): ui.fmt_ci(iv.value, iv.ci_low, iv.ci_high) for m, iv in r.metrics.items()}}
           for r in fr.groups[key]])
@@ -41,12 +42,13 @@ with right:
         ui.chart(charts.four_fifths_chart(ff, key))
 
 st.subheader("Mitigations")
-disparity = st.selectbox("Disparity", [d for d in charts.DISPARITY_NAMES if d.endswith("difference")],
-                         format_func=charts.disparity_name, key="fair_tradeoff")
-ui.chart(charts.tradeoff_chart(fr, key, disparity=disparity))
+disparity = st.selectbox("Disparity", [d for d in charts.disparity_names(fr, key) if d.endswith("difference")],
+                         format_func=charts.disparity_name, key=f"fair_tradeoff_{key}")
+if disparity is not None:
+    ui.chart(charts.tradeoff_chart(fr, key, disparity=disparity))
 ui.table([{"variant": v.label, "status": v.status, "detail": v.detail, "fitted on": f"{v.fit_split} ({v.fit_rows:,} rows)",
-           "accuracy": v.metrics["accuracy"].value if "accuracy" in v.metrics else None,
-           charts.disparity_name(disparity): v.disparities.get(key, {}).get(disparity).value
+           **{ui.metric_name(m): iv.value for m, iv in v.metrics.items()},
+           charts.disparity_name(disparity or ""): v.disparities.get(key, {}).get(disparity).value
            if v.disparities.get(key, {}).get(disparity) else None, "seconds": v.seconds}
           for v in (*fr.mitigations, fr.unawareness) if v is not None])
 ui.whole_json(fr)
