@@ -174,6 +174,22 @@ def test_bad_upload_shows_the_core_message_not_a_traceback(name, data, message):
     assert [b.label for b in at.button] == ["Run the sample audit"]  # the page stays usable
 
 
+@pytest.mark.parametrize("fmt", ["csv.gz", "parquet", "xlsx"])
+def test_parquet_excel_and_gzip_uploads_reach_the_schema(fmt, tmp_path):
+    frame = make_synthetic(120, seed=17)
+    path = tmp_path / f"data.{fmt}"
+    if fmt == "parquet":
+        frame.to_parquet(path)
+    elif fmt == "xlsx":
+        frame.to_excel(path, index=False)
+    else:
+        frame.to_csv(path, index=False, compression="gzip")
+    at = _upload(_app().run(), path.name, path.read_bytes())
+    _no_exception(at)
+    assert not at.error
+    assert set(at.data_editor[0].value["column"]) == set(frame.columns)
+
+
 def test_bad_choice_shows_an_error():
     frame = make_synthetic(200, seed=4)
     frame["label"] = 1  # one class: no model can be trained
