@@ -52,6 +52,9 @@ class AttackResult(ReportMixin):
     n_members: int
     n_nonmembers: int
     n_fit: int
+    # The ROC curve on a fixed FPR grid (TPR = best TPR at FPR <= grid point), for plotting.
+    roc_fpr: tuple[float, ...] = ()
+    roc_tpr: tuple[float, ...] = ()
 
 
 def row_loss(y: np.ndarray, score: np.ndarray, task: str) -> np.ndarray:
@@ -73,10 +76,15 @@ def _summarise(name: str, member: np.ndarray, score: np.ndarray, *, n_fit: int, 
     alpha = (1 - confidence) / 2
     lo, hi = np.quantile(arr, [alpha, 1 - alpha]) if len(arr) else (np.nan, np.nan)
     ok = fpr <= low_fpr
+    grid = np.unique(np.r_[0.0, 0.001, 0.005, 0.01, 0.02, 0.05, np.linspace(0, 1, 41)])
+    # Step ROC: the best TPR reachable without exceeding each grid FPR.
+    idx = np.searchsorted(fpr, grid, side="right") - 1
+    roc_tpr = tpr[np.clip(idx, 0, len(tpr) - 1)]
     return AttackResult(
         attack=name, auc=auc, auc_ci_low=float(lo), auc_ci_high=float(hi),
         advantage=float(np.max(tpr - fpr)), tpr_at_low_fpr=float(tpr[ok].max()) if ok.any() else 0.0,
         low_fpr=float(low_fpr), n_members=int(member.sum()), n_nonmembers=int(len(member) - member.sum()), n_fit=n_fit,
+        roc_fpr=tuple(round(float(x), 6) for x in grid), roc_tpr=tuple(round(float(x), 6) for x in roc_tpr),
     )
 
 

@@ -491,6 +491,22 @@ def membership_chart(priv) -> go.Figure:
     return _layout(fig, f"Membership inference ({priv.n_attack_members:,} members, {priv.n_attack_nonmembers:,} non-members)", height=400)
 
 
+def membership_roc_chart(priv, model_index: int = 0) -> go.Figure:
+    """ROC curves of the membership-inference attacks on one model (default: the audited one)."""
+    fig = go.Figure()
+    m = priv.models[model_index]
+    for a, colour in zip(m.membership, (SENSITIVE_COLOUR, VAL_COLOUR, TEST_COLOUR, "#00838f")):
+        if not a.roc_fpr:
+            continue
+        fig.add_scatter(name=f"{a.attack.replace('_', ' ')} (AUC {a.auc:.3f})", x=list(a.roc_fpr), y=list(a.roc_tpr),
+                        mode="lines", line=dict(color=colour, shape="hv"),
+                        hovertemplate="FPR %{x:.3f}, TPR %{y:.3f}<extra></extra>")
+    fig.add_scatter(name="chance", x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dash", color=TRAIN_COLOUR))
+    fig.update_xaxes(title="false positive rate (non-members called members)", range=[0, 1])
+    fig.update_yaxes(title="true positive rate (members found)", range=[0, 1])
+    return _layout(fig, f"Membership-inference ROC: {model_label(m)}", height=400)
+
+
 # -- fairness -------------------------------------------------------------------------
 
 GROUP_METRICS = {"selection_rate": "Selection rate", "base_rate": "Base rate", "tpr": "True positive rate",

@@ -250,6 +250,10 @@ def test_privacy_charts(report):
     first = mem.data[0]
     attack = next(a for a in pv.models[0].membership if a.attack.replace("_", " ") == first.name)
     assert _close(first.y[0], attack.auc) and _close(first.y[0] + first.error_y.array[0], attack.auc_ci_high)
+    roc = charts.membership_roc_chart(pv, 0)
+    attacks = [a for a in pv.models[0].membership if a.roc_fpr]
+    assert len(roc.data) == len(attacks) + 1 and roc.data[-1].name == "chance"
+    assert list(roc.data[0].x) == list(attacks[0].roc_fpr) and list(roc.data[0].y) == list(attacks[0].roc_tpr)
     groups = charts.group_accuracy_chart(pv, "sex")
     assert {t.name for t in groups.data} == {"F", "M"}
     assert list(groups.data[0].x) == [charts.model_label(m) for m in pv.models]

@@ -152,6 +152,13 @@ def test_loss_attack_ground_truth():
     minus_loss = -np.r_[row_loss(y_in, s_in, "binary"), row_loss(y_out, s_out, "binary")]
     assert chance.auc == pytest.approx(roc_auc_score(member, minus_loss))
     assert abs(chance.auc - 0.5) < 0.06 and chance.auc_ci_low < 0.5 < chance.auc_ci_high
+    # The ROC on the fixed grid: starts at (0, .), ends at (1, 1), never decreases; the perfect attack's TPR is 1 at FPR 0.
+    for res in (loss, chance):
+        assert res.roc_fpr[0] == 0.0 and res.roc_fpr[-1] == 1.0 and res.roc_tpr[-1] == 1.0
+        assert all(b >= a for a, b in zip(res.roc_tpr, res.roc_tpr[1:]))
+    assert loss.roc_tpr[0] == 1.0
+    at_1pct = chance.roc_tpr[chance.roc_fpr.index(0.01)]
+    assert at_1pct == pytest.approx(chance.tpr_at_low_fpr)
 
 
 def test_overfitted_model_leaks_membership_regularised_does_not(synthetic_trained):

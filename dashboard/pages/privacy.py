@@ -25,6 +25,9 @@ with left:
     ui.chart(charts.epsilon_accuracy_chart(pv))
 with right:
     ui.chart(charts.membership_chart(pv))
+labels = [charts.model_label(m) for m in pv.models]
+pick = st.selectbox("Membership-inference ROC of", labels, index=0, key="privacy_roc_model")
+ui.chart(charts.membership_roc_chart(pv, labels.index(pick)))
 attrs = sorted({g.attribute for m in pv.models for g in m.groups})
 if attrs:
     attr = st.segmented_control("Groups of", attrs, default=attrs[0], key="privacy_attr") or attrs[0]
