@@ -12,7 +12,7 @@ four-fifths rule and the verdict.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -187,6 +187,8 @@ class FairnessReport(ReportMixin):
     unawareness: ModelVariant
     mitigations: tuple[ModelVariant, ...]
     verdict: Verdict
+    # The verdict's thresholds by disparity name, so charts can draw them.
+    thresholds: Mapping[str, float] = field(default_factory=dict)
 
     def strongest_proxies(self) -> dict[str, str]:
         """Sensitive column -> the non-sensitive feature that best predicts it (by ``proxy_metric``)."""
@@ -275,6 +277,9 @@ def _audit(trained: TrainedModels, opts: FairnessOptions, seed: int, say: Callab
         disparities=g["disparities"], disparities_adequate=g["disparities_adequate"], excluded_groups=g["excluded_groups"],
         four_fifths=g["four_fifths"], n_data=ds.n_rows, representation=rep, base_rate_gap=gap,
         proxy_metric=opts.proxy_metric, proxy_threshold=opts.proxy_threshold, n_proxy_rows=n_proxy, proxies=proxies,
+        thresholds={"demographic_parity_difference": opts.warn_parity_difference,
+                    "equalized_odds_difference": opts.warn_equalized_odds_difference,
+                    "demographic_parity_ratio": opts.four_fifths},
         unawareness=unaware, mitigations=variants, verdict=verdict,
     )
 

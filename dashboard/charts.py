@@ -574,6 +574,10 @@ def disparity_chart(fair, key: str, *, adequate_only: bool = True) -> go.Figure:
     ))
     fig.add_vline(x=0, line_color=TRAIN_COLOUR)
     fig.add_vline(x=1, line_color=TRAIN_COLOUR, line_dash="dot")
+    for name, limit in getattr(fair, "thresholds", {}).items():
+        if name in table:
+            fig.add_shape(type="line", x0=limit, x1=limit, yref="y", y0=names.index(name) - 0.4, y1=names.index(name) + 0.4,
+                          line=dict(color=STATUS_COLOURS["warn"], dash="dash", width=2))
     fig.update_yaxes(autorange="reversed")
     return _layout(fig, f"Disparities by {key}" + (" (groups of adequate size)" if adequate_only else ""),
                    height=max(260, 42 * len(names) + 110))

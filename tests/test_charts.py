@@ -273,6 +273,10 @@ def test_fairness_group_metrics_disparities_and_tradeoff(report):
     dis = charts.disparity_chart(fr, "sex")
     dp = fr.disparities_adequate["sex"]["demographic_parity_difference"]
     assert _close(dis.data[0].x[0], dp.value)
+    # the verdict's thresholds are drawn: 0.1 on the parity difference, 0.8 on the parity ratio
+    drawn = sorted(sh.x0 for sh in dis.layout.shapes if sh.line.dash == "dash")
+    assert drawn == sorted(v for k, v in fr.thresholds.items() if k in fr.disparities_adequate["sex"])
+    assert fr.thresholds["demographic_parity_difference"] == 0.1 and fr.thresholds["demographic_parity_ratio"] == 0.8
     trade = charts.tradeoff_chart(fr, "sex")
     done = [v for v in (*fr.mitigations, fr.unawareness) if v is not None and v.status == "done"]
     assert len(trade.data[0].x) == len(done)
