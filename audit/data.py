@@ -190,9 +190,11 @@ def _read_parquet(raw: bytes, name: str) -> pd.DataFrame:
 
 def _read_excel(raw: bytes, name: str) -> pd.DataFrame:
     try:
-        frame = pd.read_excel(io.BytesIO(raw), header=None, engine="openpyxl")
+        # The first sheet holding any cells (a workbook may start with an empty or blank sheet).
+        sheets = pd.read_excel(io.BytesIO(raw), sheet_name=None, header=None, engine="openpyxl")
     except Exception as exc:  # openpyxl / zipfile raise many types
         raise DataError(E_UNPARSEABLE.format(name=name, detail=f"not a readable .xlsx workbook ({exc})")) from exc
+    frame = next((f for f in sheets.values() if not f.empty), pd.DataFrame())
     if frame.empty:
         raise DataError(E_EMPTY.format(name=name))
     header = [str(c) for c in frame.iloc[0].tolist()]

@@ -99,6 +99,20 @@ def test_parquet_and_excel_roundtrip(tmp_path):
         assert ds.numeric == ("age", "income") and "city" in ds.categorical
 
 
+def test_excel_skips_an_empty_first_sheet(tmp_path):
+    df = _frame()
+    with pd.ExcelWriter(tmp_path / "d.xlsx") as writer:
+        pd.DataFrame().to_excel(writer, sheet_name="Notes", index=False)
+        df.to_excel(writer, sheet_name="Data", index=False)
+    frame, _, _ = load_table(tmp_path / "d.xlsx")
+    assert frame.shape == df.shape and list(frame.columns) == list(df.columns)
+    with pd.ExcelWriter(tmp_path / "empty.xlsx") as writer:
+        pd.DataFrame().to_excel(writer, sheet_name="A", index=False)
+        pd.DataFrame().to_excel(writer, sheet_name="B", index=False)
+    with pytest.raises(DataError, match="is empty"):
+        load_table(tmp_path / "empty.xlsx")
+
+
 def test_schema_inference_and_identifier_exclusion():
     rng = np.random.default_rng(1)
     n = 200
