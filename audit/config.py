@@ -129,6 +129,8 @@ class AuditConfig(ReportMixin):
             raise ConfigError(
                 f"gate fail_on must be one of none, fail, warn; got {self.gate.fail_on!r}"
             )
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or not 0 <= self.seed < 2**32:
+            raise ConfigError(f"seed must be a whole number from 0 to {2**32 - 1}; got {self.seed!r}")
 
     def options_for(self, section: str, cls: type[T]) -> T:
         """Build the typed options of ``section`` from the raw mapping, checking every key."""
@@ -211,7 +213,7 @@ def config_from_mapping(raw: Mapping[str, Any]) -> AuditConfig:
         target=top["target"],
         sensitive=tuple(top.get("sensitive", ())),
         sections=tuple(top.get("sections", DEFAULT_SECTIONS)),
-        seed=int(top.get("seed", 0)),
+        seed=top.get("seed", 0),
         section_options=extra,
         **typed,
     )

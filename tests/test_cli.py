@@ -66,6 +66,7 @@ def test_bad_corpus_through_a_real_process_has_no_traceback(tmp_path):
         (["run", "missing.csv", "--target", "label", "--sensitive", "sex"], "data file not found: missing.csv"),
         (["run", str(BAD / "unknown_column.csv"), "--config", "nope.toml"], "config file not found"),
         (["run", str(BAD / "unknown_column.csv"), "--target", "label", "--sensitive", "sex", "--seed", "x"], "invalid int value"),
+        (["run", str(BAD / "unknown_column.csv"), "--target", "label", "--sensitive", "sex", "--seed", "-5"], "seed must be a whole number from 0"),
     ],
 )
 def test_bad_arguments_exit_2(argv, message, capsys):
@@ -82,6 +83,9 @@ def test_size_limit_and_bad_config_from_toml(tmp_path, capsys):
     cfg.write_text('target = "label"\nsensitive = ["sex"]\n[performance]\nbootstrap = "many"\n')
     assert main(["run", str(BAD / "unknown_column.csv"), "--config", str(cfg), "--out", str(tmp_path)]) == 2
     assert "option 'bootstrap' in [performance] must be a whole number, got 'many'" in capsys.readouterr().err
+    cfg.write_text('target = "label"\nsensitive = ["sex"]\nseed = "abc"\n')
+    assert main(["run", str(BAD / "unknown_column.csv"), "--config", str(cfg), "--out", str(tmp_path)]) == 2
+    assert "seed must be a whole number from 0 to 4294967295; got 'abc'" in capsys.readouterr().err
     cfg.write_text("target = [")
     assert main(["run", str(BAD / "unknown_column.csv"), "--config", str(cfg)]) == 2
     assert "is not valid TOML" in capsys.readouterr().err
