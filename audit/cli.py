@@ -94,9 +94,14 @@ def _run(args: argparse.Namespace) -> int:
     # Read the narrative before the audit, so a bad [modelcard] table fails in seconds, not after it.
     narrative = load_narrative(args.config) if exports and args.config else None
     out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise AuditError(f"--out {out} is a file, not a directory")
     report = run_audit(config, args.data, reference=args.reference, current=args.current, progress=progress)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "report.json").write_text(report.to_json(), encoding="utf-8")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "report.json").write_text(report.to_json(), encoding="utf-8")
+    except OSError as exc:
+        raise AuditError(f"cannot write {out / 'report.json'}: {exc.strerror or exc}") from exc
     if exports:
         for path in export_files(report, out, formats=exports, narrative=narrative):
             print(f"wrote {path}", file=sys.stderr) if show else None

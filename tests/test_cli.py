@@ -91,6 +91,15 @@ def test_size_limit_and_bad_config_from_toml(tmp_path, capsys):
     assert "is not valid TOML" in capsys.readouterr().err
 
 
+def test_out_that_is_a_file_exits_2_before_the_audit(tmp_path, capsys):
+    taken = tmp_path / "taken"
+    taken.write_text("keep me")
+    assert main(["run", str(BAD / "small_group.csv"), "--target", "label", "--sensitive", "sex", "--out", str(taken)]) == 2
+    err = capsys.readouterr().err
+    assert "is a file, not a directory" in err and err.count("\n") == 1
+    assert taken.read_text() == "keep me"
+
+
 def test_gate_exit_code_1(tmp_path, capsys):
     cfg = tmp_path / "c.toml"
     cfg.write_text('target = "label"\nsensitive = ["sex"]\nsections = ["performance"]\n[models]\nmodels = ["dummy"]\ncv_folds = 0\n[performance]\nbootstrap = 20\n')
