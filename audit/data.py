@@ -365,6 +365,8 @@ def prepare_dataset(
     rows_in_file = len(frame)
     warnings: list[str] = []
 
+    if _is_numeric(frame[target]) and frame[target].isin([np.inf, -np.inf]).any():
+        frame[target] = frame[target].replace([np.inf, -np.inf], np.nan)
     y_raw = frame[target]
     missing_share = float(y_raw.isna().mean())
     if missing_share > 0.5:
@@ -408,6 +410,10 @@ def prepare_dataset(
                 raise DataError(f"column {col!r} was declared numeric but holds non-numeric values such as {s[conv.isna() & s.notna()].iloc[0]!r}")
             frame[col] = conv
             s = conv
+        if kind == "numeric" and col != target and s.isin([np.inf, -np.inf]).any():
+            n_inf = int(s.isin([np.inf, -np.inf]).sum())
+            warnings.append(f"column {col!r}: {n_inf} infinite values were treated as missing")
+            s = frame[col] = s.replace([np.inf, -np.inf], np.nan)
         role, reason = "feature", None
         if col == target:
             role = "target"
@@ -549,7 +555,7 @@ def align_current(current: pd.DataFrame, dataset: Dataset) -> pd.DataFrame:
             bad = conv.isna() & cur[c].notna()
             if bad.any():
                 raise DataError(f"column {c!r} is numeric in the reference data but the current data holds {cur[c][bad].iloc[0]!r}")
-            out[c] = conv.to_numpy()
+            out[c] = conv.replace([np.inf, -np.inf], np.nan).to_numpy()
         else:
             out[c] = cur[c].map(lambda v: None if pd.isna(v) else str(v)).astype(object).to_numpy()
     if dataset.target in cur.columns:

@@ -99,6 +99,22 @@ def test_parquet_and_excel_roundtrip(tmp_path):
         assert ds.numeric == ("age", "income") and "city" in ds.categorical
 
 
+def test_infinite_values_are_treated_as_missing():
+    df = _frame()
+    df.loc[::10, "income"] = np.inf
+    df.loc[1, "income"] = -np.inf
+    ds = prepare_dataset(df.copy(), target="label", sensitive=["sex"])
+    assert "income" in ds.numeric and not np.isinf(ds.frame["income"].astype(float)).any()
+    assert any("13 infinite values were treated as missing" in w for w in ds.warnings)
+    assert not np.isinf(align_current(df, ds)["income"].astype(float)).any()
+    reg = _frame()
+    reg["label"] = reg["income"] * 2.0
+    reg.loc[::20, "label"] = np.inf
+    ds = prepare_dataset(reg, target="label", sensitive=["sex"])
+    assert ds.task == "regression" and np.isfinite(ds.y).all()
+    assert any("6 rows with a missing target were dropped" in w for w in ds.warnings)
+
+
 def test_excel_skips_an_empty_first_sheet(tmp_path):
     df = _frame()
     with pd.ExcelWriter(tmp_path / "d.xlsx") as writer:
