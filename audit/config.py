@@ -190,8 +190,13 @@ def config_from_mapping(raw: Mapping[str, Any]) -> AuditConfig:
             top[key] = raw.pop(key)
     if "target" not in top:
         raise ConfigError("the config names no target column: add target = \"COLUMN\"")
-    if isinstance(top.get("sensitive"), str):
-        top["sensitive"] = [s.strip() for s in top["sensitive"].split(",") if s.strip()]
+    for key in ("sensitive", "sections"):
+        if isinstance(top.get(key), str):
+            top[key] = [s.strip() for s in top[key].split(",") if s.strip()]
+        if key in top and (not isinstance(top[key], (list, tuple)) or not all(isinstance(s, str) for s in top[key])):
+            raise ConfigError(f"{key} must be a list of names, got {top[key]!r}")
+    # A column named twice would be audited twice, and as its own intersection ("sex x sex").
+    top["sensitive"] = list(dict.fromkeys(top.get("sensitive", ())))
     typed = {
         "data": build_options(DataOptions, raw.pop("data", {}), section="data"),
         "models": build_options(ModelOptions, raw.pop("models", {}), section="models"),

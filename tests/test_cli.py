@@ -86,6 +86,9 @@ def test_size_limit_and_bad_config_from_toml(tmp_path, capsys):
     cfg.write_text('target = "label"\nsensitive = ["sex"]\nseed = "abc"\n')
     assert main(["run", str(BAD / "unknown_column.csv"), "--config", str(cfg), "--out", str(tmp_path)]) == 2
     assert "seed must be a whole number from 0 to 4294967295; got 'abc'" in capsys.readouterr().err
+    cfg.write_text('target = "label"\nsensitive = 5\n')
+    assert main(["run", str(BAD / "unknown_column.csv"), "--config", str(cfg), "--out", str(tmp_path)]) == 2
+    assert "sensitive must be a list of names, got 5" in capsys.readouterr().err
     cfg.write_text("target = [")
     assert main(["run", str(BAD / "unknown_column.csv"), "--config", str(cfg)]) == 2
     assert "is not valid TOML" in capsys.readouterr().err
@@ -98,6 +101,13 @@ def test_out_that_is_a_file_exits_2_before_the_audit(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "is a file, not a directory" in err and err.count("\n") == 1
     assert taken.read_text() == "keep me"
+
+
+def test_a_sensitive_column_named_twice_is_audited_once():
+    from audit.config import config_from_mapping
+
+    config = config_from_mapping({"target": "label", "sensitive": "sex, sex,race", "sections": "performance, fairness"})
+    assert config.sensitive == ("sex", "race") and config.sections == ("performance", "fairness")
 
 
 def test_gate_exit_code_1(tmp_path, capsys):
