@@ -510,6 +510,8 @@ def _infer_task(y: pd.Series, col: str, positive_label: str | None) -> tuple[str
             pos = str(positive_label)
         elif set(labels) <= {"0", "1", "0.0", "1.0"}:
             pos = "1" if "1" in labels else "1.0"
+        elif set(l.strip().lower() for l in labels) == {"yes", "no"}:
+            pos = next(l for l in labels if l.strip().lower() == "yes")
         elif set(l.lower() for l in labels) == {"true", "false"}:
             pos = next(l for l in labels if l.lower() == "true")
         else:

@@ -408,5 +408,9 @@ def _verdict(task: str, keys: Mapping[str, tuple[str, ...]], disp: Mapping[str, 
         if np.isfinite(eo.value) and eo.value > opts.warn_equalized_odds_difference:
             warns.append(f"{key}: equalized odds difference {eo.value:.3f} [{eo.ci_low:.3f}, {eo.ci_high:.3f}] exceeds "
                          f"{opts.warn_equalized_odds_difference} (error rates differ between groups)")
+    if not (fails or warns or passes):
+        # Nothing could be compared: a pass would claim a check that never ran.
+        warns.append("no sensitive attribute has two groups with at least the minimum number of test rows: "
+                     "fairness could not be assessed")
     v = decide(fails, warns, passes)
     return Verdict(v.status, v.reasons + tuple(notes))

@@ -213,3 +213,10 @@ def test_file_object_and_bytes_sources_hash_the_same():
     a = load_dataset(raw, target="label", sensitive=["sex"])
     b = load_dataset(io.BytesIO(raw), target="label", sensitive=["sex"])
     assert a.sha256 == b.sha256 and len(a.sha256) == 64
+
+
+def test_yes_no_target_makes_yes_positive_even_when_rarer():
+    df = _frame()
+    df["label"] = np.where(np.arange(len(df)) % 4 == 0, "yes", "no")
+    ds = prepare_dataset(df, target="label", sensitive=["sex"])
+    assert ds.positive_label == "yes" and ds.y.sum() == (df["label"] == "yes").sum()

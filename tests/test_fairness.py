@@ -354,3 +354,20 @@ def test_adult_sample_flags_relationship_as_a_proxy_for_sex(adult_small_trained)
     assert ("sex", "relationship") in flagged and ("sex", "age") not in flagged
     assert rep.excluded_groups["sex x race"]  # tiny intersections exist in a 600-row test split
     assert rep.disparities_adequate["sex"]["demographic_parity_difference"].ci_low > 0.05
+
+
+def test_single_group_sensitive_column_warns_instead_of_passing():
+    from audit.config import ModelOptions
+    from audit.data import prepare_dataset
+    from audit.fairness import FairnessOptions, audit_fairness
+    from audit.models import train_models
+    from tests.conftest import make_synthetic
+
+    frame = make_synthetic(n=600, seed=3)
+    frame["sex"] = "M"
+    frame["colour2"] = frame["colour"]
+    ds = prepare_dataset(frame.drop(columns=["colour"]), target="label", sensitive=["sex"])
+    tm = train_models(ds, options=ModelOptions(models=("logistic",), cv_folds=0), seed=0)
+    rep = audit_fairness(tm, options=FairnessOptions(bootstrap=20, mitigations=(), unawareness=False), seed=0)
+    assert rep.verdict.status == "warn"
+    assert "fairness could not be assessed" in rep.verdict.reasons[0]
