@@ -335,7 +335,7 @@ def prepare_dataset(
     options : data options (limits, exclusions, overrides).
     name, sha256 : provenance for the manifest; sha256 defaults to a hash of the content.
     seed : used when the table is sampled down to ``options.max_rows``.
-    positive_label : which label value is the positive class (default: 1 / True / the
+    positive_label : which label value is the positive class (default: 1 / True / yes / the
         minority class).
 
     Returns
