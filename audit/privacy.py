@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -207,6 +207,8 @@ class PrivacyReport(ReportMixin):
     dp_overhead: Mapping[str, float]
     notes: tuple[str, ...]
     verdict: Verdict
+    # The verdict's thresholds (attack AUC warn / fail, accuracy budget), so charts can draw them.
+    thresholds: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def audited(self) -> ModelPrivacy:
@@ -392,6 +394,8 @@ def audit_privacy(
         n_bootstrap=opts.bootstrap, confidence=opts.confidence, low_fpr=opts.low_fpr,
         accuracy_budget=opts.accuracy_budget, models=tuple(models), dp_overhead=overhead, notes=tuple(notes),
         verdict=_verdict(models, opts),
+        thresholds={"warn_attack_auc": opts.warn_attack_auc, "fail_attack_auc": opts.fail_attack_auc,
+                    "accuracy_budget": opts.accuracy_budget},
     )
 
 

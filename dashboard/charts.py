@@ -485,6 +485,10 @@ def membership_chart(priv) -> go.Figure:
         fig.add_scatter(name=attack.replace("_", " "), x=xs, y=_nan_to_none(ys), mode="markers", marker=dict(size=10, color=colour),
                         error_y=_err(ys, lo, hi))
     fig.add_hline(y=0.5, line_dash="dash", line_color=TRAIN_COLOUR, annotation_text="chance")
+    for name, colour in (("warn_attack_auc", STATUS_COLOURS["warn"]), ("fail_attack_auc", STATUS_COLOURS["fail"])):
+        if name in getattr(priv, "thresholds", {}):
+            fig.add_hline(y=priv.thresholds[name], line_dash="dot", line_color=colour,
+                          annotation_text=f"{name.split('_')[0]} {priv.thresholds[name]:g}")
     fig.update_yaxes(title="attack AUC")
     fig.update_xaxes(type="category")
     fig.update_layout(scattermode="group")

@@ -153,7 +153,7 @@ def _options_form(target: str, sensitive: list[str], data_opts: dict[str, Any], 
         c1, c2, c3, c4 = st.columns(4)
         max_rows = c1.number_input("Rows to audit (0 = all)", min_value=0, value=0 if n_rows <= 20000 else 20000, step=1000,
                                    key="opt_max_rows", help="a seeded sample when the table is larger")
-        seed = c2.number_input("Seed", min_value=0, value=0, step=1, key="opt_seed")
+        seed = c2.number_input("Seed", min_value=0, max_value=2**32 - 1, value=0, step=1, key="opt_seed")
         folds = c3.number_input("Cross-validation folds", min_value=0, max_value=10, value=5, step=1, key="opt_cv",
                                 help="0 skips cross-validation")
         min_group = c4.number_input("Smallest group in verdicts", min_value=1, value=30, step=5, key="opt_min_group",

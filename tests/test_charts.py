@@ -247,6 +247,7 @@ def test_privacy_charts(report):
         assert list(trace.x) == [m.epsilon_spent for m in dp] and list(trace.y) == [m.accuracy for m in dp]
     mem = charts.membership_chart(pv)
     assert any(s.y0 == 0.5 for s in mem.layout.shapes)
+    assert {s.y0 for s in mem.layout.shapes} >= {pv.thresholds["warn_attack_auc"], pv.thresholds["fail_attack_auc"]} == {0.55, 0.75}
     first = mem.data[0]
     attack = next(a for a in pv.models[0].membership if a.attack.replace("_", " ") == first.name)
     assert _close(first.y[0], attack.auc) and _close(first.y[0] + first.error_y.array[0], attack.auc_ci_high)
