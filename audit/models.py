@@ -265,7 +265,7 @@ def train_models(
         counts = np.bincount(y, minlength=2)
         if counts.min() < 10:
             raise DataError(
-                f"the target's rarer class has only {counts.min()} rows; at least 10 are needed to split into train, validation and test"
+                f"the target's rarer class has only {counts.min()} row{'' if counts.min() == 1 else 's'}; at least 10 are needed to split into train, validation and test"
             )
     if n < 50:
         raise DataError(f"the data has {n} rows; at least 50 are needed to train and evaluate models")
