@@ -15,7 +15,7 @@ import importlib.metadata
 import platform
 import queue
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -28,9 +28,7 @@ from threadpoolctl import threadpool_limits
 from . import __version__
 from .config import AuditConfig
 from .data import Dataset, align_current, load_dataset, load_table
-from .errors import AuditError, DataError
-from .models import TrainedModels, train_models
-from .performance import PerformanceOptions, audit_performance
+from .models import train_models
 from .report import SCORECARD_AREAS, AuditReport, DatasetInfo, Manifest, SectionTiming
 from .verdict import Verdict, decide
 
@@ -289,4 +287,4 @@ def gate_failed(report: AuditReport, config: AuditConfig) -> list[str]:
     return [a for a in areas if a in report.scorecard and report.scorecard[a].status in bad]
 
 
-__all__ = ["run_audit", "gate_failed", "SECTIONS", "resolve_options", "library_versions", "AuditError", "DataError", "Mapping", "TrainedModels", "PerformanceOptions", "audit_performance"]
+__all__ = ["run_audit", "gate_failed", "SECTIONS", "resolve_options", "library_versions"]

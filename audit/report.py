@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 from ._serial import ReportMixin, from_jsonable, to_jsonable
@@ -149,4 +149,4 @@ class AuditReport:
         return worst([v.status for v in self.scorecard.values()])
 
 
-__all__ = ["AuditReport", "Manifest", "SectionTiming", "DatasetInfo", "SECTION_TYPES", "SCORECARD_AREAS", "section_class", "fields"]
+__all__ = ["AuditReport", "Manifest", "SectionTiming", "DatasetInfo", "SECTION_TYPES", "SCORECARD_AREAS", "section_class"]
