@@ -10,8 +10,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from .config import ALL_SECTIONS, AuditConfig, config_from_mapping, load_config_file
-from .errors import AuditError
+from audit.config import ALL_SECTIONS, AuditConfig, config_from_mapping, load_config_file
+from audit.errors import AuditError
 
 EXIT_OK, EXIT_GATE, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -71,7 +71,7 @@ def _config(args: argparse.Namespace) -> AuditConfig:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .pipeline import gate_failed, run_audit
+    from audit.pipeline import gate_failed, run_audit
 
     config = _config(args)
     show = not args.quiet and sys.stderr.isatty()
@@ -86,7 +86,7 @@ def _run(args: argparse.Namespace) -> int:
     for e in exports:
         if e not in ("md", "html", "pdf", "json"):
             raise AuditError(f"--export takes md, html, pdf, json; got {e!r}")
-    from .modelcard import export_files, load_narrative
+    from audit.cards.modelcard import export_files, load_narrative
 
     # Read the narrative before the audit, so a bad [modelcard] table fails in seconds, not after it.
     narrative = load_narrative(args.config) if exports and args.config else None
@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["users"]:
         try:
-            from .users_cli import main as users_main
+            from audit.store.users_cli import main as users_main
         except ModuleNotFoundError:
             print("error: account management is not available in this build", file=sys.stderr)
             return EXIT_BAD_INPUT

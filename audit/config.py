@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ._serial import ReportMixin, from_jsonable
-from .errors import ConfigError
+from audit.serial import ReportMixin, from_jsonable
+from audit.errors import ConfigError
 
 ALL_SECTIONS: tuple[str, ...] = (
     "performance",

@@ -25,12 +25,12 @@ from typing import IO, Any
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from . import __version__
-from .config import AuditConfig
-from .data import Dataset, align_current, load_dataset, load_table
-from .models import train_models
-from .report import SCORECARD_AREAS, AuditReport, DatasetInfo, Manifest, SectionTiming
-from .verdict import Verdict, decide
+from audit import __version__
+from audit.config import AuditConfig
+from audit.data import Dataset, align_current, load_dataset, load_table
+from audit.models.baselines import train_models
+from audit.report import SCORECARD_AREAS, AuditReport, DatasetInfo, Manifest, SectionTiming
+from audit.verdict import Verdict, decide
 
 Progress = Callable[[str, float, str], None]
 DataSource = str | Path | bytes | IO[bytes] | pd.DataFrame | Dataset
@@ -57,12 +57,12 @@ class SectionSpec:
 #   fn(trained, *, options, seed, progress, **extra) -> SectionReport
 # where progress(fraction, message) and the report has a ``verdict: Verdict`` field.
 SECTIONS: dict[str, SectionSpec] = {
-    "performance": SectionSpec("performance", "audit.performance", "audit_performance", "PerformanceOptions"),
-    "fairness": SectionSpec("fairness", "audit.fairness", "audit_fairness", "FairnessOptions", preload=("fairlearn.metrics", "fairlearn.reductions", "fairlearn.postprocessing")),
-    "explanations": SectionSpec("explanations", "audit.explain", "explain_model", "ExplanationOptions", preload=("shap",)),
-    "robustness": SectionSpec("robustness", "audit.robustness", "audit_robustness", "RobustnessOptions", after=("fairness",), preload=("art.attacks.evasion.hop_skip_jump", "art.attacks.evasion.projected_gradient_descent.projected_gradient_descent_numpy", "art.estimators.classification.blackbox", "art.estimators.classification.scikitlearn")),
-    "drift": SectionSpec("drift", "audit.drift", "audit_drift", "DriftOptions"),
-    "privacy": SectionSpec("privacy", "audit.privacy", "audit_privacy", "PrivacyOptions", preload=("torch", "opacus", "art.attacks.inference.membership_inference", "art.estimators.classification.scikitlearn")),
+    "performance": SectionSpec("performance", "audit.sections.performance", "audit_performance", "PerformanceOptions"),
+    "fairness": SectionSpec("fairness", "audit.sections.fairness.section", "audit_fairness", "FairnessOptions", preload=("fairlearn.metrics", "fairlearn.reductions", "fairlearn.postprocessing")),
+    "explanations": SectionSpec("explanations", "audit.sections.explanations.section", "explain_model", "ExplanationOptions", preload=("shap",)),
+    "robustness": SectionSpec("robustness", "audit.sections.robustness.section", "audit_robustness", "RobustnessOptions", after=("fairness",), preload=("art.attacks.evasion.hop_skip_jump", "art.attacks.evasion.projected_gradient_descent.projected_gradient_descent_numpy", "art.estimators.classification.blackbox", "art.estimators.classification.scikitlearn")),
+    "drift": SectionSpec("drift", "audit.sections.drift.section", "audit_drift", "DriftOptions"),
+    "privacy": SectionSpec("privacy", "audit.sections.privacy.section", "audit_privacy", "PrivacyOptions", preload=("torch", "opacus", "art.attacks.inference.membership_inference", "art.estimators.classification.scikitlearn")),
 }
 
 
@@ -112,7 +112,7 @@ def _as_frame(src: DataSource, config: AuditConfig) -> tuple[pd.DataFrame, Datas
     if isinstance(src, Dataset):
         return src.frame, DatasetInfo(src.name, src.sha256, src.n_rows, src.frame.shape[1])
     if isinstance(src, pd.DataFrame):
-        from .data import frame_sha256
+        from audit.data import frame_sha256
 
         return src, DatasetInfo("data", frame_sha256(src), len(src), src.shape[1])
     frame, name, sha = load_table(src, max_file_mb=config.data.max_file_mb)

@@ -14,22 +14,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._serial import ReportMixin, from_jsonable, to_jsonable
-from .data import ColumnSchema
-from .errors import AuditError
-from .verdict import Verdict
+from audit.serial import ReportMixin, from_jsonable, to_jsonable
+from audit.data import ColumnSchema
+from audit.errors import AuditError
+from audit.verdict import Verdict
 
 REPORT_FORMAT = "rai-audit-report/1"
 
 # Section name -> "module:Class". Order is the order of the JSON keys.
 SECTION_TYPES: dict[str, str] = {
-    "models": "audit.models:ModelsReport",
-    "performance": "audit.performance:PerformanceReport",
-    "fairness": "audit.fairness:FairnessReport",
-    "explanations": "audit.explain:ExplanationReport",
-    "robustness": "audit.robustness:RobustnessReport",
-    "drift": "audit.drift:DriftReport",
-    "privacy": "audit.privacy:PrivacyReport",
+    "models": "audit.models.baselines:ModelsReport",
+    "performance": "audit.sections.performance:PerformanceReport",
+    "fairness": "audit.sections.fairness.section:FairnessReport",
+    "explanations": "audit.sections.explanations.section:ExplanationReport",
+    "robustness": "audit.sections.robustness.section:RobustnessReport",
+    "drift": "audit.sections.drift.section:DriftReport",
+    "privacy": "audit.sections.privacy.section:PrivacyReport",
 }
 SCORECARD_AREAS = ("data", "performance", "fairness", "explanations", "robustness", "drift", "privacy")
 
@@ -144,7 +144,7 @@ class AuditReport:
 
     @property
     def overall_status(self) -> str:
-        from .verdict import worst
+        from audit.verdict import worst
 
         return worst([v.status for v in self.scorecard.values()])
 

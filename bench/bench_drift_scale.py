@@ -6,7 +6,7 @@ shift: every age + 5 years, and rows re-weighted so that women make up half of t
 (a third in Adult). Sex-linked columns (relationship, marital status, occupation,
 hours) drift with it, as they would in real data.
 
-Times ``audit.drift.compare_frames`` (per-feature tests and effect sizes, then the
+Times ``audit.sections.drift.section.compare_frames`` (per-feature tests and effect sizes, then the
 domain classifier) and reads the peak resident memory of the whole process
 (frames included) from ``resource.getrusage``. Building the frames is not timed.
 Peer figure for the same job on this machine: Evidently's DataDriftPreset, ~100 s.
@@ -29,7 +29,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from audit.drift import DriftOptions, compare_frames  # noqa: E402
+from audit.sections.drift.section import DriftOptions, compare_frames  # noqa: E402
 
 ADULT = ROOT / "sample_data" / "adult.csv.gz"
 

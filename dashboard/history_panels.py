@@ -13,7 +13,7 @@ from typing import Any
 import streamlit as st
 
 from audit.errors import StoreError
-from audit.store import AuditSummary, Status, compare_reports
+from audit.store.core import AuditSummary, Status, compare_reports
 from dashboard import auth
 from dashboard import components as ui
 from dashboard import review_charts as rc

@@ -1,7 +1,7 @@
 """Tables and figures of the Reviews and History pages. Pure functions: no streamlit, no computation.
 
-They take what :mod:`audit.store` returns (summaries, comments, events, a
-:class:`~audit.store.ReportComparison`) and only arrange or draw it; every number
+They take what :mod:`audit.store.core` returns (summaries, comments, events, a
+:class:`~audit.store.core.ReportComparison`) and only arrange or draw it; every number
 shown comes from the store or from ``compare_reports``.
 """
 
@@ -13,7 +13,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from audit.store import AuditSummary, Comment, Event, MetricDelta, ReportComparison
+from audit.store.core import AuditSummary, Comment, Event, MetricDelta, ReportComparison
 
 UP_COLOUR, DOWN_COLOUR = "#1565c0", "#c62828"
 STATUS_LABELS = {"draft": "draft", "in_review": "in review", "approved": "approved",

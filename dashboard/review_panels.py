@@ -14,7 +14,7 @@ import streamlit as st
 
 from audit.errors import AuditError, StoreError
 from audit.report import SCORECARD_AREAS, AuditReport
-from audit.store import AuditRecord, Outcome, Status
+from audit.store.core import AuditRecord, Outcome, Status
 from dashboard import auth
 from dashboard import components as ui
 from dashboard import review_charts as rc

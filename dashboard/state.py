@@ -29,7 +29,7 @@ from audit.report import AuditReport
 REPORT = "rai_report"  # the AuditReport being looked at
 REPORT_KEY = "rai_report_key"  # its content hash
 NARRATIVE = "rai_narrative"  # report key -> model card narrative fields being edited
-USER = "rai_user"  # the signed-in audit.store.User, or absent
+USER = "rai_user"  # the signed-in audit.store.core.User, or absent
 
 _MAX_REPORTS = 16
 
@@ -183,7 +183,7 @@ class CardBundle:
 @st.cache_data(max_entries=32, show_spinner=False)
 def model_card(key: str, narrative_json: str, review_json: str, _report: AuditReport) -> CardBundle:
     """Build (once per report, narrative and review state) the model card, the datasheet and the card's Markdown."""
-    from audit.modelcard import Narrative, build_model_card, datasheet, render_markdown
+    from audit.cards.modelcard import Narrative, build_model_card, datasheet, render_markdown
 
     review = json.loads(review_json) if review_json else None
     narrative = Narrative.from_dict(json.loads(narrative_json))
@@ -198,7 +198,7 @@ SAVED = "rai_saved"  # report key -> audit id in the store
 
 @st.cache_resource(show_spinner=False)
 def _audit_store(url: str | None):
-    from audit.store import AuditStore
+    from audit.store.core import AuditStore
 
     return AuditStore(url)
 
@@ -224,7 +224,7 @@ STORED_PREFIX = "store:"  # report keys of audits opened from the store
 
 def store_url() -> str:
     """Where the audit database is, for display: ``$AUDIT_DB_URL``, else ``./audit.db``."""
-    from audit._store_schema import DEFAULT_PATH, ENV_URL
+    from audit.store.schema import DEFAULT_PATH, ENV_URL
 
     return os.environ.get(ENV_URL) or DEFAULT_PATH
 

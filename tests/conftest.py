@@ -8,7 +8,7 @@ import pytest
 
 from audit.config import DataOptions, ModelOptions
 from audit.data import prepare_dataset
-from audit.models import train_models
+from audit.models.baselines import train_models
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
 ADULT = ROOT / "sample_data" / "adult.csv.gz"

@@ -1,7 +1,7 @@
 """Team reviews in the dashboard (issue 9): sign-in, Reviews and History pages under AppTest.
 
 Each test gets a fresh SQLite store through ``$AUDIT_DB_URL`` with accounts made by
-:class:`audit.store.AuditStore`; reports come from the real pipeline on small
+:class:`audit.store.core.AuditStore`; reports come from the real pipeline on small
 synthetic data (performance only, no cross-validation, 50 bootstrap resamples).
 Pages are driven through their widgets; the store is asked what really happened.
 """
@@ -20,7 +20,7 @@ from audit.config import AuditConfig, ModelOptions
 from audit.data import prepare_dataset
 from audit.pipeline import run_audit
 from audit.report import AuditReport
-from audit.store import AuditStore, compare_reports
+from audit.store.core import AuditStore, compare_reports
 from dashboard import review_charts as rc
 from dashboard import state
 from dashboard.components import md
@@ -386,7 +386,7 @@ def test_two_sessions_do_not_share_uploads_or_the_current_report(store, reports)
 
 
 def test_threads_nest_answers_under_their_question():
-    from audit.store import Comment
+    from audit.store.core import Comment
 
     def c(i, parent=None):
         return Comment(id=i, audit_id=1, author="a", section="general", body=str(i), parent_id=parent, resolved=False,

@@ -106,7 +106,7 @@ def test_missingness_chart_shows_columns_with_missing_values():
 
 
 def test_nan_values_draw_as_gaps_not_errors():
-    from audit.performance import LearningCurvePoint
+    from audit.sections.performance import LearningCurvePoint
 
     class Perf:
         learning_curve = (LearningCurvePoint(10, float("nan"), 0.5), LearningCurvePoint(20, 0.9, float("nan")))

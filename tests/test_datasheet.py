@@ -10,7 +10,7 @@ import pytest
 from pypdf import PdfReader
 
 from audit.config import config_from_mapping
-from audit.modelcard import DatasheetNarrative, Narrative, datasheet, datasheet_csv, render_html, render_markdown, render_pdf
+from audit.cards.modelcard import DatasheetNarrative, Narrative, datasheet, datasheet_csv, render_html, render_markdown, render_pdf
 from audit.pipeline import run_audit
 from tests.conftest import make_synthetic
 

@@ -12,8 +12,8 @@ from scipy import stats
 from scipy.spatial.distance import jensenshannon
 from sklearn.metrics import roc_auc_score
 
-from audit._domain import delong_ci
-from audit._drift_stats import (
+from audit.sections.drift.domain import delong_ci
+from audit.sections.drift.stats import (
     MISSING,
     benjamini_hochberg,
     categorical_drift,
@@ -21,9 +21,9 @@ from audit._drift_stats import (
     numeric_drift,
     summarise_numeric,
 )
-from audit._shift import apply_shift, parse_shift
+from audit.sections.drift.shift import apply_shift, parse_shift
 from audit.data import align_current
-from audit.drift import DriftOptions, DriftReport, audit_drift, compare_frames
+from audit.sections.drift.section import DriftOptions, DriftReport, audit_drift, compare_frames
 from audit.errors import ConfigError, DataError
 
 from conftest import make_synthetic
@@ -354,7 +354,7 @@ def test_default_audit_of_adult_sample_flags_nothing(adult_small_trained):
 def test_regression_model_loses_r2_under_a_feature_shift():
     from audit.config import ModelOptions
     from audit.data import prepare_dataset
-    from audit.models import train_models
+    from audit.models.baselines import train_models
 
     rng = np.random.default_rng(0)
     n = 1200

@@ -21,12 +21,12 @@ from sklearn.tree import DecisionTreeClassifier
 from audit.config import ModelOptions, build_options
 from audit.data import prepare_dataset
 from audit.errors import ConfigError
-from audit.explain import ExplanationOptions, ExplanationReport, explain_model, local_explanation
-from audit.models import train_models
-from audit._permutation import permutation_scores, sample_rows
-from audit._shap_summary import _curve
-from audit._surrogate import ReadableEncoder, leaf_conditions
-from audit._shap_values import FeatureCodec, aggregation_matrix, compute_shap
+from audit.sections.explanations.section import ExplanationOptions, ExplanationReport, explain_model, local_explanation
+from audit.models.baselines import train_models
+from audit.sections.explanations.permutation import permutation_scores, sample_rows
+from audit.sections.explanations.shap_summary import _curve
+from audit.sections.explanations.surrogate import ReadableEncoder, leaf_conditions
+from audit.sections.explanations.shap_values import FeatureCodec, aggregation_matrix, compute_shap
 
 from conftest import make_synthetic
 

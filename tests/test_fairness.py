@@ -19,14 +19,14 @@ from fairlearn.metrics import (
 )
 from sklearn.metrics import precision_score
 
-from audit._fairness_data import detect_proxies, disparity_values, group_labels, group_sums, metric_frame_table
-from audit._fairness_mitigation import reweighing_weights
+from audit.sections.fairness.metrics import detect_proxies, disparity_values, group_labels, group_sums, metric_frame_table
+from audit.sections.fairness.mitigation import reweighing_weights
 from audit.config import DataOptions, ModelOptions, build_options
 from audit.data import prepare_dataset
 from audit.errors import ConfigError
-from audit.fairness import FairnessOptions, FairnessReport, audit_fairness
-from audit.models import train_models
-from audit.performance import bootstrap_weights
+from audit.sections.fairness.section import FairnessOptions, FairnessReport, audit_fairness
+from audit.models.baselines import train_models
+from audit.sections.performance import bootstrap_weights
 from tests.conftest import make_synthetic
 
 FAST = dict(bootstrap=100, mitigations=(), unawareness=False)
@@ -359,8 +359,8 @@ def test_adult_sample_flags_relationship_as_a_proxy_for_sex(adult_small_trained)
 def test_single_group_sensitive_column_warns_instead_of_passing():
     from audit.config import ModelOptions
     from audit.data import prepare_dataset
-    from audit.fairness import FairnessOptions, audit_fairness
-    from audit.models import train_models
+    from audit.sections.fairness.section import FairnessOptions, audit_fairness
+    from audit.models.baselines import train_models
     from tests.conftest import make_synthetic
 
     frame = make_synthetic(n=600, seed=3)

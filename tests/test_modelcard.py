@@ -15,7 +15,7 @@ from pypdf import PdfReader
 
 from audit.config import config_from_mapping
 from audit.errors import AuditError, ConfigError
-from audit.modelcard import (
+from audit.cards.modelcard import (
     SECTION_TITLES,
     Narrative,
     build_model_card,
@@ -34,7 +34,7 @@ EVIL_COL = "<script>alert(1)</script>"
 EVIL_VALUE = "<img src=x onerror=alert(2)>"
 EVIL_REVIEWER = "<b onmouseover=alert(3)>mallory</b>"
 FORMULA_COL = "=HYPERLINK(\"http://x\")"
-SCHEMA = json.loads((__import__("pathlib").Path(__file__).resolve().parents[1] / "audit" / "schemas" / "model_card.schema.v0.0.2.json").read_text())
+SCHEMA = json.loads((__import__("pathlib").Path(__file__).resolve().parents[1] / "audit" / "cards" / "schemas" / "model_card.schema.v0.0.2.json").read_text())
 FAST_SECTIONS = tuple(s for s in ("performance", "fairness") if _load(SECTIONS[s]) is not None)
 
 NARRATIVE = Narrative(
@@ -364,7 +364,7 @@ def test_the_audit_config_narrative_is_the_default(report):
     rep = run_audit(small_config(("performance",), modelcard={"model_name": "From the config", "caveats": ["c1"]},
                                  datasheet={"motivation": "Why not."}), evil_frame(300), workers=1)
     assert build_model_card(rep).title == "From the config"
-    assert "Why not." in render_markdown(__import__("audit.datasheet").datasheet.datasheet(rep))
+    assert "Why not." in render_markdown(__import__("audit.cards.datasheet").cards.datasheet.datasheet(rep))
     assert build_model_card(rep, narrative=Narrative()).title != "From the config"  # an explicit narrative wins
     broken = rep.to_dict()
     broken["manifest"]["config"]["section_options"]["modelcard"] = {"owner": "typo"}

@@ -9,7 +9,7 @@ import pytest
 from audit.config import ModelOptions
 from audit.data import prepare_dataset
 from audit.errors import ConfigError, DataError
-from audit.models import encoded_to_original, train_models
+from audit.models.baselines import encoded_to_original, train_models
 
 
 def test_splits_are_disjoint_stratified_and_seeded(synthetic_dataset):

@@ -7,7 +7,7 @@ import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from audit.errors import ConfigError
-from audit.performance import (
+from audit.sections.performance import (
     PerformanceOptions,
     PerformanceReport,
     _binary_point,
@@ -86,7 +86,7 @@ def test_audit_performance_on_synthetic(synthetic_trained):
 
 def test_verdict_fails_when_model_is_no_better_than_dummy(synthetic_dataset):
     from audit.config import ModelOptions
-    from audit.models import train_models
+    from audit.models.baselines import train_models
 
     only_dummy = train_models(synthetic_dataset, options=ModelOptions(models=("dummy",), cv_folds=0), seed=0)
     rep = audit_performance(only_dummy, options=PerformanceOptions(bootstrap=50, learning_curve_sizes=(1.0,)), seed=0)

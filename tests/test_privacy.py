@@ -16,8 +16,8 @@ from sklearn.pipeline import Pipeline
 from audit.config import AuditConfig, ModelOptions, build_options
 from audit.data import prepare_dataset
 from audit.errors import ConfigError
-from audit.models import train_models
-from audit.privacy import PrivacyOptions, PrivacyReport, audit_privacy, compute_epsilon
+from audit.models.baselines import train_models
+from audit.sections.privacy.section import PrivacyOptions, PrivacyReport, audit_privacy, compute_epsilon
 
 # A quick sweep for synthetic data: 1,200 training rows.
 FAST = dict(networks=("logistic",), target_epsilons=(1.0, 8.0), epochs=5, batch_size=60, bootstrap=100)
@@ -97,7 +97,7 @@ def test_secure_mode_needs_torchcsprng():
 
 
 def test_delta_defaults_below_one_over_n_and_is_checked(synthetic_trained):
-    from audit._dp_training import auto_delta
+    from audit.sections.privacy.dp_training import auto_delta
 
     assert [auto_delta(n) for n in (999, 1000, 1200, 29_304)] == [1e-3, 1e-4, 1e-4, 1e-5]
     assert all(auto_delta(n) < 1 / n for n in (1, 7, 10, 99_999, 100_000))
@@ -112,7 +112,7 @@ def test_group_metrics_equal_fairlearn_and_skip_small_groups():
     from fairlearn.metrics import MetricFrame, demographic_parity_difference, equalized_odds_difference
     from sklearn.metrics import accuracy_score
 
-    from audit.privacy import _group_metrics
+    from audit.sections.privacy.section import _group_metrics
 
     rng = np.random.default_rng(0)
     g = np.array(["a"] * 300 + ["b"] * 200 + ["tiny"] * 10)
@@ -131,7 +131,7 @@ def test_group_metrics_equal_fairlearn_and_skip_small_groups():
 
 
 def test_loss_attack_ground_truth():
-    from audit._membership import attack_membership, row_loss
+    from audit.sections.privacy.membership import attack_membership, row_loss
 
     rng = np.random.default_rng(1)
     y_in, y_out = rng.integers(0, 2, 400), rng.integers(0, 2, 400)
@@ -217,7 +217,7 @@ def test_sweep_reports_budget_actually_spent(fast_report, synthetic_trained):
 
 
 def test_verdict_thresholds(fast_report):
-    from audit.privacy import _verdict
+    from audit.sections.privacy.section import _verdict
 
     audited, *rest = fast_report.models
     opts = PrivacyOptions()

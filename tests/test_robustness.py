@@ -20,9 +20,9 @@ from sklearn.pipeline import Pipeline
 from audit.config import DataOptions, ModelOptions, build_options
 from audit.data import prepare_dataset
 from audit.errors import ConfigError
-from audit.models import make_pipeline, train_models
-from audit._attacks import attack_model
-from audit.robustness import RobustnessOptions, RobustnessReport, audit_robustness
+from audit.models.baselines import make_pipeline, train_models
+from audit.sections.robustness.attacks import attack_model
+from audit.sections.robustness.section import RobustnessOptions, RobustnessReport, audit_robustness
 
 QUICK = dict(attack_rows=0, repeats=1)
 

@@ -11,10 +11,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from argon2 import PasswordHasher
 
-import audit._store_schema as schema
-from audit import users_cli
+import audit.store.schema as schema
+from audit.store import users_cli
 from audit.errors import AuditError, PermissionDenied, StoreError
-from audit.store import AuditStore, Outcome, Role, Status, compare_reports
+from audit.store.core import AuditStore, Outcome, Role, Status, compare_reports
 
 # Cheap argon2 parameters: the tests hash dozens of passwords.
 FAST = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)

@@ -10,9 +10,9 @@ import threading
 import pytest
 from argon2 import PasswordHasher
 
-import audit.store as store_module
+import audit.store.core as store_module
 from audit.errors import StoreError
-from audit.store import AuditStore
+from audit.store.core import AuditStore
 
 FAST = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 PW = "correct horse battery"

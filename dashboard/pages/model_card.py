@@ -5,8 +5,8 @@ import json
 import streamlit as st
 
 from audit.errors import AuditError
-from audit.modelcard import DATASHEET_FIELDS, MODELCARD_FIELDS, Narrative, datasheet_csv
-from audit.modelcard import render_html, render_markdown, render_pdf, to_model_card_toolkit
+from audit.cards.modelcard import DATASHEET_FIELDS, MODELCARD_FIELDS, Narrative, datasheet_csv
+from audit.cards.modelcard import render_html, render_markdown, render_pdf, to_model_card_toolkit
 from dashboard import components as ui
 from dashboard import state
 

@@ -1,0 +1,1 @@
+"""Cards: an AuditReport as a model card or datasheet (Markdown, HTML, PDF, Model Card Toolkit JSON)."""

@@ -1,0 +1,223 @@
+"""Model cards (Mitchell et al., 2019) and datasheets from an audit report.
+
+``build_model_card`` turns a report (plus the human-written :class:`Narrative`
+and the store's review summary) into a :class:`ModelCard`: plain sections of
+plain-text blocks. ``render_markdown`` / ``render_html`` / ``render_pdf`` draw any
+such document (a :class:`~audit.cards.datasheet.Datasheet` too), escaping every string
+for their format; ``to_model_card_toolkit`` maps the card onto the Model Card
+Toolkit JSON schema v0.0.2; ``export_files`` writes the chosen formats.
+
+The card is dated with the audit's start time, not the export time, so the same
+report always gives byte-identical files.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from audit.cards import sections as cs
+from audit.cards.blocks import Document, finite_or_none, render_markdown_document
+from audit.cards.extras import extra_section, privacy_tradeoffs
+from audit.cards.fairness import fairness_metric_entries, fairness_tradeoffs
+from audit.cards.narrative import DATASHEET_FIELDS, MODELCARD_FIELDS, DatasheetNarrative, Narrative, load_narrative, narrative_of
+from audit.cards.sections import report_dict
+from audit.cards.datasheet import Datasheet, csv_safe, datasheet, datasheet_csv
+from audit.errors import AuditError, ConfigError
+
+FORMATS = ("md", "html", "pdf", "json")
+SECTION_TITLES = (
+    "Model details", "Intended use", "Factors", "Metrics", "Evaluation data", "Training data",
+    "Quantitative analyses", "Ethical considerations", "Caveats and recommendations",
+    "Explanations", "Robustness", "Drift", "Privacy", "Audit scorecard", "Review and sign-off",
+)
+
+
+@dataclass(frozen=True)
+class CardMetric:
+    """One number of the quantitative analysis; ``slice`` is empty for the whole test split."""
+
+    name: str
+    value: float | None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    slice: str = ""
+
+
+@dataclass(frozen=True)
+class ModelCard(Document):
+    """A model card: the rendered sections plus the structured facts the Model Card Toolkit export needs."""
+
+    model_name: str = ""
+    date: str = ""
+    task: str = ""
+    architecture: str = ""
+    narrative: Narrative = field(default_factory=Narrative)
+    metrics: tuple[CardMetric, ...] = ()
+    datasets: tuple[tuple[str, str, tuple[str, ...]], ...] = ()  # (name, description, sensitive columns)
+    limitations: tuple[str, ...] = ()
+    risks: tuple[str, ...] = ()
+    tradeoffs: tuple[str, ...] = ()
+    scorecard: tuple[tuple[str, str], ...] = ()  # (area, status)
+    review_status: str = "not reviewed"
+    signoffs: tuple[str, ...] = ()  # "reviewer (date, run N)" of each approval
+
+
+def build_model_card(report: Any, *, narrative: Narrative | None = None, review: Mapping[str, Any] | None = None) -> ModelCard:
+    """Assemble the model card of an audit.
+
+    Parameters
+    ----------
+    report : AuditReport or its ``to_dict()`` JSON dict
+        Sections that were not run (``None``) are shown as "not run".
+    narrative : Narrative, optional
+        The human-written fields; missing ones are shown as placeholders asking for them.
+        Default: the ``[modelcard]`` / ``[datasheet]`` tables of the audit's own config, if any.
+    review : dict, optional
+        ``AuditStore.review_summary(audit_id)``: status, decisions (sign-offs) and open comments.
+
+    Returns
+    -------
+    ModelCard
+    """
+    r = report_dict(report)
+    n = narrative_of(r) if narrative is None else narrative
+    if not isinstance(n, Narrative):
+        raise AuditError(f"narrative must be a Narrative (see Narrative.from_dict); found {type(n).__name__}")
+    if review is not None and not isinstance(review, Mapping):
+        raise AuditError(f"review must be the dict of AuditStore.review_summary; found {type(review).__name__}")
+    m, models, perf = cs.g(r, "manifest", default={}), cs.g(r, "models", default={}), cs.g(r, "performance", default={})
+    target = cs.g(m, "target", default="the target")
+    label = cs.g(models, "selected_label", default="Model")
+    title = n.model_name or f"{label} for {target}"
+    dataset = cs.g(m, "dataset", "name", default="the data")
+    sections = (
+        cs.model_details(r, n, title, review), cs.intended_use(r, n), cs.factors(r, n), cs.metrics(r),
+        cs.evaluation_data(r), cs.training_data(r), cs.quantitative(r), cs.ethical(r, n), cs.caveats(r, n),
+        *(extra_section(name, r) for name in ("explanations", "robustness", "drift", "privacy")),
+        cs.scorecard(r), cs.review_section(review),
+    )
+    metrics = [CardMetric(k, finite_or_none(cs.g(v, "value")), finite_or_none(cs.g(v, "ci_low")), finite_or_none(cs.g(v, "ci_high")))
+               for k, v in (cs.g(perf, "metrics", default={}) or {}).items()]
+    metrics += [CardMetric(*e) for e in fairness_metric_entries(cs.g(r, "fairness"))]
+    sens = tuple(map(str, cs.g(m, "sensitive", default=()) or ()))
+    sha = cs.g(m, "dataset", "sha256", default="?")
+    datasets = (
+        (f"{dataset} (training split)", f"{cs.g(models, 'n_train', default='?')} rows used to fit the model; sha256 {sha}", sens),
+        (f"{dataset} (test split)", f"{cs.g(models, 'n_test', default='?')} held-out rows the audit evaluated on; sha256 {sha}", sens),
+    )
+    started = str(cs.g(m, "started_at", default=""))
+    return ModelCard(
+        title=title,
+        subtitle=f"Model card from the responsible-AI audit of {dataset}",
+        generated_at=started or "unknown",
+        sections=sections,
+        model_name=title,
+        date=started[:10],
+        task=str(cs.g(m, "task", default="")),
+        architecture=f"{label}; inputs: {', '.join(map(str, cs.g(models, 'features', default=())))}",
+        narrative=n,
+        metrics=tuple(metrics),
+        datasets=datasets,
+        limitations=(*n.caveats, *n.recommendations, *cs.caveat_findings(r)),
+        risks=(*n.ethical_considerations, *cs.ethics_findings(r)),
+        scorecard=tuple((str(k), str(cs.g(v, "status", default="?"))) for k, v in (cs.g(r, "scorecard", default={}) or {}).items()),
+        tradeoffs=(*_tradeoffs(perf), *fairness_tradeoffs(cs.g(r, "fairness")), *privacy_tradeoffs(r)),
+        review_status=str(cs.g(review, "status", default="not reviewed")),
+        signoffs=tuple(f"{d.get('reviewer', '?')} ({str(d.get('date', '?'))[:10]}, run {d.get('run', '?')})"
+                       for d in cs.g(review, "decisions", default=()) or () if isinstance(d, Mapping) and d.get("outcome") == "approved"),
+    )
+
+
+def _tradeoffs(perf: Mapping[str, Any]) -> tuple[str, ...]:
+    p, rec = cs.g(perf, "metrics", "precision", "value"), cs.g(perf, "metrics", "recall", "value")
+    if p is None or rec is None:
+        return ()
+    return (f"At the decision threshold {cs.num(cs.g(perf, 'decision_threshold'))} the model has precision {cs.num(p)} and "
+            f"recall {cs.num(rec)}; a lower threshold finds more positives at the cost of more false alarms, a higher one the reverse.",)
+
+
+def render_markdown(card: Document) -> str:
+    """The card (or a datasheet) as Markdown; user text is escaped so it renders as text."""
+    return render_markdown_document(card)
+
+
+def render_html(card: Document) -> str:
+    """One self-contained HTML page: inline CSS and SVG charts, no script, no network access."""
+    from audit.cards.html import render_html_document
+
+    return render_html_document(card)
+
+
+def render_pdf(card: Document) -> bytes:
+    """A PDF drawn with reportlab; deterministic for a given card."""
+    from audit.cards.pdf import render_pdf_document
+
+    return render_pdf_document(card)
+
+
+def to_model_card_toolkit(card: ModelCard) -> dict[str, Any]:
+    """The card as a Model Card Toolkit v0.0.2 JSON object (validates against its schema)."""
+    from audit.cards.mct import to_mct
+
+    return to_mct(card)
+
+
+def export_files(report: Any, out_dir: str | Path, *, formats: Iterable[str], narrative: Narrative | None = None,
+                 review: Mapping[str, Any] | None = None) -> list[Path]:
+    """Write the model card and the datasheet in each format to ``out_dir``.
+
+    Parameters
+    ----------
+    report : AuditReport or its JSON dict
+    out_dir : directory, created if missing
+    formats : some of ``md``, ``html``, ``pdf``, ``json`` (Model Card Toolkit JSON for the
+        card, plain JSON for the datasheet), and ``csv`` (the datasheet's column table).
+    narrative, review : as for :func:`build_model_card`.
+
+    Returns
+    -------
+    list of Path
+        The files written, model card first within each format.
+    """
+    fmts = list(dict.fromkeys(f.strip().lower() for f in formats))
+    bad = [f for f in fmts if f not in (*FORMATS, "csv")]
+    if bad:
+        raise ConfigError(f"export formats must be among {', '.join(FORMATS)}, csv; found {', '.join(map(repr, bad))}")
+    card = build_model_card(report, narrative=narrative, review=review)
+    sheet = datasheet(report, narrative=narrative)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+
+    def put(name: str, data: str | bytes) -> None:
+        path = out / name
+        path.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
+        written.append(path)
+
+    for f in fmts:
+        if f == "md":
+            put("model_card.md", render_markdown(card))
+            put("datasheet.md", render_markdown(sheet))
+        elif f == "html":
+            put("model_card.html", render_html(card))
+            put("datasheet.html", render_html(sheet))
+        elif f == "pdf":
+            put("model_card.pdf", render_pdf(card))
+            put("datasheet.pdf", render_pdf(sheet))
+        elif f == "json":
+            put("model_card.json", json.dumps(to_model_card_toolkit(card), indent=2, ensure_ascii=False) + "\n")
+            put("datasheet.json", json.dumps(sheet.to_dict(), indent=2, ensure_ascii=False) + "\n")
+        elif f == "csv":
+            put("datasheet_columns.csv", datasheet_csv(sheet))
+    return written
+
+
+__all__ = [
+    "Narrative", "DatasheetNarrative", "MODELCARD_FIELDS", "DATASHEET_FIELDS", "load_narrative",
+    "ModelCard", "CardMetric", "build_model_card", "render_markdown", "render_html", "render_pdf",
+    "to_model_card_toolkit", "export_files", "csv_safe", "datasheet", "Datasheet", "datasheet_csv", "FORMATS", "SECTION_TITLES",
+]

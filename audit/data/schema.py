@@ -1,0 +1,382 @@
+"""From a table to a :class:`Dataset`: target and sensitive columns validated, column
+kinds and the task inferred, ID-like and personal-identifier columns excluded with a
+stated reason.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+import pandas as pd
+
+from audit.serial import ReportMixin
+from audit.config import DataOptions
+from audit.errors import DataError
+
+from audit.data.read import E_NO_ROWS, _check_dup, frame_sha256, load_table
+
+E_UNKNOWN_TARGET = "target column {col!r} is not in the data; columns are: {cols}"
+E_UNKNOWN_SENSITIVE = "sensitive column {col!r} is not in the data; columns are: {cols}"
+E_TARGET_SENSITIVE = "column {col!r} cannot be both the target and a sensitive attribute"
+E_ONE_CLASS = "target column {col!r} has a single value ({value!r}); a model needs at least two classes"
+E_MOSTLY_MISSING = "target column {col!r} is missing in {pct:.0f}% of rows; at most 50% may be missing"
+E_MULTICLASS = (
+    "target column {col!r} has {n} classes; multiclass classification is not supported yet "
+    "(binary classification and regression are)"
+)
+E_NO_FEATURES = "no usable feature is left after excluding {excluded}; the model needs at least one feature column"
+E_NO_SENSITIVE = "name at least one sensitive column (for example sex or race) to audit fairness"
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
+_PHONE = re.compile(r"^\+?[\d\s\-().]{7,20}$")
+_NAME_COLS = re.compile(r"^(first|last|full|given|family|middle|sur)?_?name$|^surname$|^(client|customer|person|patient)_?name$", re.I)
+_DOB_COLS = re.compile(r"^(dob|date_?of_?birth|birth_?date|birthdate|birthday)$", re.I)
+_ID_NAME = re.compile(r"(^|_)(id|uuid|guid|ssn|key)$", re.I)
+
+
+@dataclass(frozen=True)
+class ColumnSchema(ReportMixin):
+    """One column as the audit sees it."""
+
+    name: str
+    kind: str  # "numeric" | "categorical" | "other"
+    role: str  # "feature" | "target" | "sensitive" | "excluded"
+    missing: int
+    unique: int
+    reason: str | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """A validated table ready for modelling. Not serialised; the manifest describes it."""
+
+    frame: pd.DataFrame
+    name: str
+    sha256: str
+    target: str
+    sensitive: tuple[str, ...]
+    task: str  # "binary" | "regression"
+    features: tuple[str, ...]
+    numeric: tuple[str, ...]
+    categorical: tuple[str, ...]
+    immutable: tuple[str, ...]
+    excluded: Mapping[str, str]
+    columns: tuple[ColumnSchema, ...]
+    warnings: tuple[str, ...]
+    positive_label: str | None
+    y: np.ndarray
+    groups: pd.DataFrame  # sensitive columns as string group labels
+    rows_in_file: int
+    sampled: bool = False
+    options: DataOptions = field(default_factory=DataOptions)
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.frame)
+
+    @property
+    def X(self) -> pd.DataFrame:
+        return self.frame[list(self.features)]
+
+
+def _is_numeric(s: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
+
+
+def _string_values(s: pd.Series, n: int = 500) -> pd.Series:
+    v = s.dropna()
+    if len(v) > n:
+        v = v.sample(n, random_state=0)
+    return v.astype(str).str.strip()
+
+
+def _pii_reason(col: str, s: pd.Series) -> str | None:
+    """Why a column is a personal identifier, or None. Name and value heuristics."""
+    if _DOB_COLS.match(col):
+        return "personal identifier (date of birth)"
+    if _NAME_COLS.match(col):
+        return "personal identifier (person's name)"
+    if _is_numeric(s):
+        return None
+    vals = _string_values(s)
+    if len(vals) == 0:
+        return None
+    if vals.str.match(_EMAIL).mean() > 0.5:
+        return "personal identifier (email addresses)"
+    phone_like = vals.str.match(_PHONE) & (vals.str.count(r"\d") >= 7)
+    if phone_like.mean() > 0.5:
+        return "personal identifier (phone numbers)"
+    if vals.str.len().mean() > 30 and s.nunique(dropna=True) > 0.5 * s.notna().sum():
+        return "free text (not a supported feature type)"
+    if vals.str.match(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2})?)?$|^\d{1,2}/\d{1,2}/\d{2,4}$").mean() > 0.8:
+        return "date or time values (not a supported feature type)"
+    return None
+
+
+def _id_reason(col: str, s: pd.Series, n_rows: int) -> str | None:
+    nun = s.nunique(dropna=True)
+    if n_rows >= 20 and nun == n_rows and s.notna().all():
+        if not _is_numeric(s) or pd.api.types.is_integer_dtype(s) or _ID_NAME.search(col):
+            return "ID-like (a different value in every row)"
+    if _ID_NAME.search(col) and nun > 0.9 * n_rows and n_rows >= 20:
+        return "ID-like (named like an identifier, nearly unique)"
+    return None
+
+
+def prepare_dataset(
+    frame: pd.DataFrame,
+    *,
+    target: str,
+    sensitive: tuple[str, ...] | list[str],
+    options: DataOptions | None = None,
+    name: str = "data",
+    sha256: str | None = None,
+    seed: int = 0,
+    positive_label: str | None = None,
+) -> Dataset:
+    """Validate ``frame`` and infer its schema.
+
+    Parameters
+    ----------
+    frame : the table as read.
+    target : the label column.
+    sensitive : sensitive attribute columns (at least one).
+    options : data options (limits, exclusions, overrides).
+    name, sha256 : provenance for the manifest; sha256 defaults to a hash of the content.
+    seed : used when the table is sampled down to ``options.max_rows``.
+    positive_label : which label value is the positive class (default: 1 / True / yes / the
+        minority class).
+
+    Returns
+    -------
+    Dataset
+    """
+    opts = options or DataOptions()
+    sensitive = tuple(sensitive)
+    cols = [str(c) for c in frame.columns]
+    _check_dup(cols, name)
+    if frame.empty or len(frame) == 0:
+        raise DataError(E_NO_ROWS.format(name=name))
+    shown = ", ".join(cols[:30]) + (" ..." if len(cols) > 30 else "")
+    if target not in frame.columns:
+        raise DataError(E_UNKNOWN_TARGET.format(col=target, cols=shown))
+    if not sensitive:
+        raise DataError(E_NO_SENSITIVE)
+    for s in sensitive:
+        if s not in frame.columns:
+            raise DataError(E_UNKNOWN_SENSITIVE.format(col=s, cols=shown))
+        if s == target:
+            raise DataError(E_TARGET_SENSITIVE.format(col=s))
+    for c in (*opts.exclude, *opts.immutable, *opts.column_types):
+        if c not in frame.columns:
+            raise DataError(f"column {c!r} named in the data options is not in the data; columns are: {shown}")
+    sha = sha256 or frame_sha256(frame)
+    rows_in_file = len(frame)
+    warnings: list[str] = []
+
+    if _is_numeric(frame[target]) and frame[target].isin([np.inf, -np.inf]).any():
+        frame[target] = frame[target].replace([np.inf, -np.inf], np.nan)
+    y_raw = frame[target]
+    missing_share = float(y_raw.isna().mean())
+    if missing_share > 0.5:
+        raise DataError(E_MOSTLY_MISSING.format(col=target, pct=100 * missing_share))
+    if missing_share > 0:
+        n_drop = int(y_raw.isna().sum())
+        warnings.append(f"{n_drop} rows with a missing target were dropped")
+        frame = frame.loc[y_raw.notna()]
+    frame = frame.reset_index(drop=True)
+    sampled = False
+    if opts.max_rows and len(frame) > opts.max_rows:
+        frame = frame.sample(opts.max_rows, random_state=seed).reset_index(drop=True)
+        sampled = True
+        warnings.append(f"the table has {rows_in_file} rows; a seeded sample of {opts.max_rows} was audited")
+
+    task, y, pos = _infer_task(frame[target], target, positive_label)
+
+    columns: list[ColumnSchema] = []
+    excluded: dict[str, str] = {}
+    numeric, categorical = [], []
+    n = len(frame)
+    for col in frame.columns:
+        s = frame[col]
+        kind = opts.column_types.get(col)
+        if kind is None:
+            if _is_numeric(s):
+                kind = "numeric"
+            else:
+                conv = pd.to_numeric(s, errors="coerce")
+                if s.notna().sum() > 0 and conv.notna().sum() == s.notna().sum() and not pd.api.types.is_bool_dtype(s):
+                    frame[col] = conv
+                    s = conv
+                    kind = "numeric"
+                else:
+                    kind = "categorical"
+        elif kind not in ("numeric", "categorical"):
+            raise DataError(f"column type override for {col!r} must be numeric or categorical, got {kind!r}")
+        elif kind == "numeric" and not _is_numeric(s):
+            conv = pd.to_numeric(s, errors="coerce")
+            if conv.notna().sum() < s.notna().sum():
+                raise DataError(f"column {col!r} was declared numeric but holds non-numeric values such as {s[conv.isna() & s.notna()].iloc[0]!r}")
+            frame[col] = conv
+            s = conv
+        if kind == "numeric" and col != target and s.isin([np.inf, -np.inf]).any():
+            n_inf = int(s.isin([np.inf, -np.inf]).sum())
+            warnings.append(f"column {col!r}: {n_inf} infinite values were treated as missing")
+            s = frame[col] = s.replace([np.inf, -np.inf], np.nan)
+        role, reason = "feature", None
+        if col == target:
+            role = "target"
+        elif col in sensitive:
+            role = "sensitive"
+        elif col in opts.exclude:
+            role, reason = "excluded", "excluded by the user"
+        else:
+            reason = _pii_reason(col, s) or _id_reason(col, s, n)
+            if reason is None and s.isna().all():
+                reason = "empty (every value missing)"
+            if reason is None and s.nunique(dropna=True) <= 1:
+                reason = "constant (one value)"
+            if reason:
+                role = "excluded"
+        if role == "excluded":
+            excluded[col] = reason or "excluded"
+        columns.append(ColumnSchema(name=col, kind=kind, role=role, missing=int(s.isna().sum()), unique=int(s.nunique(dropna=True)), reason=reason))
+        if role == "feature" or (role == "sensitive" and opts.sensitive_as_features):
+            (numeric if kind == "numeric" else categorical).append(col)
+
+    for col, why in excluded.items():
+        if why != "excluded by the user":
+            warnings.append(f"column {col!r} excluded from the features: {why}")
+    features = tuple(c for c in frame.columns if c in numeric or c in categorical)
+    non_sensitive = [c for c in features if c not in sensitive]
+    if not non_sensitive:
+        listed = ", ".join(f"{c} ({r})" for c, r in excluded.items()) or "the target and sensitive columns"
+        raise DataError(E_NO_FEATURES.format(excluded=listed))
+    for c in opts.immutable:
+        if c not in features:
+            raise DataError(f"immutable column {c!r} is not a model feature")
+
+    # Categorical features as strings so one-hot encoding sees one consistent type.
+    for c in categorical:
+        frame[c] = frame[c].astype("object").where(frame[c].notna(), None)
+        frame[c] = frame[c].map(lambda v: None if v is None else str(v)).astype(object)
+    groups = pd.DataFrame(index=frame.index)
+    for s_col in sensitive:
+        groups[s_col] = _group_labels(frame[s_col], s_col, warnings)
+        counts = groups[s_col].value_counts()
+        small = counts[counts < opts.min_group_size]
+        for g, k in small.items():
+            warnings.append(
+                f"sensitive group {s_col}={g} has only {k} rows (minimum {opts.min_group_size}); "
+                "its metrics are reported but flagged and excluded from verdicts"
+            )
+    keep = [c for c in frame.columns if c not in excluded]
+    frame = frame[keep].copy()
+    return Dataset(
+        frame=frame,
+        name=name,
+        sha256=sha,
+        target=target,
+        sensitive=sensitive,
+        task=task,
+        features=features,
+        numeric=tuple(c for c in features if c in numeric),
+        categorical=tuple(c for c in features if c in categorical),
+        immutable=tuple(opts.immutable),
+        excluded=excluded,
+        columns=tuple(columns),
+        warnings=tuple(warnings),
+        positive_label=pos,
+        y=y,
+        groups=groups,
+        rows_in_file=rows_in_file,
+        sampled=sampled,
+        options=opts,
+    )
+
+
+def _group_labels(s: pd.Series, col: str, warnings: list[str]) -> pd.Series:
+    """Sensitive values as string group labels; many-valued numeric columns become quartile bins."""
+    if _is_numeric(s) and s.nunique(dropna=True) > 10:
+        binned = pd.qcut(s, q=4, duplicates="drop")
+        warnings.append(f"numeric sensitive column {col!r} was grouped into quartile bins for group metrics")
+        out = binned.astype(str)
+        return out.where(s.notna(), "missing")
+    out = s.astype("object").map(lambda v: "missing" if pd.isna(v) else str(v))
+    return out.astype(object)
+
+
+def _infer_task(y: pd.Series, col: str, positive_label: str | None) -> tuple[str, np.ndarray, str | None]:
+    values = y.dropna()
+    uniq = pd.unique(values)
+    if len(uniq) < 2:
+        raise DataError(E_ONE_CLASS.format(col=col, value=str(uniq[0]) if len(uniq) else None))
+    if len(uniq) == 2:
+        labels = [str(u) for u in uniq]
+        if positive_label is not None:
+            if str(positive_label) not in labels:
+                raise DataError(f"positive label {positive_label!r} is not a value of {col!r}: values are {labels}")
+            pos = str(positive_label)
+        elif set(labels) <= {"0", "1", "0.0", "1.0"}:
+            pos = "1" if "1" in labels else "1.0"
+        elif set(l.strip().lower() for l in labels) == {"yes", "no"}:
+            pos = next(l for l in labels if l.strip().lower() == "yes")
+        elif set(l.lower() for l in labels) == {"true", "false"}:
+            pos = next(l for l in labels if l.lower() == "true")
+        else:
+            counts = values.astype(str).value_counts()
+            # The minority class is the event of interest by convention (">50K", "default", "reoffend").
+            pos = str(counts.index[-1]) if counts.iloc[-1] != counts.iloc[0] else sorted(labels)[-1]
+        yy = (y.astype(str) == pos).to_numpy(dtype=np.int64)
+        return "binary", yy, pos
+    if _is_numeric(y):
+        is_int = np.allclose(values.to_numpy(dtype=float), np.round(values.to_numpy(dtype=float)))
+        if not is_int or len(uniq) > 20:
+            return "regression", y.to_numpy(dtype=float), None
+    raise DataError(E_MULTICLASS.format(col=col, n=len(uniq)))
+
+
+def load_dataset(
+    source: str | Path | bytes | IO[bytes] | pd.DataFrame,
+    *,
+    target: str,
+    sensitive: tuple[str, ...] | list[str],
+    options: DataOptions | None = None,
+    seed: int = 0,
+    name: str | None = None,
+) -> Dataset:
+    """Read and prepare a dataset in one call (a path, bytes, file object or DataFrame)."""
+    opts = options or DataOptions()
+    if isinstance(source, pd.DataFrame):
+        return prepare_dataset(source.copy(), target=target, sensitive=sensitive, options=opts, name=name or "data", seed=seed)
+    frame, shown, sha = load_table(source, max_file_mb=opts.max_file_mb, name=name)
+    return prepare_dataset(frame, target=target, sensitive=sensitive, options=opts, name=shown, sha256=sha, seed=seed)
+
+
+def align_current(current: pd.DataFrame, dataset: Dataset) -> pd.DataFrame:
+    """Check and coerce a second ("current") table to the reference dataset's schema."""
+    missing = [c for c in dataset.features if c not in current.columns]
+    if missing:
+        raise DataError(f"the current data lacks feature columns of the reference data: {', '.join(missing)}")
+    out = pd.DataFrame(index=range(len(current)))
+    cur = current.reset_index(drop=True)
+    for c in dataset.features:
+        if c in dataset.numeric:
+            conv = pd.to_numeric(cur[c], errors="coerce")
+            bad = conv.isna() & cur[c].notna()
+            if bad.any():
+                raise DataError(f"column {c!r} is numeric in the reference data but the current data holds {cur[c][bad].iloc[0]!r}")
+            out[c] = conv.replace([np.inf, -np.inf], np.nan).to_numpy()
+        else:
+            out[c] = cur[c].map(lambda v: None if pd.isna(v) else str(v)).astype(object).to_numpy()
+    if dataset.target in cur.columns:
+        out[dataset.target] = cur[dataset.target].to_numpy()
+    for s in dataset.sensitive:
+        if s not in out.columns and s in cur.columns:
+            out[s] = cur[s].to_numpy()
+    return out

@@ -1,0 +1,1 @@
+"""The audit sections, one package (or module) per area; ``registry`` is the one list of them."""

@@ -1,0 +1,179 @@
+"""Error analysis without declared groups: the cohorts where the model errs most.
+
+Two views, as in Microsoft's Responsible-AI error analysis:
+
+- a shallow decision tree fitted to the error indicator (a wrong 0/1 prediction, or the
+  absolute error for regression). Unlike RAI, the tree is fitted on the *validation*
+  split and its leaves are scored on the *test* split, so a cohort's error rate and
+  interval are not inflated by the tree having chosen it on the same rows;
+- k-means clusters of the test rows (unsupervised: the errors play no part in forming
+  them), each described by its most distinctive traits.
+
+Every cohort states its size, error, a confidence interval (Wilson for a rate, Student
+t for a mean absolute error) and whether that interval lies above, below or around the
+overall error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from sklearn.cluster import KMeans
+from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+
+from audit.serial import ReportMixin
+from audit.sections.explanations.surrogate import ReadableEncoder, leaf_conditions
+
+HIGHER, LOWER, SIMILAR = "higher", "lower", "similar"
+
+
+@dataclass(frozen=True)
+class Cohort(ReportMixin):
+    """A set of test rows and the model's error on them.
+
+    ``method`` is ``tree`` (a leaf of the error tree) or ``kmeans`` (a cluster);
+    ``conditions`` are the leaf's rules or the cluster's distinctive traits;
+    ``versus_overall`` says whether the interval lies above (``higher``), below
+    (``lower``) or around (``similar``) the overall error.
+    """
+
+    method: str
+    name: str
+    description: str
+    conditions: tuple[str, ...]
+    size: int
+    error: float
+    ci_low: float
+    ci_high: float
+    versus_overall: str
+
+
+@dataclass(frozen=True)
+class ErrorAnalysis(ReportMixin):
+    """Cohorts of the test split ranked by error (worst first)."""
+
+    error_metric: str  # "error_rate" | "mean_absolute_error"
+    n_test: int
+    overall_error: float
+    overall_ci_low: float
+    overall_ci_high: float
+    confidence: float
+    tree_fit_split: str
+    n_tree_fit: int
+    tree_max_depth: int
+    min_cohort_size: int
+    tree_cohorts: tuple[Cohort, ...]
+    n_clusters: int
+    cluster_cohorts: tuple[Cohort, ...]
+
+    def worst(self) -> Cohort | None:
+        """The cohort (of either method) with the highest error whose interval lies above the overall error."""
+        above = [c for c in self.tree_cohorts + self.cluster_cohorts if c.versus_overall == HIGHER]
+        return max(above, key=lambda c: c.error) if above else None
+
+
+def _interval(err: np.ndarray, binary: bool, confidence: float) -> tuple[float, float, float]:
+    n = len(err)
+    if n == 0:
+        return float("nan"), float("nan"), float("nan")
+    if binary:
+        k = int(err.sum())
+        ci = stats.binomtest(k, n).proportion_ci(confidence_level=confidence, method="wilson")
+        return k / n, float(ci.low), float(ci.high)
+    m = float(err.mean())
+    if n < 2:
+        return m, float("nan"), float("nan")
+    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1) * err.std(ddof=1) / np.sqrt(n))
+    return m, m - half, m + half
+
+
+def _cohort(method: str, name: str, conditions: tuple[str, ...], err: np.ndarray, binary: bool,
+            confidence: float, overall: float) -> Cohort:
+    e, lo, hi = _interval(err, binary, confidence)
+    versus = HIGHER if lo > overall else LOWER if hi < overall else SIMILAR
+    desc = " AND ".join(conditions) if method == "tree" else "; ".join(conditions)
+    return Cohort(method=method, name=name, description=desc or "all rows", conditions=conditions, size=len(err),
+                  error=e, ci_low=lo, ci_high=hi, versus_overall=versus)
+
+
+def _cluster_traits(encoder: ReadableEncoder, Z: np.ndarray, member: np.ndarray, k: int = 3) -> tuple[str, ...]:
+    """The ``k`` traits that most set a cluster apart, in standard deviations of the whole split."""
+    scored: list[tuple[float, str]] = []
+    for j, col in enumerate(encoder.columns):
+        allv, inv = Z[:, j], Z[member, j]
+        sd = allv.std()
+        if sd == 0:
+            continue
+        z = (inv.mean() - allv.mean()) / sd
+        if col in encoder.onehot:
+            if z <= 0:  # "is less often X" describes a cluster poorly; keep over-represented categories
+                continue
+            text = f"{col}: {inv.mean():.0%} (all {allv.mean():.0%})"
+        else:
+            text = f"{col} ≈ {np.median(inv):.4g} (all {np.median(allv):.4g})"
+        scored.append((abs(z), text))
+    scored.sort(key=lambda t: -t[0])
+    return tuple(t for _, t in scored[:k])
+
+
+def analyse_errors(
+    encoder: ReadableEncoder,
+    *,
+    X_fit: pd.DataFrame,
+    err_fit: np.ndarray,
+    X_test: pd.DataFrame,
+    err_test: np.ndarray,
+    binary: bool,
+    max_depth: int,
+    min_cohort_size: int,
+    n_clusters: int,
+    confidence: float,
+    seed: int,
+) -> ErrorAnalysis:
+    """Error-tree and k-means cohorts of the test rows.
+
+    Parameters
+    ----------
+    encoder : fitted readable encoding of the features.
+    X_fit, err_fit : rows and per-row errors the error tree is fitted on (validation split).
+    X_test, err_test : rows and per-row errors the cohorts are scored on (0/1 or absolute error).
+    binary : errors are 0/1 (a rate) rather than absolute errors (a mean).
+    """
+    overall, olo, ohi = _interval(err_test, binary, confidence)
+    Zte = encoder.transform(X_test)
+    tree_cohorts: list[Cohort] = []
+    if max_depth > 0 and len(err_fit) >= 2 * min_cohort_size:
+        Zfit = encoder.transform(X_fit)
+        tree = (DecisionTreeClassifier if binary else DecisionTreeRegressor)(
+            max_depth=max_depth, min_samples_leaf=min_cohort_size, random_state=seed)
+        tree.fit(Zfit, err_fit.astype(np.int64) if binary else err_fit)
+        leaf_test = tree.apply(Zte)
+        for leaf, conds in leaf_conditions(tree, encoder).items():
+            m = leaf_test == leaf
+            if m.any():
+                tree_cohorts.append(_cohort("tree", f"leaf {leaf}", conds, err_test[m], binary, confidence, overall))
+    cluster_cohorts: list[Cohort] = []
+    k = min(n_clusters, len(Zte) // max(min_cohort_size, 1))
+    if k >= 2:
+        # Numbers standardised so that no unit dominates; one-hot columns stay 0/1.
+        num = [j for j, c in enumerate(encoder.columns) if c not in encoder.onehot]
+        Zk = Zte.copy()
+        if num:
+            sd = Zk[:, num].std(axis=0)
+            Zk[:, num] = (Zk[:, num] - Zk[:, num].mean(axis=0)) / np.where(sd > 0, sd, 1.0)
+        labels = KMeans(n_clusters=k, n_init=3, random_state=seed).fit_predict(Zk)
+        for c in range(k):
+            m = labels == c
+            if m.any():
+                cluster_cohorts.append(_cohort("kmeans", f"cluster {c}", _cluster_traits(encoder, Zte, m), err_test[m],
+                                               binary, confidence, overall))
+    key = lambda c: (-c.error, c.name)  # noqa: E731
+    return ErrorAnalysis(
+        error_metric="error_rate" if binary else "mean_absolute_error", n_test=len(err_test), overall_error=overall,
+        overall_ci_low=olo, overall_ci_high=ohi, confidence=confidence, tree_fit_split="validation",
+        n_tree_fit=len(err_fit), tree_max_depth=max_depth, min_cohort_size=min_cohort_size,
+        tree_cohorts=tuple(sorted(tree_cohorts, key=key)), n_clusters=k, cluster_cohorts=tuple(sorted(cluster_cohorts, key=key)),
+    )

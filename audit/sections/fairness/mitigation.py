@@ -1,0 +1,236 @@
+"""Model variants scored on the audited model's test split: unawareness and mitigations.
+
+Private helpers of :mod:`audit.sections.fairness.section`. Every variant is scored with the same
+bootstrap resamples of the same test rows (:class:`Scorer`), so the
+accuracy-fairness trade-off between them is a paired comparison.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+from fairlearn.postprocessing import ThresholdOptimizer
+from fairlearn.reductions import DemographicParity, EqualizedOdds, ExponentiatedGradient
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
+from threadpoolctl import threadpool_limits
+
+from audit.sections.fairness.metrics import Interval, Resampler, group_labels, keyed_disparities, overall_metrics
+from audit.serial import ReportMixin
+from audit.models.baselines import MODEL_LABELS, TrainedModels, make_pipeline, make_preprocessor
+
+MITIGATIONS = ("reweighing", "expgrad_dp", "expgrad_eo", "threshold_dp", "threshold_eo")
+_LABELS = {
+    "unmitigated": "Audited model (no mitigation)",
+    "unaware": "Audited model retrained without the sensitive features",
+    "reweighing": "Reweighing (pre-processing)",
+    "expgrad_base": "Logistic regression, unconstrained (ExponentiatedGradient's base estimator)",
+    "expgrad_dp": "ExponentiatedGradient, demographic parity",
+    "expgrad_eo": "ExponentiatedGradient, equalized odds",
+    "threshold_dp": "ThresholdOptimizer, demographic parity",
+    "threshold_eo": "ThresholdOptimizer, equalized odds",
+}
+
+
+@dataclass(frozen=True)
+class ModelVariant(ReportMixin):
+    """One model scored on the audited model's test split.
+
+    ``metrics`` hold accuracy, balanced accuracy, selection rate and ROC AUC
+    (NaN when the variant gives no scores) for classification, MAE and R2 for
+    regression; ``disparities`` are keyed like ``FairnessReport.disparities_adequate``
+    (adequately sized groups only). ``status`` is "done" or "skipped" (``detail`` says why).
+    """
+
+    name: str
+    label: str
+    status: str
+    detail: str
+    estimator: str
+    fit_split: str
+    fit_rows: int
+    seconds: float
+    metrics: Mapping[str, Interval]
+    disparities: Mapping[str, Mapping[str, Interval]]
+
+
+@dataclass(frozen=True)
+class Scorer:
+    """Scores predictions on the test split: metrics and disparities with paired intervals."""
+
+    task: str
+    y: np.ndarray
+    coded: Mapping[str, tuple[np.ndarray, tuple[str, ...]]]
+    adequate: Mapping[str, np.ndarray]
+    resampler: Resampler
+
+    def variant(self, name: str, pred: np.ndarray, score: np.ndarray | None, *, detail: str, estimator: str,
+                fit_split: str, fit_rows: int, seconds: float) -> ModelVariant:
+        metrics = overall_metrics(self.task, self.y, pred.astype(float), score, self.resampler)
+        if self.task == "binary" and score is None:
+            metrics["roc_auc"] = Interval(np.nan, np.nan, np.nan)
+        disp = keyed_disparities(self.task, self.y, pred.astype(float), self.coded, self.adequate, self.resampler)
+        return ModelVariant(name=name, label=_LABELS[name], status="done", detail=detail, estimator=estimator,
+                            fit_split=fit_split, fit_rows=int(fit_rows), seconds=float(seconds), metrics=metrics, disparities=disp)
+
+
+def skipped(name: str, reason: str) -> ModelVariant:
+    return ModelVariant(name=name, label=_LABELS[name], status="skipped", detail=reason, estimator="", fit_split="",
+                        fit_rows=0, seconds=0.0, metrics={}, disparities={})
+
+
+def unmitigated(trained: TrainedModels, scorer: Scorer, score: np.ndarray, pred: np.ndarray) -> ModelVariant:
+    return scorer.variant("unmitigated", pred, score if trained.task == "binary" else None, detail="the audited model as fitted",
+                          estimator=MODEL_LABELS[trained.selected], fit_split="train", fit_rows=len(trained.y_train), seconds=0.0)
+
+
+def retrain_unaware(trained: TrainedModels, scorer: Scorer) -> ModelVariant:
+    """Refit the audited model's kind without the sensitive features ("fairness through unawareness")."""
+    ds = trained.dataset
+    dropped = [s for s in ds.sensitive if s in ds.features]
+    if not dropped:
+        return skipped("unaware", "the audited model already excludes the sensitive features (sensitive_as_features = false)")
+    feats = [f for f in ds.features if f not in ds.sensitive]
+    t0 = time.perf_counter()
+    pipe = make_pipeline(trained.selected, trained.task, tuple(c for c in ds.numeric if c in feats),
+                         tuple(c for c in ds.categorical if c in feats), seed=trained.seed)
+    pipe.fit(trained.X_train[feats], trained.y_train)
+    secs = time.perf_counter() - t0
+    Xt = trained.X_test[feats]
+    if trained.task == "binary":
+        score = pipe.predict_proba(Xt)[:, 1]
+        pred = (score >= trained.report.decision_threshold).astype(np.int64)
+    else:
+        score, pred = None, pipe.predict(Xt)
+    return scorer.variant("unaware", pred, score, detail=f"dropped {', '.join(dropped)}; {len(feats)} features remain",
+                          estimator=MODEL_LABELS[trained.selected], fit_split="train", fit_rows=len(trained.y_train), seconds=secs)
+
+
+def reweighing_weights(groups: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Kamiran & Calders (2012) weights P(group) P(label) / P(group, label).
+
+    Written here (five lines) because fairlearn has no reweighing and AIF360,
+    which has, is a large dependency to add for one formula.
+    """
+    g = np.unique(groups.astype(str), return_inverse=True)[1]
+    n = len(y)
+    joint = np.zeros((g.max() + 1, 2))
+    np.add.at(joint, (g, y.astype(int)), 1.0)
+    expected = joint.sum(axis=1, keepdims=True) * joint.sum(axis=0, keepdims=True) / n
+    return (expected / np.maximum(joint, 1.0))[g, y.astype(int)]
+
+
+def mitigate(trained: TrainedModels, scorer: Scorer, *, score: np.ndarray, pred: np.ndarray, names: tuple[str, ...],
+             cols: tuple[str, ...], max_rows: int, eps: float, max_iter: int, seed: int,
+             progress: Callable[[float, str], None] | None = None) -> tuple[ModelVariant, ...]:
+    """The audited model (its test ``score`` and ``pred``) and each requested mitigation, on the same test split.
+
+    Constraints and weights use the groups of ``cols`` (several columns = their
+    intersection, so parity between joint groups also holds for each column alone).
+    """
+    out = [unmitigated(trained, scorer, score, pred)]
+    if trained.task != "binary":
+        return tuple(out) + tuple(skipped(n, "applies to binary classification only") for n in names)
+    g_tr, g_val, g_te = (group_labels(g, cols) for g in (trained.groups_train, trained.groups_val, trained.groups_test))
+    pre = trained.model.named_steps["pre"]
+    est = trained.model.named_steps["model"]
+    thr = trained.report.decision_threshold
+    Z_tr, Z_te = pre.transform(trained.X_train), pre.transform(trained.X_test)
+    label = MODEL_LABELS[trained.selected]
+    done = 0
+
+    def tick(msg: str) -> None:
+        nonlocal done
+        done += 1
+        if progress:
+            progress(done / (len(names) + 2), msg)
+
+    if "reweighing" in names:
+        tick("reweighing")
+        t0 = time.perf_counter()
+        w = reweighing_weights(g_tr, trained.y_train)
+        model = clone(est).fit(Z_tr, trained.y_train, sample_weight=w)
+        s = model.predict_proba(Z_te)[:, 1]
+        out.append(scorer.variant("reweighing", (s >= thr).astype(int), s, estimator=label, fit_split="train",
+                                  fit_rows=len(w), seconds=time.perf_counter() - t0,
+                                  detail=f"the audited model refitted with weights P(group)P(label)/P(group, label) over {' x '.join(cols)} groups "
+                                         f"(weights {w.min():.2f} to {w.max():.2f})"))
+
+    eg_names = [n for n in ("expgrad_dp", "expgrad_eo") if n in names]
+    if eg_names:
+        out.extend(_expgrad(trained, scorer, eg_names, g_tr, cols, max_rows=max_rows, eps=eps, max_iter=max_iter, seed=seed, tick=tick))
+
+    Z_val = pre.transform(trained.X_val)
+    for name, constraint in (("threshold_dp", "demographic_parity"), ("threshold_eo", "equalized_odds")):
+        if name not in names:
+            continue
+        tick(_LABELS[name])
+        unseen = sorted(set(g_te) - set(g_val))
+        if unseen:
+            out.append(skipped(name, f"test groups {', '.join(unseen)} have no validation rows to learn a threshold from"))
+            continue
+        t0 = time.perf_counter()
+        # Fitted on the validation split: thresholds chosen on the training rows would be
+        # tuned to the model's over-confident in-sample scores.
+        to = ThresholdOptimizer(estimator=est, constraints=constraint, prefit=True, predict_method="predict_proba")
+        try:
+            to.fit(Z_val, trained.y_val, sensitive_features=g_val)
+            pred = to.predict(Z_te, sensitive_features=g_te, random_state=seed)
+        except ValueError as exc:
+            out.append(skipped(name, f"fairlearn could not fit it: {exc}"))
+            continue
+        out.append(scorer.variant(name, np.asarray(pred), None, estimator=f"{label}, group-specific randomised thresholds",
+                                  fit_split="validation", fit_rows=len(trained.y_val), seconds=time.perf_counter() - t0,
+                                  detail=f"{constraint.replace('_', ' ')} constraint over {' x '.join(cols)} groups; "
+                                         "predictions are randomised (seeded) between two thresholds per group"))
+    return tuple(out)
+
+
+def _expgrad(trained: TrainedModels, scorer: Scorer, names: list[str], g_tr: np.ndarray, cols: tuple[str, ...], *, max_rows: int, eps: float,
+             max_iter: int, seed: int, tick: Callable[[str], None]) -> list[ModelVariant]:
+    """Unconstrained logistic base estimator and ExponentiatedGradient under each constraint."""
+    ds = trained.dataset
+    # A scaled encoding: the logistic base estimator needs it (capital gains run to 99,999).
+    if "logistic" in trained.pipelines:
+        pre = trained.pipelines["logistic"].named_steps["pre"]
+    else:
+        pre = make_preprocessor(ds.numeric, ds.categorical, scale=True).fit(trained.X_train)
+    rng = np.random.default_rng(seed)
+    n = len(trained.y_train)
+    idx = np.sort(rng.choice(n, max_rows, replace=False)) if 0 < max_rows < n else np.arange(n)
+    Z, y, g = pre.transform(trained.X_train.iloc[idx]), trained.y_train[idx], g_tr[idx]
+    Z_te = pre.transform(trained.X_test)
+    thr = trained.report.decision_threshold
+    sample = f"{len(idx)} of {n} training rows" + (" (seeded subsample)" if len(idx) < n else "")
+    # liblinear: each of the ~100 oracle fits is a small problem where its lean
+    # coordinate descent beats lbfgs / newton-cholesky by 2-3x.
+    base = LogisticRegression(solver="liblinear", max_iter=1000)
+    out = []
+    t0 = time.perf_counter()
+    s = clone(base).fit(Z, y).predict_proba(Z_te)[:, 1]
+    out.append(scorer.variant("expgrad_base", (s >= thr).astype(int), s, estimator="logistic regression (liblinear)",
+                              fit_split="train", fit_rows=len(idx), seconds=time.perf_counter() - t0,
+                              detail=f"fitted on {sample}; the reference for the ExponentiatedGradient rows"))
+    for name in names:
+        tick(_LABELS[name])
+        moment = DemographicParity() if name == "expgrad_dp" else EqualizedOdds()
+        t0 = time.perf_counter()
+        eg = ExponentiatedGradient(clone(base), moment, eps=eps, max_iter=max_iter)
+        # One BLAS thread while the ~100 small oracle fits run: a two-thread OpenBLAS team
+        # spin-waits when the other core is busy (1.8x the CPU time, measured on Adult).
+        # Unlike OpenMP this limit is process-wide, hence the narrow scope.
+        with threadpool_limits(limits=1, user_api="blas"):
+            try:
+                eg.fit(Z, y, sensitive_features=g)
+            except ValueError as exc:
+                out.append(skipped(name, f"fairlearn could not fit it: {exc}"))
+                continue
+            pred = eg.predict(Z_te, random_state=seed)
+        out.append(scorer.variant(name, np.asarray(pred), None, estimator="randomised mixture of logistic regressions",
+                                  fit_split="train", fit_rows=len(idx), seconds=time.perf_counter() - t0,
+                                  detail=f"{type(moment).__name__} constraint (eps {eps}) over {' x '.join(cols)} groups, "
+                                         f"fitted on {sample}; {eg.n_oracle_calls_} oracle fits"))
+    return out

@@ -1,0 +1,355 @@
+"""Performance of the audited model with bootstrap confidence intervals.
+
+Point estimates come from scikit-learn's metric functions. The bootstrap uses
+resampling *weights* (how often each test row is drawn) and weighted, vectorised
+forms of the same metrics, so 1,000 resamples of ~10,000 rows take well under a
+second; a test checks the weighted forms equal scikit-learn's with unit weights.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.metrics import (
+    accuracy_score,
+    average_precision_score,
+    balanced_accuracy_score,
+    brier_score_loss,
+    confusion_matrix,
+    f1_score,
+    log_loss,
+    mean_absolute_error,
+    mean_squared_error,
+    precision_score,
+    r2_score,
+    recall_score,
+    roc_auc_score,
+)
+from sklearn.model_selection import train_test_split
+
+from audit.serial import ReportMixin
+from audit.errors import ConfigError
+from audit.models.baselines import TrainedModels, metric_value
+from audit.verdict import Verdict, decide
+
+_EPS = 1e-15
+
+
+@dataclass(frozen=True)
+class PerformanceOptions(ReportMixin):
+    """Options and thresholds of the performance audit.
+
+    Parameters
+    ----------
+    bootstrap : resamples for the confidence intervals.
+    confidence : width of the intervals.
+    calibration_bins : equal-width bins of the reliability curve and ECE.
+    learning_curve_sizes : fractions of the training split for the learning curve.
+    warn_gap : warn when the train score exceeds the test score by more than this.
+    warn_ece : warn when the expected calibration error exceeds this.
+    """
+
+    bootstrap: int = 1000
+    confidence: float = 0.95
+    calibration_bins: int = 10
+    learning_curve_sizes: tuple[float, ...] = (0.1, 0.25, 0.5, 1.0)
+    warn_gap: float = 0.05
+    warn_ece: float = 0.05
+
+    def __post_init__(self) -> None:
+        if self.bootstrap < 0:
+            raise ConfigError(f"performance.bootstrap must be 0 or more, got {self.bootstrap}")
+        if not 0.5 <= self.confidence < 1:
+            raise ConfigError(f"performance.confidence must be in [0.5, 1), got {self.confidence}")
+        if self.calibration_bins < 2:
+            raise ConfigError(f"performance.calibration_bins must be at least 2, got {self.calibration_bins}")
+        if any(not 0 < f <= 1 for f in self.learning_curve_sizes):
+            raise ConfigError(f"performance.learning_curve_sizes must be fractions in (0, 1], got {self.learning_curve_sizes}")
+
+
+@dataclass(frozen=True)
+class MetricCI(ReportMixin):
+    """A metric on the test split with its bootstrap interval, and on the training split."""
+
+    value: float
+    ci_low: float
+    ci_high: float
+    train: float
+
+
+@dataclass(frozen=True)
+class ReliabilityBin(ReportMixin):
+    lower: float
+    upper: float
+    count: int
+    mean_predicted: float
+    observed_rate: float
+
+
+@dataclass(frozen=True)
+class LearningCurvePoint(ReportMixin):
+    train_size: int
+    train_score: float
+    val_score: float
+
+
+@dataclass(frozen=True)
+class PerformanceReport(ReportMixin):
+    """The ``performance`` section."""
+
+    task: str
+    model: str
+    primary_metric: str
+    metrics: Mapping[str, MetricCI]
+    n_test: int
+    n_bootstrap: int
+    confidence: float
+    decision_threshold: float
+    confusion_matrix: tuple[tuple[int, ...], ...]  # [[tn, fp], [fn, tp]]; empty for regression
+    reliability: tuple[ReliabilityBin, ...]
+    learning_curve: tuple[LearningCurvePoint, ...]
+    learning_curve_metric: str
+    baseline_primary: float  # the dummy model's primary metric on test
+    train_test_gap: float
+    verdict: Verdict
+
+
+def bootstrap_weights(n: int, n_boot: int, rng: np.random.Generator, *, chunk: int = 100):
+    """Yield blocks of bootstrap count vectors, shape (block, n): row b counts how often each row is drawn."""
+    done = 0
+    while done < n_boot:
+        b = min(chunk, n_boot - done)
+        idx = rng.integers(0, n, size=(b, n))
+        idx += (np.arange(b) * n)[:, None]
+        yield np.bincount(idx.ravel(), minlength=b * n).reshape(b, n).astype(np.float64)
+        done += b
+
+
+def weighted_auc(y: np.ndarray, score: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """ROC AUC for each weight row of ``W`` (ties count one half), vectorised."""
+    order = np.argsort(score, kind="mergesort")
+    s, yy, Ws = score[order], y[order], W[:, order]
+    starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
+    gpos = np.add.reduceat(Ws * yy, starts, axis=1)
+    gneg = np.add.reduceat(Ws * (1 - yy), starts, axis=1)
+    below = np.cumsum(gneg, axis=1) - gneg
+    num = np.sum(gpos * (below + 0.5 * gneg), axis=1)
+    den = gpos.sum(axis=1) * gneg.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, num / den, np.nan)
+
+
+def weighted_average_precision(y: np.ndarray, score: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """Average precision (scikit-learn's step definition) for each weight row, vectorised."""
+    order = np.argsort(-score, kind="mergesort")
+    s, yy, Ws = score[order], y[order], W[:, order]
+    starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
+    gpos = np.add.reduceat(Ws * yy, starts, axis=1)
+    gneg = np.add.reduceat(Ws * (1 - yy), starts, axis=1)
+    tp, fp = np.cumsum(gpos, axis=1), np.cumsum(gneg, axis=1)
+    P = tp[:, -1:]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        prec = np.where(tp + fp > 0, tp / (tp + fp), 0.0)
+        return np.where(P[:, 0] > 0, np.sum(gpos * prec, axis=1) / P[:, 0], np.nan)
+
+
+def _binary_weighted(y: np.ndarray, p: np.ndarray, W: np.ndarray, thr: float, bins: int) -> dict[str, np.ndarray]:
+    pred = (p >= thr).astype(np.float64)
+    tp = W @ (pred * y)
+    fp = W @ (pred * (1 - y))
+    fn = W @ ((1 - pred) * y)
+    tn = W @ ((1 - pred) * (1 - y))
+    n = W.sum(axis=1)
+    pc = np.clip(p, _EPS, 1 - _EPS)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        prec = np.where(tp + fp > 0, tp / (tp + fp), 0.0)
+        rec = np.where(tp + fn > 0, tp / (tp + fn), np.nan)
+        spec = np.where(tn + fp > 0, tn / (tn + fp), np.nan)
+        f1 = np.where(2 * tp + fp + fn > 0, 2 * tp / (2 * tp + fp + fn), 0.0)
+        out = {
+            "accuracy": (tp + tn) / n,
+            "balanced_accuracy": (rec + spec) / 2,
+            "precision": prec,
+            "recall": rec,
+            "f1": f1,
+            "roc_auc": weighted_auc(y, p, W),
+            "pr_auc": weighted_average_precision(y, p, W),
+            "log_loss": W @ (-(y * np.log(pc) + (1 - y) * np.log(1 - pc))) / n,
+            "brier": W @ ((p - y) ** 2) / n,
+            "ece": _weighted_ece(y, p, W, bins),
+        }
+    return out
+
+
+def _bin_index(p: np.ndarray, bins: int) -> np.ndarray:
+    return np.clip((p * bins).astype(int), 0, bins - 1)
+
+
+def _weighted_ece(y: np.ndarray, p: np.ndarray, W: np.ndarray, bins: int) -> np.ndarray:
+    onehot = np.eye(bins)[_bin_index(p, bins)]  # n x bins
+    cnt = W @ onehot
+    sp = W @ (onehot * p[:, None])
+    sy = W @ (onehot * y[:, None])
+    n = cnt.sum(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        gap = np.where(cnt > 0, np.abs(sp - sy) / np.maximum(cnt, 1), 0.0)
+    return np.sum(gap * cnt / n, axis=1)
+
+
+def expected_calibration_error(y: np.ndarray, p: np.ndarray, *, bins: int = 10) -> float:
+    """ECE with equal-width bins: the count-weighted mean |observed rate - mean predicted|."""
+    return float(_weighted_ece(y.astype(float), p, np.ones((1, len(y))), bins)[0])
+
+
+def _binary_point(y: np.ndarray, p: np.ndarray, thr: float, bins: int) -> dict[str, float]:
+    pred = (p >= thr).astype(int)
+    two = len(np.unique(y)) == 2
+    return {
+        "accuracy": accuracy_score(y, pred),
+        "balanced_accuracy": balanced_accuracy_score(y, pred) if two else float("nan"),
+        "precision": precision_score(y, pred, zero_division=0),
+        "recall": recall_score(y, pred, zero_division=0),
+        "f1": f1_score(y, pred, zero_division=0),
+        "roc_auc": roc_auc_score(y, p) if two else float("nan"),
+        "pr_auc": average_precision_score(y, p) if two else float("nan"),
+        "log_loss": log_loss(y, np.clip(p, _EPS, 1 - _EPS), labels=[0, 1]),
+        "brier": brier_score_loss(y, p),
+        "ece": expected_calibration_error(y, p, bins=bins),
+    }
+
+
+def _regression_weighted(y: np.ndarray, p: np.ndarray, W: np.ndarray) -> dict[str, np.ndarray]:
+    n = W.sum(axis=1)
+    err = p - y
+    mean_y = (W @ y) / n
+    sst = W @ (y**2) - n * mean_y**2
+    sse = W @ (err**2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return {"mae": W @ np.abs(err) / n, "rmse": np.sqrt(sse / n), "r2": 1 - sse / sst}
+
+
+def _regression_point(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
+    return {"mae": mean_absolute_error(y, p), "rmse": float(np.sqrt(mean_squared_error(y, p))), "r2": r2_score(y, p)}
+
+
+def audit_performance(
+    trained: TrainedModels,
+    *,
+    options: PerformanceOptions | None = None,
+    seed: int = 0,
+    progress: Callable[[float, str], None] | None = None,
+) -> PerformanceReport:
+    """Evaluate the audited model on the test split.
+
+    Parameters
+    ----------
+    trained : fitted baselines and splits.
+    options : bootstrap size, confidence, calibration bins, learning curve, thresholds.
+    seed : seeds the bootstrap and the learning-curve subsamples.
+    progress : called with (fraction done, message).
+
+    Returns
+    -------
+    PerformanceReport
+    """
+    opts = options or PerformanceOptions()
+    rng = np.random.default_rng(seed)
+    task = trained.task
+    y = trained.y_test.astype(np.float64)
+    p = trained.score(trained.X_test)
+    p_tr = trained.score(trained.X_train)
+    thr = trained.report.decision_threshold
+    if task == "binary":
+        point = _binary_point(trained.y_test, p, thr, opts.calibration_bins)
+        train_point = _binary_point(trained.y_train, p_tr, thr, opts.calibration_bins)
+        weighted = lambda W: _binary_weighted(y, p, W, thr, opts.calibration_bins)  # noqa: E731
+        primary = "roc_auc"
+    else:
+        point = _regression_point(y, p)
+        train_point = _regression_point(trained.y_train.astype(float), p_tr)
+        weighted = lambda W: _regression_weighted(y, p, W)  # noqa: E731
+        primary = "r2"
+    if progress:
+        progress(0.1, f"bootstrapping {opts.bootstrap} resamples of {len(y)} test rows")
+    samples: dict[str, list[np.ndarray]] = {k: [] for k in point}
+    for W in bootstrap_weights(len(y), opts.bootstrap, rng):
+        for k, v in weighted(W).items():
+            samples[k].append(v)
+    alpha = (1 - opts.confidence) / 2
+    metrics = {}
+    for k, v in point.items():
+        arr = np.concatenate(samples[k]) if samples[k] else np.array([])
+        arr = arr[np.isfinite(arr)]
+        lo, hi = (np.quantile(arr, [alpha, 1 - alpha]) if len(arr) else (np.nan, np.nan))
+        metrics[k] = MetricCI(value=float(v), ci_low=float(lo), ci_high=float(hi), train=float(train_point[k]))
+
+    cm: tuple = ()
+    reliability: tuple = ()
+    if task == "binary":
+        cm = tuple(tuple(int(x) for x in row) for row in confusion_matrix(trained.y_test, (p >= thr).astype(int), labels=[0, 1]))
+        b = _bin_index(p, opts.calibration_bins)
+        rel = []
+        for i in range(opts.calibration_bins):
+            m = b == i
+            rel.append(ReliabilityBin(lower=i / opts.calibration_bins, upper=(i + 1) / opts.calibration_bins, count=int(m.sum()),
+                                      mean_predicted=float(p[m].mean()) if m.any() else float("nan"),
+                                      observed_rate=float(y[m].mean()) if m.any() else float("nan")))
+        reliability = tuple(rel)
+
+    if progress:
+        progress(0.4, "learning curve")
+    lc_metric = trained.report.selection_metric
+    curve = _learning_curve(trained, opts.learning_curve_sizes, lc_metric, rng)
+    base = float("nan")
+    if "dummy" in trained.pipelines:
+        base = metric_value(primary, trained.y_test, trained.score(trained.X_test, "dummy"))
+    gap = metrics[primary].train - metrics[primary].value
+    verdict = _verdict(metrics, primary, base, gap, opts, task)
+    if progress:
+        progress(1.0, "performance done")
+    return PerformanceReport(
+        task=task, model=trained.selected, primary_metric=primary, metrics=metrics, n_test=len(y),
+        n_bootstrap=opts.bootstrap, confidence=opts.confidence, decision_threshold=thr,
+        confusion_matrix=cm, reliability=reliability, learning_curve=curve, learning_curve_metric=lc_metric,
+        baseline_primary=base, train_test_gap=float(gap), verdict=verdict,
+    )
+
+
+def _learning_curve(trained: TrainedModels, sizes: tuple[float, ...], metric: str, rng: np.random.Generator) -> tuple[LearningCurvePoint, ...]:
+    """Train and validation score of the selected pipeline refitted on growing training subsets."""
+    out = []
+    n = len(trained.y_train)
+    strat = trained.y_train if trained.task == "binary" else None
+    for frac in sorted(set(sizes)):
+        if frac >= 1.0:
+            pipe, Xs, ys = trained.model, trained.X_train, trained.y_train
+        else:
+            k = max(int(round(frac * n)), 20)
+            try:
+                idx, _ = train_test_split(np.arange(n), train_size=k, random_state=int(rng.integers(2**31)), stratify=strat)
+            except ValueError:
+                continue  # too few rows of a class at this size
+            Xs, ys = trained.X_train.iloc[idx], trained.y_train[idx]
+            pipe = clone(trained.model).fit(Xs, ys)
+        score = (lambda X: pipe.predict_proba(X)[:, 1]) if trained.task == "binary" else pipe.predict
+        out.append(LearningCurvePoint(train_size=len(ys), train_score=metric_value(metric, ys, score(Xs)), val_score=metric_value(metric, trained.y_val, score(trained.X_val))))
+    return tuple(out)
+
+
+def _verdict(metrics: Mapping[str, MetricCI], primary: str, base: float, gap: float, opts: PerformanceOptions, task: str) -> Verdict:
+    fails, warns, passes = [], [], []
+    m = metrics[primary]
+    if np.isfinite(base) and np.isfinite(m.ci_low) and m.ci_low <= base:
+        fails.append(f"{primary} {m.value:.3f} (CI low {m.ci_low:.3f}) is not better than the dummy baseline ({base:.3f})")
+    else:
+        passes.append(f"{primary} {m.value:.3f} [{m.ci_low:.3f}, {m.ci_high:.3f}] beats the dummy baseline ({base:.3f})")
+    if gap > opts.warn_gap:
+        warns.append(f"train {primary} exceeds test by {gap:.3f} (> {opts.warn_gap}): possible overfitting")
+    if task == "binary":
+        ece = metrics["ece"].value
+        if ece > opts.warn_ece:
+            warns.append(f"expected calibration error {ece:.3f} exceeds {opts.warn_ece}: scores are poorly calibrated")
+    return decide(fails, warns, passes)

@@ -1,0 +1,13 @@
+"""Privacy: DP-SGD training (Opacus) and measured membership-inference leakage."""
+
+from audit.sections.privacy.section import (  # noqa: F401
+    PrivacyOptions,
+    PrivacyReport,
+    ModelPrivacy,
+    GroupMetrics,
+    AttackResult,
+    audit_privacy,
+    compute_epsilon,
+)
+
+__all__ = ['PrivacyOptions', 'PrivacyReport', 'ModelPrivacy', 'GroupMetrics', 'AttackResult', 'audit_privacy', 'compute_epsilon']

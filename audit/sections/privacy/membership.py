@@ -1,0 +1,142 @@
+"""Membership-inference attacks (private helpers of ``audit.sections.privacy.section``).
+
+Two attacks, both on a balanced set of members (training rows) and non-members
+(held-out rows):
+
+- ``loss_threshold`` (Yeom et al., 2018): members tend to have lower loss, so the
+  attack score is ``-loss``. Hand-written: the attack *is* one ROC curve of the
+  per-row loss, and needs no attack model. Evaluated on every member and non-member.
+- ``confidence_black_box``: ART's ``MembershipInferenceBlackBox`` trains an attack
+  classifier on the target's predicted probabilities and the true label; it is
+  fitted on one half of the rows and evaluated on the other half. ART's
+  ``ShadowModels`` would need copies of every target (including each DP network)
+  trained on shadow data, multiplying the cost of the DP sweep, so it is not used.
+
+Each attack reports ROC AUC with a bootstrap interval, the membership advantage
+(max over thresholds of TPR - FPR) and the TPR at a low FPR (e.g. 1 %), the
+figure that matters for the most exposed individuals (Carlini et al., 2022).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import roc_curve
+
+from audit.serial import ReportMixin
+from audit.sections.performance import bootstrap_weights, weighted_auc
+
+_EPS = 1e-7
+
+
+@dataclass(frozen=True)
+class AttackResult(ReportMixin):
+    """One membership-inference attack against one model.
+
+    ``auc`` is the attack's ROC AUC at telling members from non-members (0.5 = no
+    better than chance); ``advantage`` = max over thresholds of TPR - FPR;
+    ``tpr_at_low_fpr`` = the largest TPR with FPR at most ``low_fpr``. All on
+    ``n_members`` + ``n_nonmembers`` evaluation rows; ``n_fit`` rows (half members)
+    trained the attack model (0 for the loss-threshold attack).
+    """
+
+    attack: str
+    auc: float
+    auc_ci_low: float
+    auc_ci_high: float
+    advantage: float
+    tpr_at_low_fpr: float
+    low_fpr: float
+    n_members: int
+    n_nonmembers: int
+    n_fit: int
+    # The ROC curve on a fixed FPR grid (TPR = best TPR at FPR <= grid point), for plotting.
+    roc_fpr: tuple[float, ...] = ()
+    roc_tpr: tuple[float, ...] = ()
+
+
+def row_loss(y: np.ndarray, score: np.ndarray, task: str) -> np.ndarray:
+    """Per-row log loss (binary, ``score`` = P(y=1)) or squared error (regression)."""
+    y = np.asarray(y, dtype=np.float64)
+    if task == "binary":
+        p = np.clip(np.asarray(score, dtype=np.float64), _EPS, 1 - _EPS)
+        return -(y * np.log(p) + (1 - y) * np.log(1 - p))
+    return (np.asarray(score, dtype=np.float64) - y) ** 2
+
+
+def _summarise(name: str, member: np.ndarray, score: np.ndarray, *, n_fit: int, n_boot: int, confidence: float,
+               low_fpr: float, rng: np.random.Generator) -> AttackResult:
+    fpr, tpr, _ = roc_curve(member, score)
+    auc = float(weighted_auc(member.astype(np.float64), score, np.ones((1, len(score))))[0])
+    boots = [weighted_auc(member.astype(np.float64), score, W) for W in bootstrap_weights(len(score), n_boot, rng)]
+    arr = np.concatenate(boots) if boots else np.array([])
+    arr = arr[np.isfinite(arr)]
+    alpha = (1 - confidence) / 2
+    lo, hi = np.quantile(arr, [alpha, 1 - alpha]) if len(arr) else (np.nan, np.nan)
+    ok = fpr <= low_fpr
+    grid = np.unique(np.r_[0.0, 0.001, 0.005, 0.01, 0.02, 0.05, np.linspace(0, 1, 41)])
+    # Step ROC: the best TPR reachable without exceeding each grid FPR.
+    idx = np.searchsorted(fpr, grid, side="right") - 1
+    roc_tpr = tpr[np.clip(idx, 0, len(tpr) - 1)]
+    return AttackResult(
+        attack=name, auc=auc, auc_ci_low=float(lo), auc_ci_high=float(hi),
+        advantage=float(np.max(tpr - fpr)), tpr_at_low_fpr=float(tpr[ok].max()) if ok.any() else 0.0,
+        low_fpr=float(low_fpr), n_members=int(member.sum()), n_nonmembers=int(len(member) - member.sum()), n_fit=n_fit,
+        roc_fpr=tuple(round(float(x), 6) for x in grid), roc_tpr=tuple(round(float(x), 6) for x in roc_tpr),
+    )
+
+
+def attack_membership(
+    *,
+    target: Any,
+    score_in: np.ndarray,
+    y_in: np.ndarray,
+    score_out: np.ndarray,
+    y_out: np.ndarray,
+    task: str,
+    seed: int,
+    n_boot: int,
+    confidence: float,
+    low_fpr: float,
+) -> tuple[AttackResult, ...]:
+    """Run the attacks given the target's scores on members (``_in``) and non-members (``_out``).
+
+    ``target`` is a fitted scikit-learn-like classifier (``classes_``), used only
+    to satisfy ART's estimator type: the predictions are passed in, so the target
+    is never queried again.
+    """
+    rng = np.random.default_rng(seed)
+    member = np.r_[np.ones(len(y_in), dtype=np.int64), np.zeros(len(y_out), dtype=np.int64)]
+    loss = np.r_[row_loss(y_in, score_in, task), row_loss(y_out, score_out, task)]
+    out = [_summarise("loss_threshold", member, -loss, n_fit=0, n_boot=n_boot, confidence=confidence, low_fpr=low_fpr, rng=rng)]
+    if task == "binary":
+        out.append(_black_box(target, score_in, y_in, score_out, y_out, seed=seed, n_boot=n_boot,
+                              confidence=confidence, low_fpr=low_fpr, rng=rng))
+    return tuple(out)
+
+
+def _black_box(target: Any, score_in: np.ndarray, y_in: np.ndarray, score_out: np.ndarray, y_out: np.ndarray, *,
+               seed: int, n_boot: int, confidence: float, low_fpr: float, rng: np.random.Generator) -> AttackResult:
+    from art.attacks.inference.membership_inference import MembershipInferenceBlackBox
+    from art.estimators.classification.scikitlearn import ScikitlearnClassifier
+
+    def proba(s: np.ndarray) -> np.ndarray:
+        s = np.asarray(s, dtype=np.float64)
+        return np.column_stack([1 - s, s])
+
+    split = np.random.default_rng(seed + 1)
+    pi, po = split.permutation(len(y_in)), split.permutation(len(y_out))
+    fi, ei = pi[: len(pi) // 2], pi[len(pi) // 2:]
+    fo, eo = po[: len(po) // 2], po[len(po) // 2:]
+    attack = MembershipInferenceBlackBox(ScikitlearnClassifier(model=target), input_type="prediction", attack_model_type="gb")
+    # ART builds its default attack model unseeded; seed it so the same seed gives the same report.
+    attack.attack_model.set_params(random_state=seed)
+    y_in, y_out = np.asarray(y_in, dtype=np.int64), np.asarray(y_out, dtype=np.int64)
+    attack.fit(x=None, y=y_in[fi], test_x=None, test_y=y_out[fo], pred=proba(score_in[fi]), test_pred=proba(score_out[fo]))
+    p_in = attack.infer(None, y_in[ei], pred=proba(score_in[ei]), probabilities=True).ravel()
+    p_out = attack.infer(None, y_out[eo], pred=proba(score_out[eo]), probabilities=True).ravel()
+    member = np.r_[np.ones(len(ei), dtype=np.int64), np.zeros(len(eo), dtype=np.int64)]
+    return _summarise("confidence_black_box", member, np.r_[p_in, p_out], n_fit=len(fi) + len(fo), n_boot=n_boot,
+                      confidence=confidence, low_fpr=low_fpr, rng=rng)

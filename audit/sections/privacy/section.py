@@ -1,0 +1,428 @@
+"""Privacy: DP-SGD training with Opacus, the cost of privacy, and membership inference.
+
+The section answers three questions about the audited model:
+
+1. How much does it leak about who was in its training data? Membership-inference
+   attacks (``audit.sections.privacy.membership``) against the audited baseline.
+2. What would differential privacy cost? A sweep over target epsilons trains a
+   logistic regression and a small MLP with DP-SGD (Opacus, Poisson sampling) on
+   the baselines' scaled one-hot features, and reports accuracy, ROC AUC, group
+   accuracy and fairness gaps (DP often hurts small groups most), and training time
+   relative to the same network trained without DP (``audit.sections.privacy.dp_training``).
+3. Does DP close the leak? The same attacks against every network of the sweep.
+
+Epsilons are those Opacus's accountant (RDP or PRV) reports for the training
+actually run; :func:`compute_epsilon` gives the same accounting for a planned run.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from audit.sections.privacy.dp_training import ACCOUNTANTS, NETWORKS, TrainSettings, auto_delta, check_secure_mode_available, compute_epsilon
+from audit.sections.privacy.membership import AttackResult, attack_membership
+from audit.serial import ReportMixin
+from audit.errors import ConfigError
+from audit.models.baselines import TrainedModels, make_preprocessor, metric_value
+from audit.verdict import Verdict, decide
+
+_MIN_STEPS_PER_EPOCH = 20
+
+__all__ = ["PrivacyOptions", "PrivacyReport", "ModelPrivacy", "GroupMetrics", "AttackResult", "audit_privacy", "compute_epsilon"]
+
+
+@dataclass(frozen=True)
+class PrivacyOptions(ReportMixin):
+    """Options and thresholds of the privacy audit (TOML table ``[privacy]``).
+
+    Parameters
+    ----------
+    target_epsilons : the DP sweep; a non-private run of each network is always added.
+    networks : among "logistic" and "mlp"; empty = no DP sweep (attacks on the audited model only).
+    delta : the DP delta; 0 = the largest power of ten below 1 / (DP training rows).
+    accountant : "rdp" (Renyi DP, fast) or "prv" (privacy random variables, tighter, slower).
+    secure_mode : Opacus's cryptographically secure noise and sampling (needs torchcsprng;
+        the run is then not reproducible from the seed).
+    epochs, batch_size : training length and the expected (Poisson) batch size; the batch
+        is lowered (and the report says so) to give at least 20 steps per epoch.
+    learning_rate, momentum : SGD, the same for private and non-private runs.
+    max_grad_norm : per-sample gradient clipping bound of DP-SGD.
+    mlp_hidden : hidden units of the MLP.
+    max_train_rows : rows of the training split the networks train on (a seeded
+        sample when smaller; 0 = all).
+    attack_rows : members (training rows) and, as many, non-members (test rows) attacked.
+    bootstrap, confidence : resamples and width of the attack-AUC intervals.
+    low_fpr : the false-positive rate at which the attack's TPR is reported.
+    accuracy_budget : a DP model is affordable when its test accuracy is at most this
+        far below the audited model's.
+    warn_attack_auc, fail_attack_auc : the audited model leaks when the strongest
+        attack's AUC interval lies above ``warn_attack_auc`` (warn); above
+        ``fail_attack_auc`` with no affordable DP model, the verdict fails.
+    torch_threads : torch threads during the section (process-wide, restored after; 0 = leave).
+    """
+
+    target_epsilons: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0, 8.0)
+    networks: tuple[str, ...] = NETWORKS
+    delta: float = 0.0
+    accountant: str = "rdp"
+    secure_mode: bool = False
+    epochs: int = 8
+    batch_size: int = 1024
+    learning_rate: float = 1.0
+    momentum: float = 0.9
+    max_grad_norm: float = 1.0
+    mlp_hidden: int = 32
+    max_train_rows: int = 0
+    attack_rows: int = 2000
+    bootstrap: int = 500
+    confidence: float = 0.95
+    low_fpr: float = 0.01
+    accuracy_budget: float = 0.02
+    warn_attack_auc: float = 0.55
+    fail_attack_auc: float = 0.75
+    torch_threads: int = 1
+
+    def __post_init__(self) -> None:
+        def bad(name: str, expected: str, value: object) -> ConfigError:
+            return ConfigError(f"privacy.{name} must be {expected}, got {value!r}")
+
+        if any(not (isinstance(e, (int, float)) and 0 < e < math.inf) for e in self.target_epsilons):
+            raise bad("target_epsilons", "positive finite numbers", self.target_epsilons)
+        if any(n not in NETWORKS for n in self.networks) or len(set(self.networks)) != len(self.networks):
+            raise bad("networks", f"distinct names among {', '.join(NETWORKS)}", self.networks)
+        if not 0 <= self.delta < 1:
+            raise bad("delta", "in [0, 1) (0 = automatic, below 1/n)", self.delta)
+        if self.accountant not in ACCOUNTANTS:
+            raise bad("accountant", f"one of {', '.join(ACCOUNTANTS)}", self.accountant)
+        for name in ("epochs", "batch_size", "mlp_hidden"):
+            if getattr(self, name) < 1:
+                raise bad(name, "at least 1", getattr(self, name))
+        for name in ("learning_rate", "max_grad_norm"):
+            if not getattr(self, name) > 0:
+                raise bad(name, "positive", getattr(self, name))
+        if not 0 <= self.momentum < 1:
+            raise bad("momentum", "in [0, 1)", self.momentum)
+        if self.max_train_rows < 0 or self.torch_threads < 0 or self.bootstrap < 0:
+            name = next(n for n in ("max_train_rows", "torch_threads", "bootstrap") if getattr(self, n) < 0)
+            raise bad(name, "0 or more", getattr(self, name))
+        if self.attack_rows < 20:
+            raise bad("attack_rows", "at least 20", self.attack_rows)
+        if not 0.5 <= self.confidence < 1:
+            raise bad("confidence", "in [0.5, 1)", self.confidence)
+        if not 0 < self.low_fpr < 0.5:
+            raise bad("low_fpr", "in (0, 0.5)", self.low_fpr)
+        if not 0 <= self.accuracy_budget < 1:
+            raise bad("accuracy_budget", "in [0, 1)", self.accuracy_budget)
+        if not 0.5 <= self.warn_attack_auc <= self.fail_attack_auc <= 1:
+            raise bad("warn_attack_auc / fail_attack_auc", "0.5 <= warn <= fail <= 1",
+                      (self.warn_attack_auc, self.fail_attack_auc))
+        if self.secure_mode:
+            check_secure_mode_available()
+
+
+@dataclass(frozen=True)
+class GroupMetrics(ReportMixin):
+    """Test-split accuracy by group of one sensitive attribute, and fairlearn's gaps.
+
+    The gaps use only groups with at least ``min_group_size`` test rows; smaller
+    groups are listed in ``excluded``.
+    """
+
+    attribute: str
+    counts: Mapping[str, int]
+    accuracy: Mapping[str, float]
+    selection_rate: Mapping[str, float]
+    demographic_parity_difference: float
+    equalized_odds_difference: float
+    min_group_size: int
+    excluded: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ModelPrivacy(ReportMixin):
+    """One model: the audited baseline, or a network trained with or without DP.
+
+    ``role`` is "audited", "non_private" or "dp". DP fields are ``None`` otherwise.
+    ``relative_train_time`` = this run's training CPU time / the same network's
+    non-private CPU time (thread CPU time, robust to other sections sharing the cores).
+    """
+
+    name: str
+    network: str
+    role: str
+    target_epsilon: float | None
+    epsilon_spent: float | None
+    noise_multiplier: float | None
+    max_grad_norm: float | None
+    sample_rate: float | None
+    steps: int | None
+    n_train: int
+    n_test: int
+    accuracy: float
+    roc_auc: float
+    groups: tuple[GroupMetrics, ...]
+    train_seconds: float
+    train_cpu_seconds: float | None
+    relative_train_time: float | None
+    membership: tuple[AttackResult, ...]
+
+    def strongest_attack(self) -> AttackResult | None:
+        """The attack with the highest AUC (None when no attack ran)."""
+        return max(self.membership, key=lambda a: a.auc, default=None)
+
+
+@dataclass(frozen=True)
+class PrivacyReport(ReportMixin):
+    """The ``privacy`` section. ``models[0]`` is the audited baseline."""
+
+    task: str
+    accountant: str
+    delta: float
+    delta_rule: str
+    secure_mode: bool
+    networks: tuple[str, ...]
+    target_epsilons: tuple[float, ...]
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    momentum: float
+    max_grad_norm: float
+    mlp_hidden: int
+    n_features: int
+    n_train: int
+    n_train_available: int
+    n_test: int
+    n_attack_members: int
+    n_attack_nonmembers: int
+    n_bootstrap: int
+    confidence: float
+    low_fpr: float
+    accuracy_budget: float
+    models: tuple[ModelPrivacy, ...]
+    dp_overhead: Mapping[str, float]
+    notes: tuple[str, ...]
+    verdict: Verdict
+    # The verdict's thresholds (attack AUC warn / fail, accuracy budget), so charts can draw them.
+    thresholds: Mapping[str, float] = field(default_factory=dict)
+
+    @property
+    def audited(self) -> ModelPrivacy:
+        return self.models[0]
+
+    def dp_models(self) -> tuple[ModelPrivacy, ...]:
+        return tuple(m for m in self.models if m.role == "dp")
+
+
+def _group_metrics(y: np.ndarray, pred: np.ndarray, groups: pd.DataFrame, min_size: int) -> tuple[GroupMetrics, ...]:
+    """Per-group accuracy and selection rate, and fairlearn's demographic parity and
+    equalized odds differences over the groups large enough to judge.
+
+    Hand-written with ``np.bincount`` rather than fairlearn's ``MetricFrame`` /
+    ``demographic_parity_difference`` / ``equalized_odds_difference``: fairlearn's
+    pandas machinery costs ~0.45 s per model on Adult's test split, ~6 s over the
+    default sweep (a quarter of the section), for five counts per group. The
+    definitions are fairlearn's (max - min of the selection rate between groups; the
+    larger of the TPR and FPR gaps) and a test checks the numbers equal fairlearn's.
+    """
+    y = np.asarray(y, dtype=np.float64)
+    pred = np.asarray(pred, dtype=np.float64)
+    out = []
+    for col in groups.columns:
+        codes, names = pd.factorize(groups[col].astype(str), sort=True)
+        k = len(names)
+
+        def count(w: np.ndarray | None = None) -> np.ndarray:
+            return np.bincount(codes, weights=w, minlength=k)
+
+        n, pos = count(), count(y)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            acc, sel = count((y == pred).astype(np.float64)) / n, count(pred) / n
+            tpr, fpr = count(y * pred) / pos, count((1 - y) * pred) / (n - pos)
+        keep = n >= min_size
+        dpd = eod = math.nan
+        if keep.sum() >= 2:
+            def gap(r: np.ndarray) -> float:
+                r = r[keep][np.isfinite(r[keep])]
+                return float(r.max() - r.min()) if len(r) else math.nan
+
+            dpd, eod = gap(sel), float(np.nanmax([gap(tpr), gap(fpr)]))
+        names = [str(v) for v in names]
+        out.append(GroupMetrics(
+            attribute=str(col), counts=dict(zip(names, n.astype(int).tolist())), accuracy=dict(zip(names, acc.tolist())),
+            selection_rate=dict(zip(names, sel.tolist())), demographic_parity_difference=dpd,
+            equalized_odds_difference=eod, min_group_size=int(min_size),
+            excluded=tuple(v for v, kept in zip(names, keep) if not kept),
+        ))
+    return tuple(out)
+
+
+def audit_privacy(
+    trained: TrainedModels,
+    *,
+    options: PrivacyOptions | None = None,
+    seed: int = 0,
+    progress: Callable[[float, str], None] | None = None,
+) -> PrivacyReport:
+    """Attack the audited model's membership privacy and sweep DP-SGD training.
+
+    Parameters
+    ----------
+    trained : fitted baselines and splits.
+    options : the epsilon sweep, networks, training, attack sizes and verdict thresholds.
+    seed : seeds the subsamples, network initialisation, Poisson sampling, DP noise,
+        the attacks and the bootstrap (unless ``secure_mode``).
+    progress : called with (fraction done, message).
+
+    Returns
+    -------
+    PrivacyReport
+    """
+    from audit.sections.privacy.dp_training import torch_threads, train_net
+
+    opts = options or PrivacyOptions()
+    say = progress or (lambda f, m: None)
+    task = trained.task
+    rng = np.random.default_rng(seed)
+    notes: list[str] = []
+    networks = opts.networks if task == "binary" else ()
+    if task != "binary" and opts.networks:
+        notes.append("DP-SGD sweep skipped: it trains classifiers and the task is regression; "
+                     "the loss-threshold attack uses the squared error")
+    epsilons = tuple(sorted(set(float(e) for e in opts.target_epsilons)))
+
+    n_avail = len(trained.y_train)
+    train_rows = np.arange(n_avail)
+    if opts.max_train_rows and opts.max_train_rows < n_avail:
+        train_rows = np.sort(rng.choice(n_avail, size=opts.max_train_rows, replace=False))
+    n_train = len(train_rows)
+    if opts.delta:
+        delta, delta_rule = opts.delta, "set in the options"
+        if networks and epsilons and delta >= 1 / n_train:
+            raise ConfigError(f"privacy.delta must be below 1/n = {1 / n_train:.3g} for n = {n_train} training rows, got {delta:g}")
+    else:
+        delta, delta_rule = auto_delta(n_train), f"largest power of ten below 1/n for n = {n_train} training rows"
+
+    # Poisson sampling at a rate above ~0.05 makes the RDP accounting very slow (40 s for
+    # 1,800 rows at the default batch) and leaves too few steps to train on.
+    batch = min(opts.batch_size, max(1, n_train // _MIN_STEPS_PER_EPOCH))
+    if networks and batch < opts.batch_size:
+        notes.append(f"batch size lowered from {opts.batch_size} to {batch} so that each epoch has at least "
+                     f"{_MIN_STEPS_PER_EPOCH} steps on {n_train} training rows")
+    n_test = len(trained.y_test)
+    m = min(opts.attack_rows, n_train, n_test)
+    members = np.sort(rng.choice(train_rows, size=m, replace=False))
+    nonmembers = np.sort(rng.choice(n_test, size=m, replace=False))
+    attack_seed = int(rng.integers(2**31))
+
+    def attacks(target: object, s_members: np.ndarray, s_test: np.ndarray) -> tuple[AttackResult, ...]:
+        return attack_membership(target=target, score_in=s_members, y_in=trained.y_train[members],
+                                 score_out=s_test[nonmembers], y_out=trained.y_test[nonmembers], task=task,
+                                 seed=attack_seed, n_boot=opts.bootstrap, confidence=opts.confidence, low_fpr=opts.low_fpr)
+
+    min_size = trained.dataset.options.min_group_size
+
+    def evaluate(s_test: np.ndarray) -> tuple[float, float, tuple[GroupMetrics, ...]]:
+        if task != "binary":
+            return math.nan, math.nan, ()
+        pred = (s_test >= trained.report.decision_threshold).astype(np.int64)
+        return (metric_value("accuracy", trained.y_test, s_test), metric_value("roc_auc", trained.y_test, s_test),
+                _group_metrics(trained.y_test, pred, trained.groups_test, min_size))
+
+    say(0.0, f"membership attacks on the audited model ({m} members, {m} non-members)")
+    sel = trained.selected
+    s_in, s_te = trained.score(trained.X_train.iloc[members]), trained.score(trained.X_test)
+    fit_s = next((r.fit_seconds for r in trained.report.leaderboard if r.name == sel), math.nan)
+    acc, auc, grp = evaluate(s_te)
+    models = [ModelPrivacy(
+        name=f"{trained.report.selected_label} (audited)", network=sel, role="audited", target_epsilon=None,
+        epsilon_spent=None, noise_multiplier=None, max_grad_norm=None, sample_rate=None, steps=None, n_train=n_avail,
+        n_test=n_test, accuracy=acc, roc_auc=auc, groups=grp, train_seconds=float(fit_s), train_cpu_seconds=None,
+        relative_train_time=None, membership=attacks(trained.model, s_in, s_te),
+    )]
+
+    settings = TrainSettings(epochs=opts.epochs, batch_size=batch, learning_rate=opts.learning_rate,
+                             momentum=opts.momentum, max_grad_norm=opts.max_grad_norm, mlp_hidden=opts.mlp_hidden,
+                             accountant=opts.accountant, secure_mode=opts.secure_mode)
+    n_features = 0
+    overhead: dict[str, float] = {}
+    if networks:
+        pre = trained.pipelines["logistic"].named_steps["pre"] if "logistic" in trained.pipelines else \
+            make_preprocessor(trained.dataset.numeric, trained.dataset.categorical, scale=True).fit(trained.X_train)
+        Z_all, Z_te = pre.transform(trained.X_train), pre.transform(trained.X_test)
+        n_features = Z_all.shape[1]
+        Z_tr, y_tr = Z_all[train_rows], trained.y_train[train_rows]
+        runs = [(net, eps) for net in networks for eps in (None, *epsilons)]
+        net_seeds = {net: int(rng.integers(2**31)) for net in networks}
+        with torch_threads(opts.torch_threads):
+            base_cpu: dict[str, float] = {}
+            ratios: dict[str, list[float]] = {net: [] for net in networks}
+            for k, (net, eps) in enumerate(runs):
+                label = f"{net} " + ("non-private" if eps is None else f"epsilon {eps:g}")
+                say(0.05 + 0.9 * k / len(runs), f"training {label} on {n_train} rows")
+                # One seed per network: the private and non-private runs start from the same weights.
+                fitted = train_net(net, Z_tr, y_tr, settings=settings, target_epsilon=eps, delta=delta, seed=net_seeds[net])
+                info = fitted.info
+                rel = None
+                if eps is None:
+                    base_cpu[net] = info["cpu_seconds"]
+                else:
+                    rel = info["cpu_seconds"] / base_cpu[net] if base_cpu[net] > 0 else math.nan
+                    ratios[net].append(rel)
+                s_test = fitted.predict_proba(Z_te)[:, 1]
+                acc, auc, grp = evaluate(s_test)
+                models.append(ModelPrivacy(
+                    name=label, network=net, role="non_private" if eps is None else "dp", target_epsilon=eps,
+                    epsilon_spent=info.get("epsilon_spent"), noise_multiplier=info.get("noise_multiplier"),
+                    max_grad_norm=None if eps is None else opts.max_grad_norm, sample_rate=info.get("sample_rate"),
+                    steps=info["steps"], n_train=n_train, n_test=n_test, accuracy=acc, roc_auc=auc, groups=grp,
+                    train_seconds=info["seconds"], train_cpu_seconds=info["cpu_seconds"], relative_train_time=rel,
+                    membership=attacks(fitted, fitted.predict_proba(Z_all[members])[:, 1], s_test),
+                ))
+        overhead = {net: float(np.median(r)) for net, r in ratios.items() if r}
+    say(1.0, "privacy done")
+    return PrivacyReport(
+        task=task, accountant=opts.accountant, delta=float(delta), delta_rule=delta_rule, secure_mode=opts.secure_mode,
+        networks=tuple(networks), target_epsilons=epsilons if networks else (), epochs=opts.epochs,
+        batch_size=batch, learning_rate=opts.learning_rate, momentum=opts.momentum,
+        max_grad_norm=opts.max_grad_norm, mlp_hidden=opts.mlp_hidden, n_features=n_features, n_train=n_train,
+        n_train_available=n_avail, n_test=n_test, n_attack_members=m, n_attack_nonmembers=m,
+        n_bootstrap=opts.bootstrap, confidence=opts.confidence, low_fpr=opts.low_fpr,
+        accuracy_budget=opts.accuracy_budget, models=tuple(models), dp_overhead=overhead, notes=tuple(notes),
+        verdict=_verdict(models, opts),
+        thresholds={"warn_attack_auc": opts.warn_attack_auc, "fail_attack_auc": opts.fail_attack_auc,
+                    "accuracy_budget": opts.accuracy_budget},
+    )
+
+
+def _verdict(models: list[ModelPrivacy], opts: PrivacyOptions) -> Verdict:
+    fails, warns, passes = [], [], []
+    audited = models[0]
+    def low(a: AttackResult) -> float:  # the interval's lower end; the AUC itself when bootstrap = 0
+        return a.auc_ci_low if np.isfinite(a.auc_ci_low) else a.auc
+
+    best = max(audited.membership, key=low)
+    desc = f"{best.attack} attack AUC {best.auc:.3f} [{best.auc_ci_low:.3f}, {best.auc_ci_high:.3f}]"
+    dp = [mp for mp in models if mp.role == "dp"]
+    affordable = [mp for mp in dp if np.isfinite(mp.accuracy) and mp.accuracy >= audited.accuracy - opts.accuracy_budget]
+    cheapest = min(affordable, key=lambda mp: mp.target_epsilon or math.inf, default=None)
+    if cheapest is not None:
+        remedy = (f"{cheapest.name} (epsilon spent {cheapest.epsilon_spent:.2f}) has accuracy {cheapest.accuracy:.3f}, "
+                  f"within {opts.accuracy_budget} of the audited model's {audited.accuracy:.3f}")
+    elif dp:
+        remedy = f"no DP model of the sweep is within {opts.accuracy_budget} of the audited model's accuracy {audited.accuracy:.3f}"
+    else:
+        remedy = "no DP model was trained"
+    if low(best) > opts.fail_attack_auc and cheapest is None:
+        fails.append(f"the audited model leaks membership: {desc} lies above {opts.fail_attack_auc}; {remedy}")
+    elif low(best) > opts.warn_attack_auc:
+        warns.append(f"the audited model leaks membership: {desc} lies above {opts.warn_attack_auc}; {remedy}")
+    else:
+        passes.append(f"membership attacks on the audited model are near chance: {desc} (warn above {opts.warn_attack_auc})")
+        if dp:
+            passes.append(remedy)
+    return decide(fails, warns, passes)

@@ -1,0 +1,19 @@
+"""Robustness: noise, corruption and missing-value curves, flip tests, adversarial attacks (ART)."""
+
+from audit.sections.robustness.section import (  # noqa: F401
+    audit_robustness,
+    RobustnessOptions,
+    RobustnessReport,
+    Curve,
+    CurvePoint,
+    FlipTest,
+    GroupFlip,
+    EdgeCases,
+    EdgeSlice,
+    AttackReport,
+    AttackResult,
+    BudgetPoint,
+    FeatureChange,
+)
+
+__all__ = ['audit_robustness', 'RobustnessOptions', 'RobustnessReport', 'Curve', 'CurvePoint', 'FlipTest', 'GroupFlip', 'EdgeCases', 'EdgeSlice', 'AttackReport', 'AttackResult', 'BudgetPoint', 'FeatureChange']
