@@ -26,7 +26,6 @@ BAD_CASES = [
     ("header_only.csv", "has a header but no data rows"),
     ("binary_garbage.csv", "looks like binary data"),
     ("unparseable.csv", "could not be read as a table"),
-    ("duplicate_columns.csv", "duplicate column names"),
     ("one_class.csv", "has a single value"),
     ("mostly_missing_target.csv", "is missing in 75% of rows"),
     ("multiclass.csv", "multiclass classification is not supported yet"),

@@ -37,7 +37,6 @@ def _frame(n=120, seed=0):
         ("header_only.csv", "has a header but no data rows"),
         ("binary_garbage.csv", "looks like binary data"),
         ("unparseable.csv", "could not be read as a table: Error tokenizing data"),
-        ("duplicate_columns.csv", "duplicate column names: 'age'"),
         ("one_class.csv", "has a single value ('1')"),
         ("mostly_missing_target.csv", "is missing in 75% of rows"),
         ("multiclass.csv", "multiclass classification is not supported yet"),

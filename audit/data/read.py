@@ -24,7 +24,10 @@ E_NO_ROWS = "the file {name} has a header but no data rows"
 E_BINARY = "the file {name} is not a table: it looks like binary data (expected CSV, Parquet or Excel)"
 E_UNPARSEABLE = "the file {name} could not be read as a table: {detail}"
 E_TOO_BIG = "the file {name} is {size:.1f} MB, over the {limit:g} MB limit (raise data.max_file_mb to allow it)"
-E_DUP_COLUMNS = "the file {name} has duplicate column names: {cols}; rename them so each column is unique"
+W_DUP_SAME = "column {col!r} appears {n} times with identical values; the first was kept and {dropped} identical copies dropped"
+W_DUP_RENAMED = "column {col!r} appears again (column {pos}) with different values; that copy was renamed {new!r}"
+# Where readers keep intake warnings on the frame until prepare_dataset moves them into the Dataset.
+INTAKE_WARNINGS = "audit_intake_warnings"
 E_XLS = "the file {name} is an old Excel .xls workbook; save it as .xlsx or CSV"
 
 
@@ -107,15 +110,17 @@ def _read_parquet(raw: bytes, name: str) -> pd.DataFrame:
     try:
         import pyarrow.parquet as pq
 
-        table = pq.read_table(io.BytesIO(raw))
+        # ParquetFile.read, not read_table: the dataset reader refuses repeated column names.
+        table = pq.ParquetFile(io.BytesIO(raw)).read()
     except Exception as exc:  # pyarrow raises many types for corrupt files
         raise DataError(E_UNPARSEABLE.format(name=name, detail=f"invalid Parquet ({exc})")) from exc
-    cols = list(table.column_names)
-    _check_dup(cols, name)
-    frame = table.to_pandas()
+    cols = [str(c) for c in table.column_names]
+    # to_pandas refuses repeated names; positional renaming first, then the same dedupe as CSV.
+    frame = table.rename_columns([f"__col{i}" for i in range(len(cols))]).to_pandas()
+    frame.columns = cols
     if frame.empty:
         raise DataError(E_NO_ROWS.format(name=name))
-    return frame
+    return dedupe_columns(frame)
 
 
 def _read_excel(raw: bytes, name: str) -> pd.DataFrame:
@@ -128,19 +133,19 @@ def _read_excel(raw: bytes, name: str) -> pd.DataFrame:
     if frame.empty:
         raise DataError(E_EMPTY.format(name=name))
     header = [str(c) for c in frame.iloc[0].tolist()]
-    _check_dup(header, name)
     frame = frame.iloc[1:].reset_index(drop=True)
     frame.columns = header
     if frame.empty:
         raise DataError(E_NO_ROWS.format(name=name))
     # Excel cells come back as object columns; let pandas infer real dtypes.
     frame = frame.infer_objects()
-    for col in frame.columns:
-        if frame[col].dtype == object:
-            conv = pd.to_numeric(frame[col], errors="coerce")
-            if conv.notna().sum() == frame[col].notna().sum():
-                frame[col] = conv
-    return frame
+    for i in range(frame.shape[1]):
+        col = frame.iloc[:, i]
+        if col.dtype == object:
+            conv = pd.to_numeric(col, errors="coerce")
+            if conv.notna().sum() == col.notna().sum():
+                frame.isetitem(i, conv)
+    return dedupe_columns(frame)
 
 
 def _decode(raw: bytes, name: str) -> str:
@@ -173,7 +178,6 @@ def _read_csv(raw: bytes, name: str) -> pd.DataFrame:
         sep = max(counts, key=counts.get) if max(counts.values()) > 0 else ","
     header = next(csv.reader([first_line], delimiter=sep), [])
     header = [h.strip() for h in header]
-    _check_dup(header, name)
     try:
         frame = pd.read_csv(io.StringIO(text), sep=sep, skipinitialspace=True, na_values=["?", "NA", "N/A", "null", "NULL", ""], keep_default_na=True)
     except pd.errors.EmptyDataError as exc:
@@ -181,20 +185,54 @@ def _read_csv(raw: bytes, name: str) -> pd.DataFrame:
     except (pd.errors.ParserError, ValueError, csv.Error) as exc:
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DataError(E_UNPARSEABLE.format(name=name, detail=detail)) from exc
+    if len(header) == frame.shape[1] and len(set(header)) < len(header):
+        # pandas mangles a repeated name into "name.1"; restore the file's names and dedupe below.
+        frame.columns = header
     frame.columns = [str(c).strip() for c in frame.columns]
     if frame.empty:
         raise DataError(E_NO_ROWS.format(name=name))
     if frame.shape[1] == 1 and len(text) > 0 and not any(d in first_line for d in ",;\t|"):
         # One column and no delimiter anywhere: free text, not a table.
         raise DataError(E_UNPARSEABLE.format(name=name, detail="found a single column and no delimiter (expected comma, semicolon, tab or pipe separated values)"))
-    return frame
+    return dedupe_columns(frame)
 
 
-def _check_dup(cols: list[str], name: str) -> None:
-    seen, dups = set(), []
-    for c in cols:
-        if c in seen and c not in dups:
-            dups.append(c)
-        seen.add(c)
-    if dups:
-        raise DataError(E_DUP_COLUMNS.format(name=name, cols=", ".join(map(repr, dups))))
+def dedupe_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """Make column names unique: identical repeats dropped, differing ones renamed ``name_2``, ...
+
+    Exports such as ProPublica's COMPAS file repeat a column name. The warnings (one per
+    repeated name or renamed copy) travel in ``frame.attrs[INTAKE_WARNINGS]`` so that
+    :func:`audit.data.prepare_dataset` can put them in the report.
+    """
+    names = [str(c) for c in frame.columns]
+    if len(set(names)) == len(names):
+        return frame
+    warnings = list(frame.attrs.get(INTAKE_WARNINGS, ()))
+    taken = set(names)
+    keep: list[int] = []
+    new_names: list[str] = []
+    first: dict[str, int] = {}
+    same_count: dict[str, int] = {}
+    for i, col in enumerate(names):
+        if col not in first:
+            first[col] = i
+            keep.append(i)
+            new_names.append(col)
+            continue
+        if frame.iloc[:, i].equals(frame.iloc[:, first[col]]):
+            same_count[col] = same_count.get(col, 1) + 1
+            continue
+        k = 2
+        while f"{col}_{k}" in taken:
+            k += 1
+        new = f"{col}_{k}"
+        taken.add(new)
+        keep.append(i)
+        new_names.append(new)
+        warnings.append(W_DUP_RENAMED.format(col=col, pos=i + 1, new=new))
+    for col, n in same_count.items():
+        warnings.append(W_DUP_SAME.format(col=col, n=n, dropped=n - 1))
+    out = frame.iloc[:, keep].copy()
+    out.columns = new_names
+    out.attrs = {**frame.attrs, INTAKE_WARNINGS: tuple(warnings)}
+    return out

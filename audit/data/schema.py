@@ -18,7 +18,7 @@ from audit.serial import ReportMixin
 from audit.config import DataOptions
 from audit.errors import DataError
 
-from audit.data.read import E_NO_ROWS, _check_dup, frame_sha256, load_table
+from audit.data.read import E_NO_ROWS, INTAKE_WARNINGS, dedupe_columns, frame_sha256, load_table
 
 E_UNKNOWN_TARGET = "target column {col!r} is not in the data; columns are: {cols}"
 E_UNKNOWN_SENSITIVE = "sensitive column {col!r} is not in the data; columns are: {cols}"
@@ -158,8 +158,8 @@ def prepare_dataset(
     """
     opts = options or DataOptions()
     sensitive = tuple(sensitive)
+    frame = dedupe_columns(frame)
     cols = [str(c) for c in frame.columns]
-    _check_dup(cols, name)
     if frame.empty or len(frame) == 0:
         raise DataError(E_NO_ROWS.format(name=name))
     shown = ", ".join(cols[:30]) + (" ..." if len(cols) > 30 else "")
@@ -177,7 +177,8 @@ def prepare_dataset(
             raise DataError(f"column {c!r} named in the data options is not in the data; columns are: {shown}")
     sha = sha256 or frame_sha256(frame)
     rows_in_file = len(frame)
-    warnings: list[str] = []
+    # Taken off the frame so a frame prepared twice does not repeat them.
+    warnings: list[str] = list(frame.attrs.pop(INTAKE_WARNINGS, ()))
 
     if _is_numeric(frame[target]) and frame[target].isin([np.inf, -np.inf]).any():
         frame[target] = frame[target].replace([np.inf, -np.inf], np.nan)
