@@ -434,7 +434,7 @@ def epsilon_accuracy_chart(priv) -> go.Figure:
         plain = next((m for m in priv.models if m.network == net and m.role == "non_private"), None)
         if plain is not None and _finite(plain.accuracy):
             fig.add_hline(y=plain.accuracy, line_dash="dot", line_color=colour, annotation_text=f"{net} without DP")
-    audited = next((m for m in priv.models if m.role == "audited"), None)
+    audited = priv.audited
     if audited is not None and _finite(audited.accuracy):
         fig.add_hline(y=audited.accuracy, line_color=STATUS_COLOURS["pass"], annotation_text="audited model")
         fig.add_hrect(y0=audited.accuracy - priv.accuracy_budget, y1=audited.accuracy, fillcolor=STATUS_COLOURS["pass"],

@@ -311,7 +311,7 @@ def _drift_headlines(report: AuditReport, d: Any) -> list[tuple[str, str, str | 
 
 
 def _privacy_headlines(report: AuditReport, p: Any) -> list[tuple[str, str, str | None]]:
-    audited = next((m for m in p.models if m.role == "audited"), None)
+    audited = p.audited
     out = []
     if audited is not None and audited.membership:
         worst = max(audited.membership, key=lambda a: a.auc)

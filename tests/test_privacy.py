@@ -216,6 +216,15 @@ def test_sweep_reports_budget_actually_spent(fast_report, synthetic_trained):
     assert (r.n_train, r.n_test, r.n_attack_members, r.epochs, r.batch_size, r.notes) == (1200, 400, 400, 5, 60, ())
 
 
+def test_audited_model_is_found_by_role_not_position(fast_report):
+    import dataclasses
+
+    assert fast_report.audited is fast_report.models[0] and fast_report.audited.role == "audited"
+    shuffled = dataclasses.replace(fast_report, models=fast_report.models[::-1])
+    assert shuffled.audited is fast_report.models[0]
+    assert dataclasses.replace(fast_report, models=fast_report.models[1:]).audited is None
+
+
 def test_verdict_thresholds(fast_report):
     from audit.sections.privacy.section import _verdict
 

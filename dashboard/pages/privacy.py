@@ -9,7 +9,7 @@ report = ui.require_report()
 ui.header(report, "Privacy", "privacy")
 pv = ui.require_section(report, "privacy")
 ui.verdict(pv.verdict)
-audited = next((m for m in pv.models if m.role == "audited"), None)
+audited = pv.audited
 c = st.columns(3)
 c[0].metric("Training rows", f"{pv.n_train:,}", help=f"of {pv.n_train_available:,} available; {pv.epochs} epochs, batch {pv.batch_size}")
 c[1].metric("delta", f"{pv.delta:g}", help=pv.delta_rule)

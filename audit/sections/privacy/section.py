@@ -18,7 +18,7 @@ actually run; :func:`compute_epsilon` gives the same accounting for a planned ru
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -178,7 +178,7 @@ class ModelPrivacy(ReportMixin):
 
 @dataclass(frozen=True)
 class PrivacyReport(ReportMixin):
-    """The ``privacy`` section. ``models[0]`` is the audited baseline."""
+    """The ``privacy`` section: the audited model (see :attr:`audited`), then the networks trained with and without DP."""
 
     task: str
     accountant: str
@@ -211,11 +211,17 @@ class PrivacyReport(ReportMixin):
     thresholds: Mapping[str, float] = field(default_factory=dict)
 
     @property
-    def audited(self) -> ModelPrivacy:
-        return self.models[0]
+    def audited(self) -> ModelPrivacy | None:
+        """The audited model's entry; every reader (cards, dashboard, verdict) asks this, not ``models[0]``."""
+        return audited_model(self.models)
 
     def dp_models(self) -> tuple[ModelPrivacy, ...]:
         return tuple(m for m in self.models if m.role == "dp")
+
+
+def audited_model(models: Sequence[ModelPrivacy]) -> ModelPrivacy | None:
+    """The entry of role ``"audited"`` (None in a report without one)."""
+    return next((m for m in models if m.role == "audited"), None)
 
 
 def _group_metrics(y: np.ndarray, pred: np.ndarray, groups: pd.DataFrame, min_size: int) -> tuple[GroupMetrics, ...]:
@@ -401,7 +407,8 @@ def audit_privacy(
 
 def _verdict(models: list[ModelPrivacy], opts: PrivacyOptions) -> Verdict:
     fails, warns, passes = [], [], []
-    audited = models[0]
+    audited = audited_model(models)  # always present: audit_privacy evaluates it first
+
     def low(a: AttackResult) -> float:  # the interval's lower end; the AUC itself when bootstrap = 0
         return a.auc_ci_low if np.isfinite(a.auc_ci_low) else a.auc
 
