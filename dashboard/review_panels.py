@@ -109,6 +109,13 @@ def header(rec: AuditRecord) -> None:
         st.warning("The pages show an earlier run of this audit; the review covers the latest run.")
 
 
+def _reviewed_run(rec: AuditRecord) -> int:
+    """The run this reviewer has in front of them: the one the pages show, if it is this audit's."""
+    shown = state.current_key() or ""
+    prefix = f"{state.STORED_PREFIX}{rec.id}:"
+    return int(shown[len(prefix):]) if shown.startswith(prefix) and shown[len(prefix):].isdigit() else rec.run
+
+
 def workflow(store: Any, user: Any, rec: AuditRecord) -> None:
     """Submit a draft; decide on an audit in review; the decisions so far."""
     st.subheader("Review")
@@ -131,7 +138,7 @@ def workflow(store: Any, user: Any, rec: AuditRecord) -> None:
         st.caption("Reviewers and admins decide; an author may request changes on their own audit but not approve it.")
         if decided:
             try:
-                store.decide(rec.id, user=user, outcome=outcome, note=note)
+                store.decide(rec.id, user=user, run=_reviewed_run(rec), outcome=outcome, note=note)
             except StoreError as exc:
                 auth.store_error(exc)
             else:

@@ -175,11 +175,11 @@ def test_full_review_cycle_records_each_decision(store, team):
     audit = _audit(store, alice)
     assert audit.status is Status.DRAFT
     assert store.submit_for_review(audit.id, user=alice).status is Status.IN_REVIEW
-    first = store.decide(audit.id, user=bob, outcome="changes_requested", note="check the age bins")
+    first = store.decide(audit.id, user=bob, run=1, outcome="changes_requested", note="check the age bins")
     assert store.get_audit(audit.id, user=alice).status is Status.CHANGES_REQUESTED
     rerun = store.add_run(audit.id, user=alice, report_json='{"performance": null}')
     assert (rerun.status, rerun.run) == (Status.IN_REVIEW, 2)
-    second = store.decide(audit.id, user=bob, outcome=Outcome.APPROVED, note="fine now")
+    second = store.decide(audit.id, user=bob, run=2, outcome=Outcome.APPROVED, note="fine now")
     assert store.get_audit(audit.id, user=bob).status is Status.APPROVED
     stored = store.list_decisions(audit.id, user=team["vera"])
     assert stored == (first, second)
@@ -190,7 +190,7 @@ def test_full_review_cycle_records_each_decision(store, team):
 
 def test_new_run_after_approval_needs_a_new_review(store, team):
     audit = _audit(store, team["alice"], submit=True)
-    store.decide(audit.id, user=team["bob"], outcome="approved")
+    store.decide(audit.id, user=team["bob"], run=1, outcome="approved")
     assert store.add_run(audit.id, user=team["alice"], report_json="{}").status is Status.IN_REVIEW
     draft = _audit(store, team["alice"])
     assert store.add_run(draft.id, user=team["alice"], report_json="{}").status is Status.DRAFT
@@ -202,7 +202,7 @@ def test_viewer_can_read_and_comment_but_not_decide_or_save(store, team):
     assert store.get_audit(audit.id, user=vera).report_json == REPORT
     store.add_comment(audit.id, user=vera, body="what is the base rate?")
     with pytest.raises(PermissionDenied, match="viewer.*only reviewers and admins may decide"):
-        store.decide(audit.id, user=vera, outcome="approved")
+        store.decide(audit.id, user=vera, run=1, outcome="approved")
     with pytest.raises(PermissionDenied, match="viewer"):
         _audit(store, vera)
     assert store.get_audit(audit.id, user=vera).status is Status.IN_REVIEW
@@ -213,16 +213,50 @@ def test_viewer_can_read_and_comment_but_not_decide_or_save(store, team):
 def test_author_cannot_approve_own_audit_even_as_admin(store, team, author):
     audit = _audit(store, team[author], submit=True)
     with pytest.raises(PermissionDenied, match=f"{author} is the author of audit {audit.id} and cannot approve"):
-        store.decide(audit.id, user=team[author], outcome="approved")
+        store.decide(audit.id, user=team[author], run=1, outcome="approved")
     assert store.get_audit(audit.id, user=team[author]).status is Status.IN_REVIEW
     # Asking for changes on one's own audit only delays it, so it is allowed.
-    store.decide(audit.id, user=team[author], outcome="changes_requested")
+    store.decide(audit.id, user=team[author], run=1, outcome="changes_requested")
+
+
+def test_an_admin_who_added_the_run_under_review_cannot_approve_it(store, team):
+    audit = _audit(store, team["alice"], submit=True)
+    store.add_run(audit.id, user=team["root"], report_json='{"performance": null}')
+    with pytest.raises(PermissionDenied, match=f"root is the author of run 2 of audit {audit.id} and cannot approve"):
+        store.decide(audit.id, user=team["root"], run=2, outcome="approved")
+    store.decide(audit.id, user=team["bob"], run=2, outcome="approved")
+    assert store.get_audit(audit.id, user=team["bob"]).status is Status.APPROVED
+
+
+def test_a_decision_names_its_run_and_is_refused_when_a_newer_run_exists(store, team):
+    audit = _audit(store, team["alice"], submit=True)
+    store.add_run(audit.id, user=team["alice"], report_json='{"performance": null}')  # bob only saw run 1
+    with pytest.raises(StoreError, match=f"audit {audit.id} has run 2, newer than run 1 you reviewed"):
+        store.decide(audit.id, user=team["bob"], run=1, outcome="approved")
+    with pytest.raises(StoreError, match="has no run 3"):
+        store.decide(audit.id, user=team["bob"], run=3, outcome="approved")
+    with pytest.raises(TypeError):
+        store.decide(audit.id, user=team["bob"], outcome="approved")  # no run named: not accepted
+    assert store.list_decisions(audit.id, user=team["bob"]) == ()
+    assert store.decide(audit.id, user=team["bob"], run=2, outcome="approved").run == 2
+
+
+def test_the_audit_author_cannot_resolve_a_reviewers_blocking_comment(store, team):
+    audit = _audit(store, team["root"], submit=True)  # written by an admin
+    blocking = store.add_comment(audit.id, user=team["bob"], body="Blocking: the drift section is missing.")
+    mine = store.add_comment(audit.id, user=team["root"], body="Note to self.")
+    with pytest.raises(PermissionDenied, match="root wrote audit"):
+        store.resolve_comment(blocking.id, user=team["root"])
+    store.resolve_comment(mine.id, user=team["root"])  # their own comment: allowed
+    assert [c["body"] for c in store.review_summary(audit.id, user=team["vera"])["open_comments"]] == [blocking.body]
+    store.resolve_comment(blocking.id, user=team["alice"])  # another reviewer may
+    store.resolve_comment(blocking.id, user=team["bob"], resolved=False)  # and so may the comment's author
 
 
 def test_only_author_or_admin_submit_and_add_runs_and_only_in_review_is_decided(store, team):
     audit = _audit(store, team["alice"])
     with pytest.raises(StoreError, match="is draft; decisions are taken on audits in_review"):
-        store.decide(audit.id, user=team["bob"], outcome="approved")
+        store.decide(audit.id, user=team["bob"], run=1, outcome="approved")
     with pytest.raises(PermissionDenied, match="only the author"):
         store.submit_for_review(audit.id, user=team["bob"])
     with pytest.raises(PermissionDenied, match="only the author"):
@@ -255,7 +289,7 @@ def test_forged_or_demoted_users_are_checked_against_the_database(store, team):
         store.list_audits(user=forged)
     promoted = type(team["vera"])(id=team["vera"].id, username="vera", role=Role.ADMIN, created_at="")
     with pytest.raises(PermissionDenied, match="viewer"):
-        store.decide(audit.id, user=promoted, outcome="approved")
+        store.decide(audit.id, user=promoted, run=1, outcome="approved")
 
 
 # -- history ---------------------------------------------------------------------------------
@@ -323,6 +357,8 @@ def test_comments_threads_and_resolution(store, team):
     with pytest.raises(PermissionDenied, match="viewer"):
         store.resolve_comment(general.id, user=team["vera"])
     store.resolve_comment(question.id, user=team["vera"])
+    with pytest.raises(PermissionDenied, match="alice wrote audit .* may only resolve their own comments"):
+        store.resolve_comment(general.id, user=team["alice"])  # a reviewer, but the audit's author
     comments = store.list_comments(audit.id, user=team["bob"])
     assert [(c.author, c.section, c.parent_id, c.resolved) for c in comments] == [
         ("vera", "fairness", None, True), ("alice", "fairness", question.id, False), ("bob", "general", None, False)]
@@ -334,9 +370,9 @@ def test_comments_threads_and_resolution(store, team):
 
 def test_review_summary_for_the_model_card(store, team):
     audit = _audit(store, team["alice"], submit=True)
-    store.decide(audit.id, user=team["bob"], outcome="changes_requested", note="add drift")
+    store.decide(audit.id, user=team["bob"], run=1, outcome="changes_requested", note="add drift")
     store.add_run(audit.id, user=team["alice"], report_json="{}")
-    store.decide(audit.id, user=team["root"], outcome="approved", note="ok")
+    store.decide(audit.id, user=team["root"], run=2, outcome="approved", note="ok")
     done = store.add_comment(audit.id, user=team["bob"], body="resolved one")
     store.add_comment(audit.id, user=team["vera"], body="open one", section="explanations")
     store.resolve_comment(done.id, user=team["bob"])
@@ -353,7 +389,7 @@ def test_review_summary_for_the_model_card(store, team):
 def test_trail_records_who_did_what_to_which_audit(store, team):
     audit = _audit(store, team["alice"], submit=True)
     comment = store.add_comment(audit.id, user=team["vera"], body="?")
-    store.decide(audit.id, user=team["bob"], outcome="approved", note="ok")
+    store.decide(audit.id, user=team["bob"], run=1, outcome="approved", note="ok")
     events = store.list_events(user=team["vera"], audit_id=audit.id)
     assert [(e.actor, e.action) for e in events] == [
         ("alice", "audit.created"), ("alice", "audit.submitted"), ("vera", "comment.added"), ("bob", "audit.decided")]

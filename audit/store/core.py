@@ -11,8 +11,10 @@ Rules, enforced here rather than in the pages so that the CLI obeys them too:
   role is re-read from the database, so a demoted user cannot act on a stale object.
 - Viewers read and comment. Reviewers and admins also save audits and decide.
   Only the author (or an admin) submits an audit or adds a run to it.
-- Decisions are taken on audits ``in_review`` only, and authors cannot approve their
-  own audit (they may request changes on it, which only delays it).
+- Decisions are taken on audits ``in_review`` only and name the run decided on, which
+  must be the latest. Neither the audit's author nor the author of that run may
+  approve it (they may request changes, which only delays it).
+- A comment is resolved by its author, or by a reviewer or admin who did not write the audit.
 - ``draft -> in_review -> approved | changes_requested``; a new run moves a
   reviewed audit back to ``in_review``, because an approval covers one run.
 - Account functions (``create_user``, ``reset_password``, ``list_users``) take an
@@ -236,14 +238,19 @@ class AuditStore(StoreBase):
             append_event(conn, user_id=me.id, action="audit.submitted", audit_id=audit_id, run=row.latest_run)
             return self._load_summary(conn, audit_id)
 
-    def decide(self, audit_id: int, *, user: User | None, outcome: Outcome | str, note: str = "") -> Decision:
-        """Approve or request changes on an audit that is ``in_review``.
+    def decide(self, audit_id: int, *, user: User | None, run: int, outcome: Outcome | str,
+               note: str = "") -> Decision:
+        """Approve or request changes on the run of an audit that is ``in_review``.
 
         Parameters
         ----------
         audit_id : int
         user : User
-            A reviewer or admin; not the author when approving.
+            A reviewer or admin; when approving, neither the audit's author nor the
+            author of the run under review.
+        run : int
+            The run the reviewer looked at; refused unless it is the latest run, so a
+            decision never covers a run its reviewer did not see.
         outcome : Outcome or {"approved", "changes_requested"}
             Also the audit's new status.
         note : str, default ""
@@ -256,20 +263,31 @@ class AuditStore(StoreBase):
         Raises
         ------
         PermissionDenied
-            If the user is a viewer, or is the author and tries to approve.
+            If the user is a viewer, or wrote the audit or the run and tries to approve.
         StoreError
-            If the audit is not in review or an argument is invalid.
+            If the audit is not in review, ``run`` is not its latest run, or an argument
+            is invalid.
         """
         outcome = check_enum(Outcome, outcome, "outcome")
+        if not isinstance(run, int) or isinstance(run, bool):
+            raise StoreError(f"run must be the number of the run you reviewed, got {run!r}")
         note = check_text(note, "note", max_len=20_000, allow_empty=True)
         with self._tx(write=True) as conn:
             me = self._current(conn, user)
             if me.role is Role.VIEWER:
                 raise PermissionDenied(f"{me.username} is a viewer; only reviewers and admins may decide")
             row = self._audit(conn, audit_id, lock=True)
-            if outcome is Outcome.APPROVED and row.author_id == me.id:
-                raise PermissionDenied(f"{me.username} is the author of audit {audit_id} and cannot "
-                                       "approve it; another reviewer must")
+            if run != row.latest_run:
+                raise StoreError(f"audit {audit_id} has run {row.latest_run}, newer than run {run} you "
+                                 "reviewed; open the latest run and decide on it"
+                                 if run < row.latest_run else f"audit {audit_id} has no run {run}")
+            if outcome is Outcome.APPROVED:
+                run_author = conn.execute(sa.select(RUNS.c.created_by).where(
+                    RUNS.c.audit_id == audit_id, RUNS.c.run == run)).scalar_one()
+                if me.id in (row.author_id, run_author):
+                    whose = "audit" if row.author_id == me.id else f"run {run} of audit"
+                    raise PermissionDenied(f"{me.username} is the author of {whose} {audit_id} and cannot "
+                                           "approve it; another reviewer must")
             if row.status != Status.IN_REVIEW:
                 raise StoreError(f"audit {audit_id} is {row.status}; decisions are taken on audits in_review")
             stamp = now()
@@ -316,8 +334,9 @@ class AuditStore(StoreBase):
     def resolve_comment(self, comment_id: int, *, user: User | None, resolved: bool = True) -> None:
         """Mark a comment resolved, or open again with ``resolved=False``.
 
-        Reviewers and admins may resolve any comment; viewers only their own and
-        those on audits they wrote.
+        The comment's own author may; otherwise only a reviewer or admin who is not
+        the audit's author, so an author cannot hide a reviewer's blocking comment
+        from the model card.
         """
         with self._tx(write=True) as conn:
             me = self._current(conn, user)
@@ -325,8 +344,12 @@ class AuditStore(StoreBase):
                                .where(COMMENTS.c.id == comment_id)).first()
             if row is None:
                 raise StoreError(f"no comment with id {comment_id!r}")
-            if me.role is Role.VIEWER and me.id not in (row.user_id, self._audit(conn, row.audit_id).author_id):
-                raise PermissionDenied(f"{me.username} is a viewer and may only resolve their own comments")
+            if me.id != row.user_id:
+                if me.role is Role.VIEWER:
+                    raise PermissionDenied(f"{me.username} is a viewer and may only resolve their own comments")
+                if self._audit(conn, row.audit_id).author_id == me.id:
+                    raise PermissionDenied(f"{me.username} wrote audit {row.audit_id} and may only resolve their "
+                                           "own comments on it; another reviewer resolves the rest")
             conn.execute(sa.update(COMMENTS).where(COMMENTS.c.id == comment_id).values(
                 resolved=bool(resolved), resolved_by=me.id if resolved else None,
                 resolved_at=now() if resolved else None))
