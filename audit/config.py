@@ -53,6 +53,7 @@ class DataOptions(ReportMixin):
     sensitive_as_features : whether models see the sensitive columns (the usual
         audit of a model as deployed); the fairness audit also retrains without them.
     max_rows : rows kept for the audit (a seeded sample when the file is larger; 0 = all).
+    max_classes : most classes a categorical target may have (3 or more is multiclass).
     """
 
     max_file_mb: float = 500.0
@@ -62,6 +63,11 @@ class DataOptions(ReportMixin):
     column_types: Mapping[str, str] = field(default_factory=dict)
     sensitive_as_features: bool = True
     max_rows: int = 0
+    max_classes: int = 20
+
+    def __post_init__(self) -> None:
+        if not 3 <= self.max_classes <= 1000:
+            raise ConfigError(f"data.max_classes must be an integer from 3 to 1000, got {self.max_classes!r}")
 
 
 @dataclass(frozen=True)

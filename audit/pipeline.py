@@ -267,7 +267,7 @@ def run_audit(
         current_dataset=cur_info,
         group_sizes={c: {str(k): int(v) for k, v in dataset.groups[c].value_counts().sort_index().items()} for c in dataset.sensitive},
         label_counts=({str(k): int(v) for k, v in dataset.frame[dataset.target].astype(str).value_counts().sort_index().items()}
-                      if dataset.task == "binary" else {}),
+                      if dataset.task != "regression" else {}),
     )
     return AuditReport(manifest=manifest, models=trained.report, scorecard=scorecard, **results)
 

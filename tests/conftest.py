@@ -57,3 +57,40 @@ def adult_small():
 @pytest.fixture(scope="session")
 def adult_small_trained(adult_small):
     return train_models(adult_small, options=ModelOptions(cv_folds=3), seed=0)
+
+
+MULTICLASS_LABELS = ("approve", "refer", "decline")
+TOP_CLASS_GAP = 0.15  # how much lower group B's chance of "approve" is, by construction
+
+
+def make_multiclass(n: int = 3000, seed: int = 0, gap: float = TOP_CLASS_GAP, leak: bool = False) -> pd.DataFrame:
+    """Three classes with a known group disparity in the top class.
+
+    The label is a deterministic function of ``x1`` ~ U(0, 1) and ``group``: "approve" when
+    x1 is above 2/3 (group A) or 2/3 + ``gap`` (group B), "decline" below 1/3, else "refer".
+    So P(approve | A) - P(approve | B) = ``gap`` exactly, and a model that learns the rule
+    reproduces it. ``x2`` is weak noise, ``colour`` categorical noise; ``leak`` adds a noisy
+    numeric copy of the label code (the feature SHAP must rank first).
+    """
+    rng = np.random.default_rng(seed)
+    group = rng.choice(["A", "B"], size=n)
+    x1 = rng.random(n)
+    x2 = rng.normal(size=n)
+    colour = rng.choice(["red", "green", "blue"], size=n)
+    top = np.where(group == "B", 2 / 3 + gap, 2 / 3)
+    code = np.where(x1 > top, 0, np.where(x1 < 1 / 3, 2, 1))
+    frame = pd.DataFrame({"x1": x1, "x2": x2, "colour": colour, "group": group,
+                          "decision": np.array(MULTICLASS_LABELS)[code]})
+    if leak:
+        frame.insert(0, "leak", code + rng.normal(scale=0.05, size=n))
+    return frame
+
+
+@pytest.fixture(scope="session")
+def multiclass_dataset():
+    return prepare_dataset(make_multiclass(), target="decision", sensitive=["group"], name="multiclass")
+
+
+@pytest.fixture(scope="session")
+def multiclass_trained(multiclass_dataset):
+    return train_models(multiclass_dataset, options=ModelOptions(cv_folds=0), seed=0)

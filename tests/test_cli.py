@@ -28,7 +28,7 @@ BAD_CASES = [
     ("unparseable.csv", "could not be read as a table"),
     ("one_class.csv", "has a single value"),
     ("mostly_missing_target.csv", "is missing in 75% of rows"),
-    ("multiclass.csv", "multiclass classification is not supported yet"),
+    ("too_many_classes.csv", "has 24 classes; at most 20 are supported"),
     ("no_usable_feature.csv", "no usable feature is left"),
     ("corrupt.parquet", "invalid Parquet"),
     ("corrupt.xlsx", "not a readable .xlsx workbook"),

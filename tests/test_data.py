@@ -39,7 +39,7 @@ def _frame(n=120, seed=0):
         ("unparseable.csv", "could not be read as a table: Error tokenizing data"),
         ("one_class.csv", "has a single value ('1')"),
         ("mostly_missing_target.csv", "is missing in 75% of rows"),
-        ("multiclass.csv", "multiclass classification is not supported yet"),
+        ("too_many_classes.csv", "has 24 classes; at most 20 are supported"),
         ("no_usable_feature.csv", "no usable feature is left after excluding customer_id"),
         ("corrupt.parquet", "invalid Parquet"),
         ("corrupt.xlsx", "not a readable .xlsx workbook"),

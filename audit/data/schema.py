@@ -26,8 +26,8 @@ E_TARGET_SENSITIVE = "column {col!r} cannot be both the target and a sensitive a
 E_ONE_CLASS = "target column {col!r} has a single value ({value!r}); a model needs at least two classes"
 E_MOSTLY_MISSING = "target column {col!r} is missing in {pct:.0f}% of rows; at most 50% may be missing"
 E_MULTICLASS = (
-    "target column {col!r} has {n} classes; multiclass classification is not supported yet "
-    "(binary classification and regression are)"
+    "target column {col!r} has {n} classes; at most {max} are supported (data.max_classes): "
+    "group rare classes together, or declare the column numeric (data.column_types) to audit it as regression"
 )
 E_NO_FEATURES = "no usable feature is left after excluding {excluded}; the model needs at least one feature column"
 E_NO_SENSITIVE = "name at least one sensitive column (for example sex or race) to audit fairness"
@@ -60,7 +60,7 @@ class Dataset:
     sha256: str
     target: str
     sensitive: tuple[str, ...]
-    task: str  # "binary" | "regression"
+    task: str  # "binary" | "multiclass" | "regression"
     features: tuple[str, ...]
     numeric: tuple[str, ...]
     categorical: tuple[str, ...]
@@ -74,6 +74,8 @@ class Dataset:
     rows_in_file: int
     sampled: bool = False
     options: DataOptions = field(default_factory=DataOptions)
+    # Class labels in code order: y == k means classes[k]. Binary: (negative, positive); regression: ().
+    classes: tuple[str, ...] = ()
 
     @property
     def n_rows(self) -> int:
@@ -197,7 +199,8 @@ def prepare_dataset(
         sampled = True
         warnings.append(f"the table has {rows_in_file} rows; a seeded sample of {opts.max_rows} was audited")
 
-    task, y, pos = _infer_task(frame[target], target, positive_label)
+    task, y, pos, classes = _infer_task(frame[target], target, positive_label, max_classes=opts.max_classes,
+                                        numeric_declared=opts.column_types.get(target) == "numeric")
 
     columns: list[ColumnSchema] = []
     excluded: dict[str, str] = {}
@@ -298,6 +301,7 @@ def prepare_dataset(
         rows_in_file=rows_in_file,
         sampled=sampled,
         options=opts,
+        classes=classes,
     )
 
 
@@ -312,7 +316,15 @@ def _group_labels(s: pd.Series, col: str, warnings: list[str]) -> pd.Series:
     return out.astype(object)
 
 
-def _infer_task(y: pd.Series, col: str, positive_label: str | None) -> tuple[str, np.ndarray, str | None]:
+def _infer_task(
+    y: pd.Series, col: str, positive_label: str | None, *, max_classes: int = 20, numeric_declared: bool = False
+) -> tuple[str, np.ndarray, str | None, tuple[str, ...]]:
+    """Task, encoded target, positive label (binary only) and class labels in code order.
+
+    Two values: binary. A numeric target with fractional values, more distinct integers
+    than ``max_classes``, or declared numeric: regression. Otherwise 3 to ``max_classes``
+    values: multiclass, coded 0..k-1 in sorted label order (numeric labels sorted as numbers).
+    """
     values = y.dropna()
     uniq = pd.unique(values)
     if len(uniq) < 2:
@@ -334,12 +346,21 @@ def _infer_task(y: pd.Series, col: str, positive_label: str | None) -> tuple[str
             # The minority class is the event of interest by convention (">50K", "default", "reoffend").
             pos = str(counts.index[-1]) if counts.iloc[-1] != counts.iloc[0] else sorted(labels)[-1]
         yy = (y.astype(str) == pos).to_numpy(dtype=np.int64)
-        return "binary", yy, pos
+        neg = next(l for l in labels if l != pos)
+        return "binary", yy, pos, (neg, pos)
     if _is_numeric(y):
         is_int = np.allclose(values.to_numpy(dtype=float), np.round(values.to_numpy(dtype=float)))
-        if not is_int or len(uniq) > 20:
-            return "regression", y.to_numpy(dtype=float), None
-    raise DataError(E_MULTICLASS.format(col=col, n=len(uniq)))
+        if not is_int or numeric_declared or len(uniq) > max_classes:
+            return "regression", y.to_numpy(dtype=float), None, ()
+        order = sorted(uniq, key=float)
+    else:
+        order = sorted(uniq, key=str)
+    if len(uniq) > max_classes:
+        raise DataError(E_MULTICLASS.format(col=col, n=len(uniq), max=max_classes))
+    classes = tuple(str(v) for v in order)
+    code = {c: k for k, c in enumerate(classes)}
+    yy = y.astype(str).map(code).to_numpy(dtype=np.int64)
+    return "multiclass", yy, None, classes
 
 
 def load_dataset(

@@ -29,6 +29,7 @@ from audit.serial import ReportMixin
 from audit.config import ModelOptions
 from audit.data import Dataset
 from audit.errors import ConfigError, DataError
+from audit.models.multiclass import check_class_counts, class_proba, multiclass_metric
 
 MODEL_NAMES = ("dummy", "logistic", "hist_gb")
 MODEL_LABELS = {
@@ -74,6 +75,7 @@ class ModelsReport(ReportMixin):
     categorical_features: tuple[str, ...]
     n_encoded_features: int
     leaderboard: tuple[LeaderboardRow, ...]
+    classes: tuple[str, ...] = ()  # class labels in code order (classification)
 
 
 @dataclass(frozen=True, eq=False)
@@ -81,7 +83,8 @@ class TrainedModels:
     """Splits and fitted pipelines. Downstream audits read from this; it is not serialised.
 
     ``X_*`` are raw feature frames (columns ``dataset.features``); ``y_*`` are 0/1 ints
-    (binary) or floats (regression); ``groups_*`` hold the sensitive group labels;
+    (binary), class codes 0..k-1 (multiclass, labels in ``classes``) or floats (regression);
+    ``groups_*`` hold the sensitive group labels;
     ``idx_*`` index rows of ``dataset.frame``.
     """
 
@@ -112,15 +115,32 @@ class TrainedModels:
         """The audited (selected) pipeline."""
         return self.pipelines[self.selected]
 
+    @property
+    def classes(self) -> tuple[str, ...]:
+        """Class labels in code order (``y == k`` means ``classes[k]``); empty for regression."""
+        return self.dataset.classes
+
     def score(self, X: pd.DataFrame, name: str | None = None) -> np.ndarray:
-        """Positive-class probability (binary) or prediction (regression)."""
+        """Positive-class probability (binary), the predicted class's probability (multiclass)
+        or the prediction (regression)."""
         pipe = self.pipelines[name or self.selected]
         if self.task == "binary":
             return pipe.predict_proba(X)[:, 1]
+        if self.task == "multiclass":
+            return self.proba(X, name).max(axis=1)
         return pipe.predict(X)
 
+    def proba(self, X: pd.DataFrame, name: str | None = None) -> np.ndarray:
+        """Class probabilities, shape (n, k), columns in code order (classification only)."""
+        if self.task == "regression":
+            raise TypeError("proba() is for classification tasks")
+        return class_proba(self.pipelines[name or self.selected], X, len(self.classes))
+
     def predict(self, X: pd.DataFrame, name: str | None = None) -> np.ndarray:
-        """Hard predictions: 0/1 at the 0.5 threshold (binary) or values (regression)."""
+        """Hard predictions: 0/1 at the 0.5 threshold (binary), the most probable class code
+        (multiclass) or values (regression)."""
+        if self.task == "multiclass":
+            return self.proba(X, name).argmax(axis=1).astype(np.int64)
         s = self.score(X, name)
         if self.task == "binary":
             return (s >= self.report.decision_threshold).astype(np.int64)
@@ -178,8 +198,8 @@ def make_preprocessor(numeric: tuple[str, ...], categorical: tuple[str, ...], *,
 
 
 def make_pipeline(name: str, task: str, numeric: tuple[str, ...], categorical: tuple[str, ...], *, seed: int) -> Pipeline:
-    """A fresh, unfitted baseline pipeline."""
-    clf = task == "binary"
+    """A fresh, unfitted baseline pipeline (multiclass: multinomial logistic, multiclass boosting)."""
+    clf = task in ("binary", "multiclass")
     if name == "dummy":
         est = DummyClassifier(strategy="prior") if clf else DummyRegressor(strategy="mean")
         scale = False
@@ -198,7 +218,10 @@ def make_pipeline(name: str, task: str, numeric: tuple[str, ...], categorical: t
 
 
 def metric_value(metric: str, y_true: np.ndarray, score: np.ndarray, threshold: float = 0.5) -> float:
-    """Score ``metric`` from positive-class scores (classification) or predictions (regression)."""
+    """Score ``metric`` from positive-class scores (binary), an (n, k) probability matrix
+    (multiclass: one-vs-rest macro ROC AUC, macro F1) or predictions (regression)."""
+    if np.ndim(score) == 2:
+        return multiclass_metric(metric, np.asarray(y_true), np.asarray(score))
     if metric == "roc_auc":
         if len(np.unique(y_true)) < 2:
             return float("nan")
@@ -248,8 +271,8 @@ def train_models(
     task = dataset.task
     metric = opts.selection_metric
     if metric == "auto":
-        metric = "roc_auc" if task == "binary" else "r2"
-    allowed = _CLASSIFICATION_METRICS if task == "binary" else _REGRESSION_METRICS
+        metric = "r2" if task == "regression" else "roc_auc"
+    allowed = _REGRESSION_METRICS if task == "regression" else _CLASSIFICATION_METRICS
     if metric not in allowed:
         raise ConfigError(f"selection_metric for a {task} task must be one of {', '.join(allowed)}; got {metric!r}")
     if not 0 < opts.test_size < 0.9 or not 0 < opts.val_size < 0.9 or opts.test_size + opts.val_size >= 0.9:
@@ -260,19 +283,22 @@ def train_models(
     n = dataset.n_rows
     idx = np.arange(n)
     y = dataset.y
-    strat = y if task == "binary" else None
+    clf = task != "regression"
+    strat = y if clf else None
     if task == "binary":
         counts = np.bincount(y, minlength=2)
         if counts.min() < 10:
             raise DataError(
                 f"the target's rarer class has only {counts.min()} row{'' if counts.min() == 1 else 's'}; at least 10 are needed to split into train, validation and test"
             )
+    elif task == "multiclass":
+        check_class_counts(y, dataset.classes, dataset.target)
     if n < 50:
         raise DataError(f"the data has {n} rows; at least 50 are needed to train and evaluate models")
     idx_trval, idx_test = train_test_split(idx, test_size=opts.test_size, random_state=seed, stratify=strat)
     rel_val = opts.val_size / (1 - opts.test_size)
     idx_train, idx_val = train_test_split(
-        idx_trval, test_size=rel_val, random_state=seed + 1, stratify=y[idx_trval] if task == "binary" else None
+        idx_trval, test_size=rel_val, random_state=seed + 1, stratify=y[idx_trval] if clf else None
     )
     X = dataset.X
     Xtr, Xva, Xte = (X.iloc[i].reset_index(drop=True) for i in (idx_train, idx_val, idx_test))
@@ -281,6 +307,8 @@ def train_models(
     gtr, gva, gte = (g.iloc[i].reset_index(drop=True) for i in (idx_train, idx_val, idx_test))
 
     scoring = {"roc_auc": "roc_auc", "accuracy": "accuracy", "balanced_accuracy": "balanced_accuracy", "f1": "f1", "r2": "r2", "neg_mae": "neg_mean_absolute_error"}[metric]
+    if task == "multiclass":
+        scoring = {"roc_auc": "roc_auc_ovr", "f1": "f1_macro"}.get(metric, scoring)
     pipelines: dict[str, Pipeline] = {}
     rows = []
     # The preprocessing is fitted once on the whole training split and the folds
@@ -302,7 +330,7 @@ def train_models(
         if opts.cv_folds and opts.cv_folds >= 2:
             folds = (
                 StratifiedKFold(opts.cv_folds, shuffle=True, random_state=seed)
-                if task == "binary"
+                if clf
                 else KFold(opts.cv_folds, shuffle=True, random_state=seed)
             )
             res = cross_validate(clone(est), Ztr, ytr, cv=folds, scoring=scoring, error_score="raise")
@@ -314,7 +342,10 @@ def train_models(
         pipelines[name] = pipe
 
         def _score(Z_: np.ndarray, y_: np.ndarray) -> float:
-            s = est.predict_proba(Z_)[:, 1] if task == "binary" else est.predict(Z_)
+            if task == "multiclass":
+                s = class_proba(est, Z_, len(dataset.classes))
+            else:
+                s = est.predict_proba(Z_)[:, 1] if task == "binary" else est.predict(Z_)
             return metric_value(metric, y_, s)
 
         rows.append(dict(name=name, label=MODEL_LABELS[name], cv_mean=cv_mean, cv_std=cv_std, val_score=_score(pre.transform(Xva), yva), test_score=_score(pre.transform(Xte), yte), train_score=_score(Ztr, ytr), fit_seconds=fit_s))
@@ -343,6 +374,7 @@ def train_models(
         categorical_features=dataset.categorical,
         n_encoded_features=len(enc),
         leaderboard=tuple(LeaderboardRow(selected=r["name"] == best, **r) for r in rows),
+        classes=dataset.classes if task == "multiclass" else (),
     )
     return TrainedModels(
         dataset=dataset,

@@ -9,7 +9,7 @@ second; a test checks the weighted forms equal scikit-learn's with unit weights.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from sklearn.base import clone
@@ -33,6 +33,8 @@ from sklearn.model_selection import train_test_split
 from audit.serial import ReportMixin
 from audit.errors import ConfigError
 from audit.models.baselines import TrainedModels, metric_value
+from audit.models.multiclass import class_proba
+from audit.sections import performance_multiclass as mc
 from audit.verdict import Verdict, decide
 
 _EPS = 1e-15
@@ -108,13 +110,19 @@ class PerformanceReport(ReportMixin):
     n_bootstrap: int
     confidence: float
     decision_threshold: float
-    confusion_matrix: tuple[tuple[int, ...], ...]  # [[tn, fp], [fn, tp]]; empty for regression
+    confusion_matrix: tuple[tuple[int, ...], ...]  # [[tn, fp], [fn, tp]]; k x k (true x predicted) multiclass; empty for regression
     reliability: tuple[ReliabilityBin, ...]
     learning_curve: tuple[LearningCurvePoint, ...]
     learning_curve_metric: str
     baseline_primary: float  # the dummy model's primary metric on test
     train_test_gap: float
     verdict: Verdict
+    # Multiclass only: class labels (code order, the confusion matrix's order), per-class
+    # precision / recall / F1 / one-vs-rest ROC AUC with intervals, and test rows per class.
+    # ``reliability`` is then the top-label curve (confidence vs share right).
+    classes: tuple[str, ...] = ()
+    per_class: Mapping[str, Mapping[str, MetricCI]] = field(default_factory=dict)
+    class_support: Mapping[str, int] = field(default_factory=dict)
 
 
 def bootstrap_weights(n: int, n_boot: int, rng: np.random.Generator, *, chunk: int = 100):
@@ -267,6 +275,13 @@ def audit_performance(
         train_point = _binary_point(trained.y_train, p_tr, thr, opts.calibration_bins)
         weighted = lambda W: _binary_weighted(y, p, W, thr, opts.calibration_bins)  # noqa: E731
         primary = "roc_auc"
+    elif task == "multiclass":
+        classes = trained.classes
+        P, yc = trained.proba(trained.X_test), trained.y_test
+        point = mc.multiclass_point(yc, P, classes, opts.calibration_bins)
+        train_point = mc.multiclass_point(trained.y_train, trained.proba(trained.X_train), classes, opts.calibration_bins)
+        weighted = lambda W: mc.multiclass_weighted(yc, P, classes, W, opts.calibration_bins)  # noqa: E731
+        primary = "roc_auc"
     else:
         point = _regression_point(y, p)
         train_point = _regression_point(trained.y_train.astype(float), p_tr)
@@ -298,6 +313,11 @@ def audit_performance(
                                       mean_predicted=float(p[m].mean()) if m.any() else float("nan"),
                                       observed_rate=float(y[m].mean()) if m.any() else float("nan")))
         reliability = tuple(rel)
+    per_class: dict = {}
+    if task == "multiclass":
+        metrics, per_class = mc.split_per_class(metrics)
+        cm = mc.multiclass_confusion(yc, P, len(classes))
+        reliability = tuple(ReliabilityBin(*b) for b in mc.top_label_reliability(yc, P, opts.calibration_bins))
 
     if progress:
         progress(0.4, "learning curve")
@@ -305,7 +325,8 @@ def audit_performance(
     curve = _learning_curve(trained, opts.learning_curve_sizes, lc_metric, rng)
     base = float("nan")
     if "dummy" in trained.pipelines:
-        base = metric_value(primary, trained.y_test, trained.score(trained.X_test, "dummy"))
+        dummy = trained.proba(trained.X_test, "dummy") if task == "multiclass" else trained.score(trained.X_test, "dummy")
+        base = metric_value(primary, trained.y_test, dummy)
     gap = metrics[primary].train - metrics[primary].value
     verdict = _verdict(metrics, primary, base, gap, opts, task)
     if progress:
@@ -315,6 +336,9 @@ def audit_performance(
         n_bootstrap=opts.bootstrap, confidence=opts.confidence, decision_threshold=thr,
         confusion_matrix=cm, reliability=reliability, learning_curve=curve, learning_curve_metric=lc_metric,
         baseline_primary=base, train_test_gap=float(gap), verdict=verdict,
+        **({} if task != "multiclass" else dict(
+            classes=classes, per_class=per_class,
+            class_support={lab: int((yc == c).sum()) for c, lab in enumerate(classes)})),
     )
 
 
@@ -322,7 +346,7 @@ def _learning_curve(trained: TrainedModels, sizes: tuple[float, ...], metric: st
     """Train and validation score of the selected pipeline refitted on growing training subsets."""
     out = []
     n = len(trained.y_train)
-    strat = trained.y_train if trained.task == "binary" else None
+    strat = trained.y_train if trained.task != "regression" else None
     for frac in sorted(set(sizes)):
         if frac >= 1.0:
             pipe, Xs, ys = trained.model, trained.X_train, trained.y_train
@@ -334,7 +358,10 @@ def _learning_curve(trained: TrainedModels, sizes: tuple[float, ...], metric: st
                 continue  # too few rows of a class at this size
             Xs, ys = trained.X_train.iloc[idx], trained.y_train[idx]
             pipe = clone(trained.model).fit(Xs, ys)
-        score = (lambda X: pipe.predict_proba(X)[:, 1]) if trained.task == "binary" else pipe.predict
+        if trained.task == "multiclass":
+            score = lambda X, _p=pipe: class_proba(_p, X, len(trained.classes))  # noqa: E731
+        else:
+            score = (lambda X: pipe.predict_proba(X)[:, 1]) if trained.task == "binary" else pipe.predict
         out.append(LearningCurvePoint(train_size=len(ys), train_score=metric_value(metric, ys, score(Xs)), val_score=metric_value(metric, trained.y_val, score(trained.X_val))))
     return tuple(out)
 
@@ -348,7 +375,7 @@ def _verdict(metrics: Mapping[str, MetricCI], primary: str, base: float, gap: fl
         passes.append(f"{primary} {m.value:.3f} [{m.ci_low:.3f}, {m.ci_high:.3f}] beats the dummy baseline ({base:.3f})")
     if gap > opts.warn_gap:
         warns.append(f"train {primary} exceeds test by {gap:.3f} (> {opts.warn_gap}): possible overfitting")
-    if task == "binary":
+    if task != "regression":
         ece = metrics["ece"].value
         if ece > opts.warn_ece:
             warns.append(f"expected calibration error {ece:.3f} exceeds {opts.warn_ece}: scores are poorly calibrated")

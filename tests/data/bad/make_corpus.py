@@ -25,7 +25,9 @@ def good_row(i):
 (HERE / "mostly_missing_target.csv").write_text(
     "age,colour,sex,label\n" + rows(60, lambda i: f"{i},a,{'FM'[i % 2]},{i % 2 if i % 4 == 0 else ''}")
 )
-(HERE / "multiclass.csv").write_text("age,colour,sex,label\n" + rows(60, lambda i: f"{i},a,{'FM'[i % 2]},{'xyz'[i % 3]}"))
+(HERE / "too_many_classes.csv").write_text(
+    "age,colour,sex,label\n" + rows(120, lambda i: f"{i % 50},{'abc'[i % 3]},{'FM'[i % 2]},c{i % 24:02d}")
+)
 (HERE / "no_usable_feature.csv").write_text(
     "customer_id,email,sex,label\n" + rows(60, lambda i: f"C{i:04d},user{i}@example.com,{'FM'[i % 2]},{i % 2}")
 )
