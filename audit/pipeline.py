@@ -172,6 +172,10 @@ def run_audit(
         if n not in options:
             timings.append(SectionTiming(n, "skipped", 0.0, "not available in this version"))
             pending.remove(n)
+        elif dataset.task == "multiclass" and not getattr(_load(SECTIONS[n]), "SUPPORTS_MULTICLASS", False):
+            # Never a binary computation passed off on class codes: the section says it did not run.
+            timings.append(SectionTiming(n, "skipped", 0.0, "not available for multiclass targets yet"))
+            pending.remove(n)
     for n in SECTIONS:
         if n not in config.sections:
             timings.append(SectionTiming(n, "skipped", 0.0, "not requested"))

@@ -115,3 +115,21 @@ def test_a_model_without_signal_fails():
     t = train_models(ds, options=ModelOptions(cv_folds=0, models=("dummy", "logistic")), seed=0)
     r = audit_performance(t, options=PerformanceOptions(bootstrap=200, learning_curve_sizes=(1.0,)), seed=0)
     assert r.verdict.status == "fail"
+
+
+def test_pipeline_runs_multiclass_and_skips_sections_that_cannot_say_so():
+    from audit.config import AuditConfig
+    from audit.pipeline import SECTIONS, _load, run_audit
+    from audit.report import AuditReport
+
+    cfg = AuditConfig(target="decision", sensitive=("group",), models=ModelOptions(cv_folds=0, models=("dummy", "logistic")),
+                      section_options={"performance": {"bootstrap": 50, "learning_curve_sizes": [1.0]}})
+    ready = [n for n, spec in SECTIONS.items() if getattr(_load(spec), "SUPPORTS_MULTICLASS", False)]
+    rep = run_audit(cfg, make_multiclass(800), workers=1)
+    assert rep.manifest.task == "multiclass" and rep.performance.classes == tuple(sorted(MULTICLASS_LABELS))
+    assert set(rep.manifest.label_counts) == set(MULTICLASS_LABELS)
+    for t in rep.manifest.timings:
+        if t.name in SECTIONS and t.name not in ready:
+            assert t.status == "skipped" and "multiclass" in t.message
+            assert getattr(rep, t.name) is None
+    assert AuditReport.from_dict(rep.to_dict()).to_dict() == rep.to_dict()

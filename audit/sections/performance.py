@@ -38,6 +38,7 @@ from audit.sections import performance_multiclass as mc
 from audit.verdict import Verdict, decide
 
 _EPS = 1e-15
+SUPPORTS_MULTICLASS = True  # the pipeline runs only sections that handle multiclass targets
 
 
 @dataclass(frozen=True)
