@@ -36,6 +36,7 @@ from audit.sections.fairness.metrics import (
     metric_frame_table,
     representation,
 )
+from audit.sections.fairness.multiclass import ClassFairness, audit_multiclass
 from audit.sections.fairness.mitigation import MITIGATIONS, ModelVariant, Scorer, mitigate, retrain_unaware, skipped
 from audit.serial import ReportMixin
 from audit.errors import ConfigError
@@ -44,6 +45,7 @@ from audit.sections.performance import weighted_auc
 from audit.verdict import Verdict, decide
 
 _PROXY_METRICS = ("cramers_v", "mutual_information", "auc")
+SUPPORTS_MULTICLASS = True  # one-vs-rest per class, see multiclass.py
 
 
 @dataclass(frozen=True)
@@ -189,6 +191,14 @@ class FairnessReport(ReportMixin):
     verdict: Verdict
     # The verdict's thresholds by disparity name, so charts can draw them.
     thresholds: Mapping[str, float] = field(default_factory=dict)
+    # Multiclass only (multiclass.py): the top-level group fields above describe
+    # ``worst_class`` one-vs-rest; every class is in ``per_class`` / ``four_fifths_per_class``;
+    # ``group_accuracy`` is the multiclass accuracy per group.
+    classes: tuple[str, ...] = ()
+    worst_class: str = ""
+    per_class: Mapping[str, ClassFairness] = field(default_factory=dict)
+    four_fifths_per_class: Mapping[str, Mapping[str, FourFifths]] = field(default_factory=dict)
+    group_accuracy: Mapping[str, tuple[GroupRow, ...]] = field(default_factory=dict)
 
     def strongest_proxies(self) -> dict[str, str]:
         """Sensitive column -> the non-sensitive feature that best predicts it (by ``proxy_metric``)."""
@@ -233,6 +243,8 @@ def audit_fairness(
     # thread and 24-80 s with two under that load. OpenMP limits are per calling thread,
     # so other sections keep theirs.
     with threadpool_limits(limits=1, user_api="openmp"):
+        if trained.task == "multiclass":
+            return audit_multiclass(trained, opts, seed, progress or (lambda f, m: None))
         return _audit(trained, opts, seed, progress or (lambda f, m: None))
 
 
