@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from audit.serial import ReportMixin, from_jsonable, to_jsonable
+from audit.config import DataOptions
 from audit.data import ColumnSchema
 from audit.errors import AuditError
 from audit.verdict import Verdict
@@ -87,6 +88,17 @@ class Manifest(ReportMixin):
     # Composition of the audited rows, for the datasheet: sensitive column -> group -> rows; label -> rows.
     group_sizes: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
     label_counts: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def data_options(self) -> DataOptions:
+        """The ``[data]`` options the audit ran with (the defaults where the report records none)."""
+        return DataOptions.from_dict(self.config.get("data") or {})
+
+    @property
+    def section_options(self) -> Mapping[str, Any]:
+        """The raw per-section tables of the audit's config (``fairness``, ``modelcard``, ...)."""
+        opts = self.config.get("section_options")
+        return opts if isinstance(opts, Mapping) else {}
 
 
 @dataclass(frozen=True)

@@ -11,12 +11,14 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from audit.cards.blocks import Block, Bullets, Document, Facts, Heading, Paragraph, Section, num, pct, table
 from audit.cards.narrative import DATASHEET_FIELDS, DatasheetNarrative, Narrative, narrative_of
-from audit.cards.sections import g, report_dict
+from audit.cards.sections import as_report
+from audit.report import AuditReport
+from audit.sections.fairness.metrics import RepresentationRow
 
 NOT_ANSWERED = "Not answered yet. Add it in the dashboard's datasheet form, or in the [datasheet] table of the CLI config."
 _CSV_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -90,7 +92,7 @@ def datasheet(report: Any, *, narrative: Narrative | None = None) -> Datasheet:
 
     Parameters
     ----------
-    report : AuditReport or its ``to_dict()`` JSON dict
+    report : AuditReport, or its ``to_dict()`` JSON dict (converted with ``AuditReport.from_dict``)
     narrative : Narrative, optional
         Its ``datasheet`` answers fill the motivation, collection, preprocessing, uses,
         distribution and maintenance sections; missing answers are shown as questions.
@@ -100,39 +102,39 @@ def datasheet(report: Any, *, narrative: Narrative | None = None) -> Datasheet:
     -------
     Datasheet
     """
-    r = report_dict(report)
+    r = as_report(report)
     answers = (narrative_of(r) if narrative is None else narrative).datasheet
-    m = g(r, "manifest", default={})
-    ds = g(m, "dataset", default={})
-    name = str(g(ds, "name", default="dataset"))
-    columns = tuple(
-        DatasheetColumn(str(c.get("name", "?")), str(c.get("kind", "?")), str(c.get("role", "?")), int(c.get("missing") or 0),
-                        int(c.get("unique") or 0), str(c.get("reason") or ""))
-        for c in g(m, "schema", default=()) or () if isinstance(c, Mapping)
-    )
-    groups = {str(k): {str(gk): int(gv) for gk, gv in (v or {}).items()} for k, v in (g(m, "group_sizes", default={}) or {}).items()}
-    labels = {str(k): int(v) for k, v in (g(m, "label_counts", default={}) or {}).items()}
-    sheet = dict(
-        dataset_name=name, sha256=str(g(ds, "sha256", default="")), rows_in_file=int(g(ds, "rows", default=0)),
-        rows_audited=int(g(m, "rows_used", default=0)), target=str(g(m, "target", default="")), task=str(g(m, "task", default="")),
-        positive_label=g(m, "positive_label"), columns=columns, group_sizes=groups, label_counts=labels,
-        excluded={str(k): str(v) for k, v in (g(m, "excluded", default={}) or {}).items()},
-        warnings=tuple(map(str, g(m, "warnings", default=()) or ())), answers=answers,
-    )
-    model = g(r, "models", "selected_label", default="a model")
+    m = r.manifest
+    name = str(m.dataset.name)
+    model = r.models.selected_label if r.models is not None else "a model"
+    sheet = Datasheet(title=f"Datasheet: {name}", subtitle=f"The dataset behind the audit of {model}",
+                      generated_at=str(m.started_at), sections=(), **_facts(r, answers))
+    representation = r.fairness.representation if r.fairness is not None else {}
     sections = (
         _answer("motivation", answers.motivation),
-        Section("composition", "Composition", tuple(_composition(sheet, int(g(m, "config", "data", "min_group_size", default=0) or 0),
-                                                                 g(r, "fairness", "representation", default={})))),
+        Section("composition", "Composition", tuple(_composition(sheet, int(m.data_options.min_group_size or 0), representation))),
         _answer("collection", answers.collection),
         _answer("preprocessing", answers.preprocessing, auto=_preprocessing(sheet)),
         _answer("uses", answers.uses, auto=(f"This audit used the dataset to train and evaluate {model} "
-                                             f"predicting {sheet['target']!r}, on {g(m, 'started_at', default='an unknown date')}.",)),
+                                             f"predicting {sheet.target!r}, on {m.started_at}.",)),
         _answer("distribution", answers.distribution),
         _answer("maintenance", answers.maintenance),
     )
-    return Datasheet(title=f"Datasheet: {name}", subtitle=f"The dataset behind the audit of {model}",
-                     generated_at=str(g(m, "started_at", default="unknown")), sections=sections, **sheet)
+    return replace(sheet, sections=sections)
+
+
+def _facts(r: AuditReport, answers: DatasheetNarrative) -> dict[str, Any]:
+    """The composition facts of the manifest, as the :class:`Datasheet` fields."""
+    m = r.manifest
+    columns = tuple(DatasheetColumn(str(c.name), str(c.kind), str(c.role), int(c.missing or 0), int(c.unique or 0), str(c.reason or ""))
+                    for c in m.schema)
+    return dict(
+        dataset_name=str(m.dataset.name), sha256=str(m.dataset.sha256), rows_in_file=int(m.dataset.rows),
+        rows_audited=int(m.rows_used), target=str(m.target), task=str(m.task), positive_label=m.positive_label, columns=columns,
+        group_sizes={str(k): {str(gk): int(gv) for gk, gv in v.items()} for k, v in m.group_sizes.items()},
+        label_counts={str(k): int(v) for k, v in m.label_counts.items()},
+        excluded={str(k): str(v) for k, v in m.excluded.items()}, warnings=tuple(map(str, m.warnings)), answers=answers,
+    )
 
 
 def _answer(key: str, text: str, *, auto: tuple[str, ...] = ()) -> Section:
@@ -145,44 +147,47 @@ def _answer(key: str, text: str, *, auto: tuple[str, ...] = ()) -> Section:
     return Section(key, title, tuple(blocks))
 
 
-def _composition(s: dict[str, Any], min_group: int, representation: Any) -> list[Block]:
-    n_file, n_used = s["rows_in_file"], s["rows_audited"]
+def _base_rate(row: RepresentationRow | None) -> float | None:
+    return None if row is None else row.base_rate
+
+
+def _composition(s: Datasheet, min_group: int, representation: Mapping[str, tuple[RepresentationRow, ...]]) -> list[Block]:
+    n_file, n_used = s.rows_in_file, s.rows_audited
     kinds = {}
-    for c in s["columns"]:
+    for c in s.columns:
         kinds[c.kind] = kinds.get(c.kind, 0) + 1
     facts = [
-        ("File", s["dataset_name"]),
-        ("sha256", s["sha256"] or "n/a"),
+        ("File", s.dataset_name),
+        ("sha256", s.sha256 or "n/a"),
         ("Rows", f"{num(n_file)} in the file, {num(n_used)} audited"),
-        ("Columns", f"{len(s['columns'])} (" + ", ".join(f"{v} {k}" for k, v in sorted(kinds.items())) + ")"),
-        ("Target", f"{s['target']} ({s['task']}" + (f", positive class {s['positive_label']!r})" if s["positive_label"] is not None else ")")),
+        ("Columns", f"{len(s.columns)} (" + ", ".join(f"{v} {k}" for k, v in sorted(kinds.items())) + ")"),
+        ("Target", f"{s.target} ({s.task}" + (f", positive class {s.positive_label!r})" if s.positive_label is not None else ")")),
     ]
     blocks: list[Block] = [Facts(tuple(facts)), Heading("Columns")]
     blocks.append(table(("Column", "Type", "Role", "Missing", "Missing %", "Distinct", "Note"),
-                        [(c.name, c.kind, c.role, c.missing, pct(c.missing, n_file), c.unique, c.reason) for c in s["columns"]],
+                        [(c.name, c.kind, c.role, c.missing, pct(c.missing, n_file), c.unique, c.reason) for c in s.columns],
                         numeric=(False, False, False, True, True, True, False)))
     blocks.append(Heading("Label balance"))
-    labels = s["label_counts"]
+    labels = s.label_counts
     if labels:
         total = sum(labels.values())
         blocks.append(table(("Label", "Rows", "Share"),
-                            [(k + (" (positive)" if k == s["positive_label"] else ""), v, pct(v, total)) for k, v in labels.items()],
+                            [(k + (" (positive)" if k == s.positive_label else ""), v, pct(v, total)) for k, v in labels.items()],
                             numeric=(False, True, True)))
     else:
         blocks.append(Paragraph("Not recorded: the target is numeric (regression) or the report predates label counts.", muted=True))
     blocks.append(Heading("Sensitive groups"))
     # The fairness audit adds each group's label base rate, and the intersections of the attributes.
-    rep = {str(k): {str(x.get("group")): x for x in v if isinstance(x, Mapping)}
-           for k, v in (representation if isinstance(representation, Mapping) else {}).items() if isinstance(v, (list, tuple))}
-    sizes_by_key = dict(s["group_sizes"])
+    rep = {str(k): {str(x.group): x for x in v} for k, v in representation.items()}
+    sizes_by_key = dict(s.group_sizes)
     for key, rows in rep.items():
         if key not in sizes_by_key:
-            sizes_by_key[key] = {grp: int(x.get("count") or 0) for grp, x in rows.items()}
+            sizes_by_key[key] = {grp: int(x.count or 0) for grp, x in rows.items()}
     if sizes_by_key:
         for col, sizes in sizes_by_key.items():
             total = sum(sizes.values())
             rates = rep.get(col, {})
-            rows = [(grp, k, pct(k, total), *([num(rates.get(grp, {}).get("base_rate"))] if rates else []),
+            rows = [(grp, k, pct(k, total), *([num(_base_rate(rates.get(grp)))] if rates else []),
                      "below the minimum group size" if min_group and k < min_group else "")
                     for grp, k in sorted(sizes.items(), key=lambda kv: -kv[1])]
             cols = (col, "Rows", "Share", *(["Positive label rate"] if rates else []), "Note")
@@ -190,21 +195,21 @@ def _composition(s: dict[str, Any], min_group: int, representation: Any) -> list
     else:
         blocks.append(Paragraph("Not recorded in this report (it predates group sizes): re-run the audit.", muted=True))
     blocks.append(Heading("Excluded columns"))
-    if s["excluded"]:
-        blocks.append(table(("Column", "Reason"), sorted(s["excluded"].items())))
+    if s.excluded:
+        blocks.append(table(("Column", "Reason"), sorted(s.excluded.items())))
     else:
         blocks.append(Paragraph("None: every column other than the target is a feature or a sensitive attribute."))
-    if s["warnings"]:
-        blocks += [Heading("Data warnings"), Bullets(s["warnings"])]
+    if s.warnings:
+        blocks += [Heading("Data warnings"), Bullets(s.warnings)]
     return blocks
 
 
-def _preprocessing(s: dict[str, Any]) -> tuple[str, ...]:
+def _preprocessing(s: Datasheet) -> tuple[str, ...]:
     out = []
-    if s["rows_audited"] != s["rows_in_file"]:
-        out.append(f"{num(s['rows_in_file'] - s['rows_audited'])} of {num(s['rows_in_file'])} rows were not audited "
+    if s.rows_audited != s.rows_in_file:
+        out.append(f"{num(s.rows_in_file - s.rows_audited)} of {num(s.rows_in_file)} rows were not audited "
                    "(missing target or sampling; see the data warnings).")
-    ids = [f"{c} ({why})" for c, why in s["excluded"].items()]
+    ids = [f"{c} ({why})" for c, why in s.excluded.items()]
     if ids:
         out.append("Columns excluded from the features: " + "; ".join(ids) + ".")
     out.append("Missing numeric values are imputed with the training median; missing categories become 'missing'.")

@@ -20,15 +20,17 @@ from pathlib import Path
 from typing import Any
 
 from audit.cards import sections as cs
-from audit.cards.blocks import Document, finite_or_none, render_markdown_document
+from audit.cards.blocks import Document, finite_or_none, num, render_markdown_document
 from audit.cards.extras import extra_section, privacy_tradeoffs
 from audit.cards.fairness import fairness_metric_entries, fairness_tradeoffs
 from audit.cards.narrative import DATASHEET_FIELDS, MODELCARD_FIELDS, DatasheetNarrative, Narrative, load_narrative, narrative_of
-from audit.cards.sections import report_dict
 from audit.cards.datasheet import Datasheet, csv_safe, datasheet, datasheet_csv
 from audit.errors import AuditError, ConfigError
+from audit.report import AuditReport
+from audit.sections.performance import PerformanceReport
 
 FORMATS = ("md", "html", "pdf", "json")
+EXTRA_SECTIONS = ("explanations", "robustness", "drift", "privacy")  # sections beyond Mitchell et al.'s
 SECTION_TITLES = (
     "Model details", "Intended use", "Factors", "Metrics", "Evaluation data", "Training data",
     "Quantitative analyses", "Ethical considerations", "Caveats and recommendations",
@@ -71,7 +73,7 @@ def build_model_card(report: Any, *, narrative: Narrative | None = None, review:
 
     Parameters
     ----------
-    report : AuditReport or its ``to_dict()`` JSON dict
+    report : AuditReport, or its ``to_dict()`` JSON dict (converted once with ``AuditReport.from_dict``)
         Sections that were not run (``None``) are shown as "not run".
     narrative : Narrative, optional
         The human-written fields; missing ones are shown as placeholders asking for them.
@@ -83,61 +85,71 @@ def build_model_card(report: Any, *, narrative: Narrative | None = None, review:
     -------
     ModelCard
     """
-    r = report_dict(report)
+    r = cs.as_report(report)
     n = narrative_of(r) if narrative is None else narrative
     if not isinstance(n, Narrative):
         raise AuditError(f"narrative must be a Narrative (see Narrative.from_dict); found {type(n).__name__}")
     if review is not None and not isinstance(review, Mapping):
         raise AuditError(f"review must be the dict of AuditStore.review_summary; found {type(review).__name__}")
-    m, models, perf = cs.g(r, "manifest", default={}), cs.g(r, "models", default={}), cs.g(r, "performance", default={})
-    target = cs.g(m, "target", default="the target")
-    label = cs.g(models, "selected_label", default="Model")
-    title = n.model_name or f"{label} for {target}"
-    dataset = cs.g(m, "dataset", "name", default="the data")
+    m, models, perf = r.manifest, r.models, r.performance
+    label = models.selected_label if models is not None else "Model"
+    title = n.model_name or f"{label} for {m.target}"
     sections = (
         cs.model_details(r, n, title, review), cs.intended_use(r, n), cs.factors(r, n), cs.metrics(r),
         cs.evaluation_data(r), cs.training_data(r), cs.quantitative(r), cs.ethical(r, n), cs.caveats(r, n),
-        *(extra_section(name, r) for name in ("explanations", "robustness", "drift", "privacy")),
+        *(extra_section(name, r) for name in EXTRA_SECTIONS),
         cs.scorecard(r), cs.review_section(review),
     )
-    metrics = [CardMetric(k, finite_or_none(cs.g(v, "value")), finite_or_none(cs.g(v, "ci_low")), finite_or_none(cs.g(v, "ci_high")))
-               for k, v in (cs.g(perf, "metrics", default={}) or {}).items()]
-    metrics += [CardMetric(*e) for e in fairness_metric_entries(cs.g(r, "fairness"))]
-    sens = tuple(map(str, cs.g(m, "sensitive", default=()) or ()))
-    sha = cs.g(m, "dataset", "sha256", default="?")
-    datasets = (
-        (f"{dataset} (training split)", f"{cs.g(models, 'n_train', default='?')} rows used to fit the model; sha256 {sha}", sens),
-        (f"{dataset} (test split)", f"{cs.g(models, 'n_test', default='?')} held-out rows the audit evaluated on; sha256 {sha}", sens),
-    )
-    started = str(cs.g(m, "started_at", default=""))
+    metrics = [CardMetric(k, finite_or_none(v.value), finite_or_none(v.ci_low), finite_or_none(v.ci_high))
+               for k, v in (perf.metrics if perf is not None else {}).items()]
+    metrics += [CardMetric(*e) for e in fairness_metric_entries(r.fairness)]
+    started = str(m.started_at)
     return ModelCard(
         title=title,
-        subtitle=f"Model card from the responsible-AI audit of {dataset}",
+        subtitle=f"Model card from the responsible-AI audit of {m.dataset.name}",
         generated_at=started or "unknown",
         sections=sections,
         model_name=title,
         date=started[:10],
-        task=str(cs.g(m, "task", default="")),
-        architecture=f"{label}; inputs: {', '.join(map(str, cs.g(models, 'features', default=())))}",
+        task=str(m.task),
+        architecture=f"{label}; inputs: {', '.join(map(str, models.features if models is not None else ()))}",
         narrative=n,
         metrics=tuple(metrics),
-        datasets=datasets,
+        datasets=_datasets(r),
         limitations=(*n.caveats, *n.recommendations, *cs.caveat_findings(r)),
         risks=(*n.ethical_considerations, *cs.ethics_findings(r)),
-        scorecard=tuple((str(k), str(cs.g(v, "status", default="?"))) for k, v in (cs.g(r, "scorecard", default={}) or {}).items()),
-        tradeoffs=(*_tradeoffs(perf), *fairness_tradeoffs(cs.g(r, "fairness")), *privacy_tradeoffs(r)),
-        review_status=str(cs.g(review, "status", default="not reviewed")),
-        signoffs=tuple(f"{d.get('reviewer', '?')} ({str(d.get('date', '?'))[:10]}, run {d.get('run', '?')})"
-                       for d in cs.g(review, "decisions", default=()) or () if isinstance(d, Mapping) and d.get("outcome") == "approved"),
+        scorecard=tuple((str(k), str(v.status)) for k, v in r.scorecard.items()),
+        tradeoffs=(*_tradeoffs(perf), *fairness_tradeoffs(r.fairness), *privacy_tradeoffs(r)),
+        review_status=cs.review_status(review),
+        signoffs=_signoffs(review),
     )
 
 
-def _tradeoffs(perf: Mapping[str, Any]) -> tuple[str, ...]:
-    p, rec = cs.g(perf, "metrics", "precision", "value"), cs.g(perf, "metrics", "recall", "value")
+def _datasets(r: AuditReport) -> tuple[tuple[str, str, tuple[str, ...]], ...]:
+    m, models = r.manifest, r.models
+    name, sha, sens = m.dataset.name, m.dataset.sha256, tuple(map(str, m.sensitive))
+    n_train, n_test = (models.n_train, models.n_test) if models is not None else ("?", "?")
+    return (
+        (f"{name} (training split)", f"{n_train} rows used to fit the model; sha256 {sha}", sens),
+        (f"{name} (test split)", f"{n_test} held-out rows the audit evaluated on; sha256 {sha}", sens),
+    )
+
+
+def _signoffs(review: Mapping[str, Any] | None) -> tuple[str, ...]:
+    """"reviewer (date, run N)" of each approval in the store's review summary."""
+    decisions = (review or {}).get("decisions") or ()
+    return tuple(f"{d.get('reviewer', '?')} ({str(d.get('date', '?'))[:10]}, run {d.get('run', '?')})"
+                 for d in decisions if isinstance(d, Mapping) and d.get("outcome") == "approved")
+
+
+def _tradeoffs(perf: PerformanceReport | None) -> tuple[str, ...]:
+    if perf is None or "precision" not in perf.metrics or "recall" not in perf.metrics:
+        return ()
+    p, rec = finite_or_none(perf.metrics["precision"].value), finite_or_none(perf.metrics["recall"].value)
     if p is None or rec is None:
         return ()
-    return (f"At the decision threshold {cs.num(cs.g(perf, 'decision_threshold'))} the model has precision {cs.num(p)} and "
-            f"recall {cs.num(rec)}; a lower threshold finds more positives at the cost of more false alarms, a higher one the reverse.",)
+    return (f"At the decision threshold {num(perf.decision_threshold)} the model has precision {num(p)} and "
+            f"recall {num(rec)}; a lower threshold finds more positives at the cost of more false alarms, a higher one the reverse.",)
 
 
 def render_markdown(card: Document) -> str:

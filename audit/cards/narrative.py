@@ -15,9 +15,12 @@ import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from audit.errors import ConfigError
+
+if TYPE_CHECKING:
+    from audit.report import AuditReport
 
 MAX_FIELD_CHARS = 20_000
 MAX_ITEMS = 200
@@ -157,14 +160,11 @@ def load_narrative(path: str | Path) -> Narrative:
     return Narrative.from_dict({k: data[k] for k in ("modelcard", "datasheet") if k in data})
 
 
-def narrative_of(report: Mapping[str, Any]) -> Narrative:
+def narrative_of(report: AuditReport) -> Narrative:
     """The narrative saved in a report's config (the ``[modelcard]`` / ``[datasheet]`` tables the
     audit ran with), or an empty one when there is none or it does not validate: a card must
     still be exportable from an old or hand-edited report."""
-    config = report.get("manifest", {}).get("config", {}) if isinstance(report, Mapping) else {}
-    opts = config.get("section_options", {}) if isinstance(config, Mapping) else {}
-    if not isinstance(opts, Mapping):
-        return Narrative()
+    opts = report.manifest.section_options
     try:
         return Narrative.from_dict({k: opts[k] for k in ("modelcard", "datasheet") if k in opts})
     except ConfigError:

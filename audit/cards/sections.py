@@ -1,8 +1,9 @@
-"""Model card sections of Mitchell et al. (2019), built from a report's JSON dict.
+"""Model card sections of Mitchell et al. (2019), built from the typed audit report.
 
-Every accessor tolerates a missing or ``null`` section: the card must render for
-a report with only models and performance as well as for a full audit, and for
-reports written by older or newer versions of the tool.
+Sections that were not run are ``None`` in the report and are shown as "not run": the
+card renders for a report with only models and performance as well as for a full audit.
+A report's JSON dict is converted to :class:`~audit.report.AuditReport` once, by
+:func:`as_report`; everything below reads its attributes.
 """
 
 from __future__ import annotations
@@ -30,7 +31,10 @@ from audit.cards.blocks import (
 from audit.cards.fairness import fairness_blocks, fairness_factors, fairness_findings, fairness_metric_names
 from audit.cards.narrative import MODELCARD_FIELDS, Narrative
 from audit.errors import AuditError
+from audit.models.baselines import ModelsReport
+from audit.report import SCORECARD_AREAS, AuditReport
 
+_ORDER = ("pass", "warn", "fail")
 NOT_PROVIDED = "Not provided. Add it in the dashboard's model card form, or in the [modelcard] table of the CLI config."
 METRIC_NOTES = {
     "accuracy": "share of correct predictions at the decision threshold",
@@ -49,46 +53,29 @@ METRIC_NOTES = {
 }
 
 
-def report_dict(report: Any) -> dict[str, Any]:
-    """The report as its JSON dict: an :class:`~audit.report.AuditReport`, or a dict already."""
-    if isinstance(report, Mapping):
-        data = dict(report)
-    elif hasattr(report, "to_dict"):
-        data = report.to_dict()
-    else:
+def as_report(report: Any) -> AuditReport:
+    """The typed report: an :class:`~audit.report.AuditReport`, or its JSON dict converted once, here."""
+    if isinstance(report, AuditReport):
+        return report
+    if not isinstance(report, Mapping):
         raise AuditError(f"expected an AuditReport or its JSON dict; found {type(report).__name__}")
-    if not isinstance(data.get("manifest"), Mapping):
+    if not isinstance(report.get("manifest"), Mapping):
         raise AuditError("expected an audit report with a manifest; found none")
-    return data
-
-
-def g(d: Any, *path: Any, default: Any = None) -> Any:
-    """``d[path[0]][path[1]]...``, or ``default`` when any step is missing or null."""
-    for key in path:
-        if isinstance(d, Mapping):
-            d = d.get(key)
-        elif isinstance(d, (list, tuple)) and isinstance(key, int) and -len(d) <= key < len(d):
-            d = d[key]
-        else:
-            return default
-        if d is None:
-            return default
-    return d
+    return AuditReport.from_dict(report)
 
 
 def verdict_block(section: Any) -> StatusLine:
-    v = g(section, "verdict")
-    if not isinstance(v, Mapping):
+    if section is None:
         return StatusLine("not run")
-    return StatusLine(str(v.get("status", "not run")), tuple(str(r) for r in (v.get("reasons") or ())))
+    return StatusLine(str(section.verdict.status), tuple(map(str, section.verdict.reasons)))
 
 
-def not_run(name: str, report: Mapping[str, Any]) -> tuple[Block, ...]:
+def not_run(name: str, report: AuditReport) -> tuple[Block, ...]:
     """Why a section is missing, from the manifest's timings when they say."""
     why = ""
-    for t in g(report, "manifest", "timings", default=()) or ():
-        if isinstance(t, Mapping) and t.get("name") == name:
-            why = f" ({t.get('status', '')}: {t.get('message', '')})".replace(": )", ")")
+    for t in report.manifest.timings:
+        if t.name == name:
+            why = f" ({t.status}: {t.message})".replace(": )", ")")
     return (StatusLine("not run"), Paragraph(f"The {name} audit was not run for this report{why}.", muted=True))
 
 
@@ -98,54 +85,56 @@ def narrative_items(items: tuple[str, ...], field: str) -> Block:
     return Paragraph(f"{MODELCARD_FIELDS[field][0]}: {NOT_PROVIDED}", muted=True)
 
 
-def model_details(r: Mapping[str, Any], n: Narrative, title: str, review: Mapping[str, Any] | None) -> Section:
-    m, models = g(r, "manifest", default={}), g(r, "models", default={})
-    task = g(m, "task", default=g(models, "task", default="unknown"))
-    target = g(m, "target", default="?")
-    pos = g(m, "positive_label")
+def _overall(r: AuditReport) -> str:
+    statuses = [v.status for v in r.scorecard.values() if v.status]
+    return max(statuses, key=_ORDER.index) if statuses and all(s in _ORDER for s in statuses) else "n/a"
+
+
+def model_details(r: AuditReport, n: Narrative, title: str, review: Mapping[str, Any] | None) -> Section:
+    m, models = r.manifest, r.models
+    task, target, pos = m.task, m.target, m.positive_label
     what = f"binary classification of {target!r}" + (f" (positive class {pos!r})" if pos is not None else "") if task == "binary" else f"{task} of {target!r}"
-    scores = g(r, "scorecard", default={}) or {}
-    statuses = [g(v, "status") for v in scores.values() if g(v, "status")]
-    overall = max(statuses, key=["pass", "warn", "fail"].index) if statuses and all(s in ("pass", "warn", "fail") for s in statuses) else "n/a"
     pairs = [
         ("Model", title),
-        ("Type", f"{g(models, 'selected_label', default='n/a')} ({what})"),
+        ("Type", f"{models.selected_label if models else 'n/a'} ({what})"),
         ("Version", n.version or "not stated"),
-        ("Audit date", str(g(m, "started_at", default="n/a"))),
+        ("Audit date", str(m.started_at)),
         ("Owners", "; ".join(n.owners) or "not stated"),
         ("Licence", n.licence or "not stated"),
-        ("Inputs", f"{len(g(models, 'features', default=g(m, 'features', default=())))} features "
-                   f"({len(g(models, 'numeric_features', default=()))} numeric, {len(g(models, 'categorical_features', default=()))} categorical)"),
+        ("Inputs", f"{len(models.features if models else m.features)} features "
+                   f"({len(models.numeric_features) if models else 0} numeric, {len(models.categorical_features) if models else 0} categorical)"),
         ("Output", "probability of the positive class; predicted positive when it is at least "
-                   f"{num(g(models, 'decision_threshold'))}" if task == "binary" else "a predicted value"),
-        ("Overall audit status", overall),
-        ("Review status", str(g(review, "status", default="not reviewed")).replace("_", " ")),
-        ("Audit tool", f"rai-audit {g(m, 'tool_version', default='?')}, seed {g(m, 'seed', default='?')}, Python {g(m, 'python', default='?')}"),
+                   f"{num(models.decision_threshold if models else None)}" if task == "binary" else "a predicted value"),
+        ("Overall audit status", _overall(r)),
+        ("Review status", review_status(review).replace("_", " ")),
+        ("Audit tool", f"rai-audit {m.tool_version}, seed {m.seed}, Python {m.python}"),
     ]
     blocks: list[Block] = [Paragraph(n.overview) if n.overview else Paragraph(f"Overview: {NOT_PROVIDED}", muted=True), Facts(tuple(pairs))]
-    board = g(models, "leaderboard", default=()) or ()
-    if board:
-        metric = g(models, "selection_metric", default="score")
-        folds = int(g(models, "cv_folds", default=0) or 0)
-        blocks.append(Heading("Training algorithm and model selection"))
-        blocks.append(Paragraph(
-            f"{len(board)} baseline models were fitted on the training split"
-            + (f"; {folds}-fold cross-validation measured their stability" if folds >= 2 else "")
-            + f", and the one with the best validation {metric} is audited. "
-            "Numeric features are median-imputed (and standardised for linear models); categorical features are "
-            "one-hot encoded, with categories rarer than 5 rows pooled."))
-        rows = [(row.get("label", row.get("name", "?")), f"{num(row.get('cv_mean'))} ± {num(row.get('cv_std'))}" if folds >= 2 else "n/a",
-                 num(row.get("val_score")), num(row.get("test_score")), "yes" if row.get("selected") else "")
-                for row in board if isinstance(row, Mapping)]
-        blocks.append(table(("Model", f"CV {metric}", f"Validation {metric}", f"Test {metric}", "Audited"), rows,
-                            numeric=(False, True, True, True, False)))
+    if models is not None and models.leaderboard:
+        blocks += _leaderboard(models)
     if n.references:
         blocks += [Heading("References"), Bullets(n.references)]
     return Section("model_details", "Model details", tuple(blocks))
 
 
-def intended_use(r: Mapping[str, Any], n: Narrative) -> Section:
-    name = g(r, "manifest", "dataset", "name", default="the audited data")
+def _leaderboard(models: ModelsReport) -> list[Block]:
+    board, metric, folds = models.leaderboard, models.selection_metric, int(models.cv_folds or 0)
+    rows = [(row.label, f"{num(row.cv_mean)} ± {num(row.cv_std)}" if folds >= 2 else "n/a",
+             num(row.val_score), num(row.test_score), "yes" if row.selected else "") for row in board]
+    return [
+        Heading("Training algorithm and model selection"),
+        Paragraph(f"{len(board)} baseline models were fitted on the training split"
+                  + (f"; {folds}-fold cross-validation measured their stability" if folds >= 2 else "")
+                  + f", and the one with the best validation {metric} is audited. "
+                  "Numeric features are median-imputed (and standardised for linear models); categorical features are "
+                  "one-hot encoded, with categories rarer than 5 rows pooled."),
+        table(("Model", f"CV {metric}", f"Validation {metric}", f"Test {metric}", "Audited"), rows,
+              numeric=(False, True, True, True, False)),
+    ]
+
+
+def intended_use(r: AuditReport, n: Narrative) -> Section:
+    name = r.manifest.dataset.name
     return Section("intended_use", "Intended use", (
         Heading("Primary intended uses"), narrative_items(n.primary_uses, "primary_uses"),
         Heading("Primary intended users"), narrative_items(n.primary_users, "primary_users"),
@@ -155,62 +144,65 @@ def intended_use(r: Mapping[str, Any], n: Narrative) -> Section:
     ))
 
 
-def factors(r: Mapping[str, Any], n: Narrative) -> Section:
-    m = g(r, "manifest", default={})
-    sens = tuple(g(m, "sensitive", default=()) or ())
+def factors(r: AuditReport, n: Narrative) -> Section:
+    m = r.manifest
+    sens = tuple(m.sensitive)
     blocks: list[Block] = [Paragraph(
         "Groups: the audit disaggregates results by the sensitive attributes "
         + (", ".join(map(str, sens)) if sens else "(none named)")
         + (", one at a time and intersectionally." if len(sens) > 1 else "."))]
     # The fairness audit's representation tables (with base rates) supersede the bare group sizes.
-    sizes = {} if g(r, "fairness", "representation") else g(m, "group_sizes", default={}) or {}
-    min_group = int(g(m, "config", "data", "min_group_size", default=0) or 0)
+    sizes = {} if r.fairness is not None and r.fairness.representation else m.group_sizes
+    min_group = int(m.data_options.min_group_size or 0)
     for col, groups in sizes.items():
         total = sum(groups.values()) or 1
         rows = [(grp, k, pct(k, total), "below the minimum group size: flagged, kept out of verdicts" if k < min_group else "")
                 for grp, k in sorted(groups.items(), key=lambda kv: -kv[1])]
         blocks.append(table((str(col), "Rows", "Share", "Note"), rows, numeric=(False, True, True, False),
                             caption=f"Groups of {col} in the audited data"))
-    blocks += fairness_factors(g(r, "fairness"))
+    blocks += fairness_factors(r.fairness)
     blocks.append(Heading("Other relevant factors"))
     blocks.append(Paragraph(n.factors) if n.factors else Paragraph(f"{MODELCARD_FIELDS['factors'][0]}: {NOT_PROVIDED}", muted=True))
     return Section("factors", "Factors", tuple(blocks))
 
 
-def metrics(r: Mapping[str, Any]) -> Section:
-    perf, models = g(r, "performance"), g(r, "models", default={})
+def _percent(confidence: float) -> str:
+    return num(100 * (confidence or float("nan")), 0)
+
+
+def metrics(r: AuditReport) -> Section:
+    perf, models = r.performance, r.models
     if perf is None:
         return Section("metrics", "Metrics", not_run("performance", r))
-    names = list((g(perf, "metrics", default={}) or {}).keys())
-    primary = g(perf, "primary_metric", default="?")
+    primary = perf.primary_metric
     blocks: list[Block] = [Paragraph(f"Model performance measures (primary: {primary}; model selection: "
-                                     f"{g(models, 'selection_metric', default='?')}):"),
-                           Bullets(tuple(f"{k}: {METRIC_NOTES.get(k, 'see the audit report')}" for k in names))]
+                                     f"{models.selection_metric if models else '?'}):"),
+                           Bullets(tuple(f"{k}: {METRIC_NOTES.get(k, 'see the audit report')}" for k in perf.metrics))]
     pairs = []
-    if g(perf, "task") == "binary":
-        pairs.append(("Decision threshold", f"{num(g(perf, 'decision_threshold'))} on the predicted probability"))
-    pairs.append(("Uncertainty", f"{num(100 * (g(perf, 'confidence') or float('nan')), 0)}% percentile bootstrap intervals from "
-                                 f"{num(g(perf, 'n_bootstrap'))} resamples of the {num(g(perf, 'n_test'))} test rows"))
-    pairs.append(("Baseline", f"a dummy model scores {num(g(perf, 'baseline_primary'))} {primary} on the same rows"))
+    if perf.task == "binary":
+        pairs.append(("Decision threshold", f"{num(perf.decision_threshold)} on the predicted probability"))
+    pairs.append(("Uncertainty", f"{_percent(perf.confidence)}% percentile bootstrap intervals from "
+                                 f"{num(perf.n_bootstrap)} resamples of the {num(perf.n_test)} test rows"))
+    pairs.append(("Baseline", f"a dummy model scores {num(perf.baseline_primary)} {primary} on the same rows"))
     blocks.append(Facts(tuple(pairs)))
-    fm = fairness_metric_names(g(r, "fairness"))
+    fm = fairness_metric_names(r.fairness)
     if fm:
         blocks += [Paragraph("Fairness measures, computed per group on the test split:"), Bullets(fm)]
     return Section("metrics", "Metrics", tuple(blocks))
 
 
-def evaluation_data(r: Mapping[str, Any]) -> Section:
-    m, models = g(r, "manifest", default={}), g(r, "models", default={})
-    ds = g(m, "dataset", default={})
+def evaluation_data(r: AuditReport) -> Section:
+    m, models = r.manifest, r.models
+    ds = m.dataset
     pairs = [
-        ("Dataset", f"{g(ds, 'name', default='?')} (sha256 {g(ds, 'sha256', default='?')})"),
-        ("Test split", f"{num(g(models, 'n_test'))} rows held out from training and model selection"),
-        ("Validation split", f"{num(g(models, 'n_val'))} rows, used to select the audited model"),
-        ("Split", "random" + (", stratified by the label" if g(m, "task") == "binary" else "") + f", seed {g(m, 'seed', default='?')}"),
+        ("Dataset", f"{ds.name} (sha256 {ds.sha256})"),
+        ("Test split", f"{num(models.n_test if models else None)} rows held out from training and model selection"),
+        ("Validation split", f"{num(models.n_val if models else None)} rows, used to select the audited model"),
+        ("Split", "random" + (", stratified by the label" if m.task == "binary" else "") + f", seed {m.seed}"),
     ]
-    cur = g(m, "current_dataset")
-    if cur:
-        pairs.append(("Data in use (drift)", f"{g(cur, 'name', default='?')}, {num(g(cur, 'rows'))} rows (sha256 {g(cur, 'sha256', default='?')})"))
+    cur = m.current_dataset
+    if cur is not None:
+        pairs.append(("Data in use (drift)", f"{cur.name}, {num(cur.rows)} rows (sha256 {cur.sha256})"))
     return Section("evaluation_data", "Evaluation data", (
         Facts(tuple(pairs)),
         Paragraph("The evaluation rows come from the same file as the training rows, so they share its population, "
@@ -218,94 +210,95 @@ def evaluation_data(r: Mapping[str, Any]) -> Section:
     ))
 
 
-def training_data(r: Mapping[str, Any]) -> Section:
-    m, models = g(r, "manifest", default={}), g(r, "models", default={})
+def training_data(r: AuditReport) -> Section:
+    m, models = r.manifest, r.models
     pairs = [
-        ("Training split", f"{num(g(models, 'n_train'))} rows of {num(g(m, 'rows_used'))} used"
-                           + (" (a seeded sample of the file)" if g(m, "sampled") else "")),
-        ("Numeric features", ", ".join(map(str, g(models, "numeric_features", default=()))) or "none"),
-        ("Categorical features", ", ".join(map(str, g(models, "categorical_features", default=()))) or "none"),
-        ("Sensitive attributes", ", ".join(map(str, g(m, "sensitive", default=()))) or "none"),
-        ("Sensitive attributes are model inputs", "yes" if g(m, "config", "data", "sensitive_as_features", default=True) else "no"),
+        ("Training split", f"{num(models.n_train if models else None)} rows of {num(m.rows_used)} used"
+                           + (" (a seeded sample of the file)" if m.sampled else "")),
+        ("Numeric features", ", ".join(map(str, models.numeric_features if models else ())) or "none"),
+        ("Categorical features", ", ".join(map(str, models.categorical_features if models else ())) or "none"),
+        ("Sensitive attributes", ", ".join(map(str, m.sensitive)) or "none"),
+        ("Sensitive attributes are model inputs", "yes" if m.data_options.sensitive_as_features else "no"),
     ]
     blocks: list[Block] = [Facts(tuple(pairs))]
-    excluded = g(m, "excluded", default={}) or {}
-    if excluded:
-        blocks.append(table(("Excluded column", "Reason"), sorted(excluded.items(), key=lambda kv: str(kv[0])),
+    if m.excluded:
+        blocks.append(table(("Excluded column", "Reason"), sorted(m.excluded.items(), key=lambda kv: str(kv[0])),
                             caption="Columns not given to the model"))
     return Section("training_data", "Training data", tuple(blocks))
 
 
-def quantitative(r: Mapping[str, Any]) -> Section:
-    perf = g(r, "performance")
+_BOUNDED = ("accuracy", "balanced_accuracy", "precision", "recall", "f1", "roc_auc", "pr_auc", "r2")
+
+
+def quantitative(r: AuditReport) -> Section:
+    perf = r.performance
     blocks: list[Block] = [Heading("Unitary results")]
     if perf is None:
         blocks += list(not_run("performance", r))
     else:
         blocks.append(verdict_block(perf))
-        mets = g(perf, "metrics", default={}) or {}
-        conf = num(100 * (g(perf, "confidence") or float("nan")), 0)
+        mets, conf = perf.metrics, _percent(perf.confidence)
         blocks.append(table(("Metric", "Test", f"{conf}% CI", "Train"),
-                            [(k, num(g(v, "value")), ci(g(v, "ci_low"), g(v, "ci_high")), num(g(v, "train"))) for k, v in mets.items()],
-                            numeric=(False, True, True, True), caption=f"On the {num(g(perf, 'n_test'))} test rows"))
-        bounded = [(k, v) for k, v in mets.items() if k in ("accuracy", "balanced_accuracy", "precision", "recall", "f1", "roc_auc", "pr_auc", "r2")]
+                            [(k, num(v.value), ci(v.ci_low, v.ci_high), num(v.train)) for k, v in mets.items()],
+                            numeric=(False, True, True, True), caption=f"On the {num(perf.n_test)} test rows"))
+        bounded = [(k, v) for k, v in mets.items() if k in _BOUNDED]
         if bounded:
             blocks.append(BarChart(f"Test metrics with {conf}% confidence intervals",
-                                   tuple(Bar(k, finite_or_none(g(v, "value")) or 0.0, finite_or_none(g(v, "ci_low")), finite_or_none(g(v, "ci_high"))) for k, v in bounded)))
-        cm = g(perf, "confusion_matrix", default=()) or ()
+                                   tuple(Bar(k, finite_or_none(v.value) or 0.0, finite_or_none(v.ci_low), finite_or_none(v.ci_high)) for k, v in bounded)))
+        cm = perf.confusion_matrix
         if len(cm) == 2 and all(len(row) == 2 for row in cm):
             (tn, fp), (fn, tp) = cm
             blocks.append(table(("", "Predicted negative", "Predicted positive"),
                                 [("Actual negative", tn, fp), ("Actual positive", fn, tp)], numeric=(False, True, True),
-                                caption=f"Confusion matrix at threshold {num(g(perf, 'decision_threshold'))}"))
+                                caption=f"Confusion matrix at threshold {num(perf.decision_threshold)}"))
     blocks.append(Heading("Disaggregated and intersectional results"))
-    blocks += fairness_blocks(g(r, "fairness")) if g(r, "fairness") is not None else list(not_run("fairness", r))
+    blocks += fairness_blocks(r.fairness) if r.fairness is not None else list(not_run("fairness", r))
     return Section("quantitative_analyses", "Quantitative analyses", tuple(blocks))
 
 
-def ethics_findings(r: Mapping[str, Any]) -> tuple[str, ...]:
+def ethics_findings(r: AuditReport) -> tuple[str, ...]:
     """Ethical risks the audit itself found (the narrative adds the authors' own)."""
-    m = g(r, "manifest", default={})
+    m = r.manifest
     found = []
-    sens = ", ".join(map(str, g(m, "sensitive", default=()))) or "none"
-    if g(m, "config", "data", "sensitive_as_features", default=True):
+    sens = ", ".join(map(str, m.sensitive)) or "none"
+    if m.data_options.sensitive_as_features:
         found.append(f"The sensitive attributes ({sens}) are model inputs: predictions may depend on them directly.")
     for area in ("fairness", "privacy"):
-        v = g(r, "scorecard", area)
-        if v and v.get("status") in ("warn", "fail"):
-            found += [f"{area.capitalize()} ({v['status']}): {reason}" for reason in v.get("reasons") or ()]
-        elif g(r, area) is None:
+        v = r.scorecard.get(area)
+        if v is not None and v.status in ("warn", "fail"):
+            found += [f"{area.capitalize()} ({v.status}): {reason}" for reason in v.reasons]
+        elif getattr(r, area) is None:
             found.append(f"The {area} audit was not run: its risks are unmeasured.")
-    found += fairness_findings(g(r, "fairness"))
-    pii = [f"{c}: {why}" for c, why in (g(m, "excluded", default={}) or {}).items() if "personal" in str(why)]
+    found += fairness_findings(r.fairness)
+    pii = [f"{c}: {why}" for c, why in m.excluded.items() if "personal" in str(why)]
     if pii:
         found.append("Personal identifiers found and excluded from the features: " + "; ".join(pii))
     return tuple(found)
 
 
-def ethical(r: Mapping[str, Any], n: Narrative) -> Section:
+def ethical(r: AuditReport, n: Narrative) -> Section:
     found = ethics_findings(r)
     return Section("ethical_considerations", "Ethical considerations", (
         narrative_items(n.ethical_considerations, "ethical_considerations"), Heading("From the audit"),
         Bullets(found) if found else Paragraph("The audit raised no fairness or privacy warning.")))
 
 
-def caveat_findings(r: Mapping[str, Any]) -> tuple[str, ...]:
+def caveat_findings(r: AuditReport) -> tuple[str, ...]:
     """Limitations the audit itself found: data warnings, warnings of the technical areas, gaps."""
-    m = g(r, "manifest", default={})
-    found = [str(w) for w in g(m, "warnings", default=()) or ()]
-    for area, v in (g(r, "scorecard", default={}) or {}).items():
-        if area in ("performance", "robustness", "drift", "explanations") and g(v, "status") in ("warn", "fail"):
-            found += [f"{area.capitalize()} ({v['status']}): {reason}" for reason in v.get("reasons") or ()]
-    skipped = [t.get("name") for t in g(m, "timings", default=()) or () if isinstance(t, Mapping) and t.get("status") != "done"]
+    m = r.manifest
+    found = [str(w) for w in m.warnings]
+    for area, v in r.scorecard.items():
+        if area in ("performance", "robustness", "drift", "explanations") and v.status in ("warn", "fail"):
+            found += [f"{area.capitalize()} ({v.status}): {reason}" for reason in v.reasons]
+    skipped = [t.name for t in m.timings if t.status != "done"]
     if skipped:
         found.append("Not audited: " + ", ".join(map(str, skipped)) + ".")
-    if g(m, "sampled"):
-        found.append(f"The audit used a seeded sample of {num(g(m, 'rows_used'))} of {num(g(m, 'dataset', 'rows'))} rows.")
+    if m.sampled:
+        found.append(f"The audit used a seeded sample of {num(m.rows_used)} of {num(m.dataset.rows)} rows.")
     return tuple(found)
 
 
-def caveats(r: Mapping[str, Any], n: Narrative) -> Section:
+def caveats(r: AuditReport, n: Narrative) -> Section:
     found = caveat_findings(r)
     return Section("caveats", "Caveats and recommendations", (
         Heading("Caveats"), narrative_items(n.caveats, "caveats"),
@@ -314,15 +307,20 @@ def caveats(r: Mapping[str, Any], n: Narrative) -> Section:
         Bullets(found) if found else Paragraph("The audit raised no further caveat.")))
 
 
-def scorecard(r: Mapping[str, Any]) -> Section:
-    scores = g(r, "scorecard", default={}) or {}
-    areas = ("data", "performance", "fairness", "explanations", "robustness", "drift", "privacy")
+def scorecard(r: AuditReport) -> Section:
+    scores = r.scorecard
     rows = []
-    for area in list(areas) + [a for a in scores if a not in areas]:
+    for area in list(SCORECARD_AREAS) + [a for a in scores if a not in SCORECARD_AREAS]:
         v = scores.get(area)
-        reasons = "; ".join(map(str, g(v, "reasons", default=()) or ())) if v else "the section was not run"
-        rows.append((area, str(g(v, "status", default="not run")), reasons))
+        reasons = "; ".join(map(str, v.reasons)) if v is not None else "the section was not run"
+        rows.append((area, str(v.status) if v is not None else "not run", reasons))
     return Section("scorecard", "Audit scorecard", (table(("Area", "Verdict", "Reasons"), rows),))
+
+
+def review_status(review: Mapping[str, Any] | None) -> str:
+    """The review status of the store's review summary (``not reviewed`` without one)."""
+    status = review.get("status") if isinstance(review, Mapping) else None
+    return "not reviewed" if status is None else str(status)
 
 
 def review_section(review: Mapping[str, Any] | None) -> Section:

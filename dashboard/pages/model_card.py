@@ -13,7 +13,7 @@ from dashboard import state
 report = ui.require_report()
 ui.header(report, "Model card")
 key = state.current_key() or "report"
-opts = report.manifest.config.get("section_options", {})
+opts = report.manifest.section_options
 current = state.narrative_fields(key) or {t: dict(opts.get(t, {})) for t in ("modelcard", "datasheet")}
 try:
     narrative = Narrative.from_dict(current)
