@@ -1,5 +1,6 @@
 """Streamlit dashboard: renders audit reports, never computes them.
 
-``charts`` and ``forms`` are pure (no streamlit import); ``state`` is the only
-module touching ``st.session_state`` and the ``st.cache_*`` decorators.
+``charts`` (one module per area) and ``forms`` are pure (no streamlit import);
+``components`` holds the page helpers and panels; ``state`` is the only module
+touching ``st.session_state`` and the ``st.cache_*`` decorators.
 """

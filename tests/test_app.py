@@ -12,7 +12,9 @@ from streamlit.testing.v1 import AppTest
 from audit.config import config_from_mapping
 from audit.pipeline import run_audit
 from audit.report import AuditReport
-from dashboard import charts, forms, state
+from dashboard import forms, state
+from dashboard.charts import base
+from dashboard.charts import fairness as fair_charts
 from tests.conftest import ROOT, make_synthetic
 
 APP = str(ROOT / "dashboard" / "app.py")
@@ -129,7 +131,7 @@ def test_performance_page_values_and_charts(app_report):
     perf = app_report.performance
     assert any(m.value == f"{perf.baseline_primary:.3f}" for m in at.metric)
     table = at.dataframe[0].value
-    assert table["metric"].tolist()[0] == charts.metric_name(next(iter(perf.metrics)))
+    assert table["metric"].tolist()[0] == base.metric_name(next(iter(perf.metrics)))
     assert len(at.get("plotly_chart")) == 2  # the open tab only: CI chart and confusion matrix
     _open_tab(at, "performance", "Calibration and learning curve")
     assert len(at.get("plotly_chart")) == 2
@@ -335,6 +337,6 @@ def test_every_page_renders_a_regression_report(regression_report, page):
         _open_tab(at, page, label)
         _no_exception(at)
     if page == "fairness" and regression_report.fairness is not None:
-        held = charts.group_metric_names(regression_report.fairness, "sex")
+        held = fair_charts.group_metric_names(regression_report.fairness, "sex")
         assert at.multiselect(key="fair_metrics_sex").value == held[:3]
         assert not any(m in held for m in ("selection_rate", "tpr"))  # regression metrics, not rates

@@ -21,7 +21,7 @@ from audit.data import prepare_dataset
 from audit.pipeline import run_audit
 from audit.report import AuditReport
 from audit.store.core import AuditStore, compare_reports
-from dashboard import review_charts as rc
+from dashboard.charts import reviews as rc
 from dashboard import state
 from dashboard.components import md
 from tests.conftest import ROOT, make_synthetic
@@ -409,7 +409,7 @@ def test_delta_figure_draws_the_largest_changes_of_the_section(reports):
 
 
 def test_review_charts_imports_without_streamlit():
-    code = "import sys, dashboard.review_charts; print('streamlit' in sys.modules)"
+    code = "import sys, dashboard.charts.reviews; print('streamlit' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"

@@ -2,8 +2,9 @@
 
 import streamlit as st
 
-from dashboard import charts
 from dashboard import components as ui
+from dashboard.charts import data as charts
+from dashboard.components import datasheet
 
 report = ui.require_report()
 ui.header(report, "Data", "data")
@@ -30,4 +31,4 @@ if any(s.missing for s in m.schema):
 else:
     st.caption("No column has missing values.")
 
-ui.render_groups(report)
+datasheet.render_groups(report)

@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from dashboard import charts
 from dashboard import components as ui
+from dashboard.charts import explanations as charts
 
 report = ui.require_report()
 ui.header(report, "Explanations", "explanations")

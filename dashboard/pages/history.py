@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from dashboard import auth
 from dashboard import components as ui
-from dashboard import history_panels as panels
+from dashboard.components import auth
+from dashboard.components import history as panels
 
 st.title("History")
 user = auth.require_user()

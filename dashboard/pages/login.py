@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from dashboard import auth
 from dashboard import components as ui
+from dashboard.components import auth
 
 st.title("Sign in")
 user = auth.require_user()

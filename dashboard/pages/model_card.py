@@ -4,11 +4,11 @@ import json
 
 import streamlit as st
 
+from audit.cards.modelcard import DATASHEET_FIELDS, MODELCARD_FIELDS, Narrative, datasheet_csv, render_html, render_markdown, render_pdf, to_model_card_toolkit
 from audit.errors import AuditError
-from audit.cards.modelcard import DATASHEET_FIELDS, MODELCARD_FIELDS, Narrative, datasheet_csv
-from audit.cards.modelcard import render_html, render_markdown, render_pdf, to_model_card_toolkit
 from dashboard import components as ui
 from dashboard import state
+from dashboard.components import reviews
 
 report = ui.require_report()
 ui.header(report, "Model card")
@@ -20,7 +20,7 @@ try:
 except AuditError as exc:  # a bad [modelcard] table in the audit's config
     st.error(str(exc))
     narrative = Narrative()
-review = ui.review_summary_for(key)
+review = reviews.review_summary_for(key)
 bundle = state.model_card(key, json.dumps(narrative.to_dict(), sort_keys=True), json.dumps(review or {}, sort_keys=True), report)
 card, sheet = bundle.card, bundle.sheet
 

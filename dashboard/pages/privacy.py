@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from dashboard import charts
 from dashboard import components as ui
+from dashboard.charts import privacy as charts
 
 report = ui.require_report()
 ui.header(report, "Privacy", "privacy")

@@ -2,8 +2,9 @@
 
 import streamlit as st
 
-from dashboard import auth, state
-from dashboard import review_panels as panels
+from dashboard import state
+from dashboard.components import auth
+from dashboard.components import reviews as panels
 
 st.title("Reviews")
 user = auth.require_user()

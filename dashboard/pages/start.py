@@ -4,7 +4,8 @@ import streamlit as st
 
 from audit.pipeline import run_audit
 from dashboard import components as ui
-from dashboard import forms, intake, state
+from dashboard import forms, state
+from dashboard.components import intake
 
 st.title("New audit")
 st.markdown("Audit baseline models trained on a table: performance, fairness, explanations, robustness, "

@@ -14,10 +14,10 @@ import streamlit as st
 
 from audit.errors import StoreError
 from audit.store.core import AuditSummary, Status, compare_reports
-from dashboard import auth
 from dashboard import components as ui
-from dashboard import review_charts as rc
-from dashboard.review_panels import open_audit
+from dashboard.charts import reviews as rc
+from dashboard.components import auth
+from dashboard.components.reviews import open_audit
 
 ANY = None
 

@@ -1,4 +1,5 @@
-"""The pieces of the Reviews page: save, the review queue, submit and decide, comments, the trail.
+"""The pieces of the Reviews page: save, the review queue, submit and decide, comments, the trail;
+and the review state the model card shows.
 
 Every rule (who may save, submit, approve, resolve) is the store's: the panels
 offer the action, and show the store's refusal with :func:`auth.store_error`.
@@ -15,10 +16,10 @@ import streamlit as st
 from audit.errors import AuditError, StoreError
 from audit.report import SCORECARD_AREAS, AuditReport
 from audit.store.core import AuditRecord, Outcome, Status
-from dashboard import auth
 from dashboard import components as ui
-from dashboard import review_charts as rc
 from dashboard import state
+from dashboard.charts import reviews as rc
+from dashboard.components import auth
 
 COMMENT_SECTIONS = ("general", *SCORECARD_AREAS)
 OUTCOME_LABELS = {Outcome.APPROVED: "Approve", Outcome.CHANGES_REQUESTED: "Request changes"}
@@ -202,3 +203,16 @@ def trail(store: Any, user: Any, audit_id: int) -> None:
     """Every change to this audit, oldest first (append-only in the store)."""
     with st.expander("Audit trail"):
         ui.table(rc.event_rows(store.list_events(user=user, audit_id=audit_id)))
+
+
+def review_summary_for(key: str | None) -> dict | None:
+    """The store's review state of this report, when it was saved and someone is signed in."""
+    audit_id, user = state.saved_audit_id(key), state.current_user()
+    if audit_id is None or user is None:
+        return None
+    try:
+        return state.audit_store().review_summary(audit_id, user=user)
+    except AuditError as exc:
+        st.warning(f"Review state unavailable: {ui.md(exc)}")
+        return None
+
