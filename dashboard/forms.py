@@ -3,10 +3,13 @@
 Section options are read from each section's own options dataclass
 (``audit.pipeline.SECTIONS``), so the form follows the core when an option is
 added or renamed, and only values that differ from the defaults reach the config.
+The quick preset names options directly: a renamed one fails config validation
+(``tests/test_charts.py``) instead of being dropped quietly.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import importlib
 import re
@@ -25,7 +28,7 @@ SAMPLE_DATA = ROOT / "sample_data" / "adult.csv.gz"
 SAMPLE_CONFIG = ROOT / "sample_data" / "adult.toml"
 
 # The "quick" preset: the real pipeline on a seeded sample with smaller resampling
-# budgets, for demos and the browser test. Keys an options class lacks are dropped.
+# budgets, for demos and the browser test.
 QUICK: dict[str, dict[str, Any]] = {
     "data": {"max_rows": 4000},
     "models": {"cv_folds": 3},
@@ -53,20 +56,15 @@ class OptionField:
     help: str
 
 
-def section_options_class(section: str) -> type | None:
-    """The options dataclass of ``section``, or None when the section is not in this build."""
+def section_options_class(section: str) -> type:
+    """The options dataclass of ``section``."""
     spec = SECTIONS[section]
-    try:
-        mod = importlib.import_module(spec.module)
-    except ModuleNotFoundError as exc:
-        if exc.name == spec.module:
-            return None
-        raise
-    return getattr(mod, spec.options_class, None)
+    return getattr(importlib.import_module(spec.module), spec.options_class)
 
 
 def available_sections() -> tuple[str, ...]:
-    return tuple(s for s in SECTIONS if section_options_class(s) is not None)
+    """The sections a user can choose, in the pipeline's order."""
+    return tuple(SECTIONS)
 
 
 def _param_help(doc: str | None) -> dict[str, str]:
@@ -95,8 +93,6 @@ _KINDS = {float: "float", int: "int", bool: "bool", str: "str"}
 def option_fields(section: str) -> tuple[OptionField, ...]:
     """The scalar (number, flag, text) options of a section with their defaults and help."""
     cls = section_options_class(section)
-    if cls is None:
-        return ()
     hints = typing.get_type_hints(cls)
     helps = _param_help(cls.__doc__)
     out = []
@@ -124,28 +120,9 @@ def changed_options(fields: Iterable[OptionField], values: Mapping[str, Any]) ->
     return out
 
 
-def _field_names(section: str) -> set[str]:
-    if section == "data":
-        from audit.config import DataOptions
-
-        return {f.name for f in dataclasses.fields(DataOptions)}
-    if section == "models":
-        from audit.config import ModelOptions
-
-        return {f.name for f in dataclasses.fields(ModelOptions)}
-    cls = section_options_class(section)
-    return {f.name for f in dataclasses.fields(cls)} if cls is not None else set()
-
-
 def quick_overlay() -> dict[str, dict[str, Any]]:
-    """The quick preset, restricted to options the current build knows."""
-    out = {}
-    for section, values in QUICK.items():
-        names = _field_names(section)
-        kept = {k: v for k, v in values.items() if k in names}
-        if kept:
-            out[section] = kept
-    return out
+    """The quick preset as config tables (a copy: callers may change it)."""
+    return copy.deepcopy(QUICK)
 
 
 def sample_config(*, quick: bool) -> AuditConfig:
