@@ -46,7 +46,7 @@ class PermutationImportance(ReportMixin):
 
 
 def sample_rows(n: int, size: int, y: np.ndarray, binary: bool, seed: int) -> np.ndarray:
-    """Sorted positions of a sample of ``size`` of ``n`` rows, stratified on ``y`` for a binary task."""
+    """Sorted positions of a sample of ``size`` of ``n`` rows, stratified on ``y`` for a classification task."""
     if size >= n:
         return np.arange(n)
     strat = y if binary and np.bincount(y.astype(np.int64), minlength=2).min() >= 2 else None
@@ -92,7 +92,7 @@ class _GatherRegressor(RegressorMixin, _GatherModel):
 
 def permutation_scores(trained: TrainedModels, *, sample: int, repeats: int, seed: int) -> PermutationImportance:
     """Permutation importance of every original feature on a stratified sample of the test split."""
-    binary = trained.task == "binary"
+    binary = trained.task != "regression"  # stratified, and scored as a classifier
     idx = sample_rows(len(trained.X_test), sample, trained.y_test, binary, seed)
     X, y = trained.X_test.iloc[idx], trained.y_test[idx]
     metric = trained.report.selection_metric
@@ -105,7 +105,8 @@ def permutation_scores(trained: TrainedModels, *, sample: int, repeats: int, see
     Z = np.asarray(pre.transform(X), dtype=np.float64)
     model = (_GatherClassifier if binary else _GatherRegressor)(estimator=est, Z=Z, columns=columns)
     R = np.repeat(np.arange(len(X))[:, None], len(features), axis=1)
-    scorer = get_scorer(_SCORERS[metric])
+    names = _SCORERS if trained.task != "multiclass" else {**_SCORERS, "roc_auc": "roc_auc_ovr", "f1": "f1_macro"}
+    scorer = get_scorer(names[metric])
     res = permutation_importance(model, R, y, scoring=scorer, n_repeats=repeats, random_state=seed)
     feats = [PermutationFeature(feature=f, mean=float(res.importances_mean[j]), std=float(res.importances_std[j]),
                                 repeats=tuple(float(f"{v:.6g}") for v in res.importances[j]))

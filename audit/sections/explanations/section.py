@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
 from audit.sections.explanations.error_analysis import Cohort, ErrorAnalysis, analyse_errors
+from audit.sections.explanations.multiclass import ClassShap, multiclass_views
 from audit.sections.explanations.permutation import PermutationFeature, PermutationImportance, permutation_scores, sample_rows
 from audit.serial import ReportMixin
 from audit.sections.explanations.shap_summary import (
@@ -39,8 +40,9 @@ from audit.errors import ConfigError
 from audit.models.baselines import TrainedModels
 from audit.verdict import Verdict, decide
 
-_COMPARED_WITH = {"log_odds": "decision_function", "decision_function": "decision_function",
+_COMPARED_WITH = {"log_odds": "decision_function", "decision_function": "decision_function", "logits": "decision_function",
                   "probability": "predict_proba", "raw": "predict"}
+SUPPORTS_MULTICLASS = True  # SHAP per class, summed, and for the predicted class (multiclass.py)
 
 
 @dataclass(frozen=True)
@@ -197,6 +199,14 @@ class ExplanationReport(ReportMixin):
     sensitive_in_top_k: tuple[str, ...]
     timings: Mapping[str, float]
     verdict: Verdict
+    # Multiclass only: the row-level fields (beeswarm, dependence, by_group, outputs, local)
+    # explain each row's predicted class (``predicted_classes``), whose base value is in
+    # ``row_base_values``; ``importance`` is summed over classes; ``per_class`` has each
+    # class's base value, importance and additivity; ``additivity`` covers every class.
+    classes: tuple[str, ...] = ()
+    predicted_classes: tuple[str, ...] = ()
+    row_base_values: tuple[float, ...] = ()
+    per_class: Mapping[str, ClassShap] = field(default_factory=dict)
 
     def local(self, row_index: int) -> LocalExplanation:
         """The local explanation of explained row ``row_index`` (see :func:`local_explanation`)."""
@@ -222,10 +232,11 @@ def local_explanation(report: ExplanationReport, row_index: int) -> LocalExplana
     i = int(row_index)
     contribs = [FeatureContribution(feature=b.feature, value=b.display(i), contribution=b.shap[i]) for b in report.beeswarm]
     contribs.sort(key=lambda c: -abs(c.contribution))
+    base = report.row_base_values[i] if report.row_base_values else report.base_value
     return LocalExplanation(
         row_index=i, test_row=report.rows[i], data_row=report.data_rows[i], output_space=report.output_space,
-        base_value=report.base_value, contributions=tuple(contribs),
-        output=float(report.base_value + sum(c.contribution for c in contribs)), model_output=report.outputs[i],
+        base_value=base, contributions=tuple(contribs),
+        output=float(base + sum(c.contribution for c in contribs)), model_output=report.outputs[i],
         prediction=report.predictions[i], label=report.labels[i],
     )
 
@@ -268,7 +279,7 @@ def _explain(trained: TrainedModels, opts: ExplanationOptions, seed: int, say: C
     t_all = time.perf_counter()
     timings: dict[str, float] = {}
     ds, task = trained.dataset, trained.task
-    binary = task == "binary"
+    clf = task != "regression"
     pipe, est = trained.model, trained.model.named_steps["model"]
     features = tuple(ds.features)
     X_test, y_test = trained.X_test, trained.y_test
@@ -276,9 +287,9 @@ def _explain(trained: TrainedModels, opts: ExplanationOptions, seed: int, say: C
 
     kind = choose_explainer(est) if opts.explainer == "auto" else opts.explainer
     size = min(opts.sample_size, opts.agnostic_max_rows) if kind == "permutation" else opts.sample_size
-    rows = sample_rows(n_test, size, y_test, binary, seed)
+    rows = sample_rows(n_test, size, y_test, clf, seed)
     strategy = ("all test rows" if len(rows) == n_test else
-                "stratified on the label" if binary else "simple random sample")
+                "stratified on the label" if clf else "simple random sample")
     X_s = X_test.iloc[rows].reset_index(drop=True)
     say(0.02, f"SHAP ({kind} explainer) on {len(rows)} of {n_test} test rows")
     codec = FeatureCodec(features, ds.categorical, [trained.X_train, X_test])
@@ -291,12 +302,18 @@ def _explain(trained: TrainedModels, opts: ExplanationOptions, seed: int, say: C
                                  max_abs_error=float(err.max()) if len(err) else 0.0,
                                  mean_abs_error=float(err.mean()) if len(err) else 0.0, n_rows=len(err),
                                  passed=bool(len(err) == 0 or err.max() <= opts.additivity_tolerance))
+    multi: dict = {}
+    if task == "multiclass":
+        pred_s = trained.predict(X_s)
+        sh, imp_summed, per_class, row_base = multiclass_views(sh, pred_s, trained.classes, features, ds.sensitive)
+        multi = dict(classes=trained.classes, predicted_classes=tuple(trained.classes[c] for c in pred_s),
+                     row_base_values=_sig(row_base, 10), per_class=per_class)
     C = codec.encode(X_s)
     beeswarm = tuple(
         FeatureValues(feature=f, kind="categorical" if f in codec.categories else "numeric", shap=_sig(sh.values[:, j]),
                       values=_sig(C[:, j]), categories=codec.categories.get(f, ()))
         for j, f in enumerate(features))
-    imp = importance(sh.values, features, ds.sensitive)
+    imp = imp_summed if multi else importance(sh.values, features, ds.sensitive)
     t = time.perf_counter()
     dep = dependence(sh.values, C, codec, imp[: opts.dependence_features], opts.dependence_bins, seed)
     groups, gaps = group_shap(sh.values, sh.outputs, trained.groups_test.iloc[rows].reset_index(drop=True), features,
@@ -310,23 +327,24 @@ def _explain(trained: TrainedModels, opts: ExplanationOptions, seed: int, say: C
 
     say(0.6, "surrogate tree")
     t = time.perf_counter()
-    sur_rows = sample_rows(len(trained.X_train), opts.surrogate_sample, trained.y_train, binary, seed + 2)
+    sur_rows = sample_rows(len(trained.X_train), opts.surrogate_sample, trained.y_train, clf, seed + 2)
     X_sur = trained.X_train.iloc[sur_rows]
     encoder = ReadableEncoder(ds.numeric, ds.categorical).fit(X_sur)
     pred_test = trained.predict(X_test)
     positive = ds.positive_label if ds.positive_label is not None else "positive"
     surrogate = fit_surrogate(encoder, X_sur, trained.predict(X_sur), X_test, pred_test, task=task,
-                              max_depth=opts.surrogate_depth, positive_name=str(positive), seed=seed)
+                              max_depth=opts.surrogate_depth, positive_name=str(positive), seed=seed,
+                              class_names=trained.classes if task == "multiclass" else ())
     timings["surrogate"] = time.perf_counter() - t
 
     say(0.75, "error analysis: error tree and k-means cohorts")
     t = time.perf_counter()
     pred_val = trained.predict(trained.X_val)
-    if binary:
+    if clf:
         err_val, err_test = (pred_val != trained.y_val).astype(float), (pred_test != y_test).astype(float)
     else:
         err_val, err_test = np.abs(pred_val - trained.y_val), np.abs(pred_test - y_test)
-    errors = analyse_errors(encoder, X_fit=trained.X_val, err_fit=err_val, X_test=X_test, err_test=err_test, binary=binary,
+    errors = analyse_errors(encoder, X_fit=trained.X_val, err_fit=err_val, X_test=X_test, err_test=err_test, binary=clf,
                             max_depth=opts.error_tree_depth, min_cohort_size=opts.min_cohort_size,
                             n_clusters=opts.n_clusters, confidence=opts.confidence, seed=seed)
     timings["errors"] = time.perf_counter() - t
@@ -344,7 +362,7 @@ def _explain(trained: TrainedModels, opts: ExplanationOptions, seed: int, say: C
         data_rows=tuple(int(trained.idx_test[r]) for r in rows), outputs=_sig(sh.outputs), predictions=_sig(predictions),
         labels=tuple(float(v) for v in y_test[rows]), additivity=additivity, by_group=groups, group_gaps=gaps,
         permutation=perm, surrogate=surrogate, errors=errors, top_k=opts.top_k, sensitive_in_top_k=top,
-        timings=timings, verdict=_verdict(imp, top, additivity, surrogate, opts, sh.output_space),
+        timings=timings, verdict=_verdict(imp, top, additivity, surrogate, opts, sh.output_space), **multi,
     )
 
 
@@ -376,4 +394,4 @@ def _verdict(imp: tuple[FeatureImportance, ...], top: tuple[str, ...], add: Addi
 __all__ = ["explain_model", "local_explanation", "ExplanationOptions", "ExplanationReport", "LocalExplanation",
            "FeatureImportance", "FeatureValues", "Dependence", "DependenceBin", "GroupShap", "GroupGap", "GapContribution",
            "AdditivityCheck", "PermutationImportance", "PermutationFeature", "FeatureContribution", "SurrogateTree",
-           "SurrogateRule", "ErrorAnalysis", "Cohort"]
+           "SurrogateRule", "ErrorAnalysis", "Cohort", "ClassShap"]

@@ -60,9 +60,9 @@ class ShapResult:
 
     explainer: str
     output_space: str
-    values: np.ndarray  # (n, n_features)
-    base_value: float
-    outputs: np.ndarray  # the model's own raw output on the rows, for the additivity check
+    values: np.ndarray  # (n, n_features); multiclass: (n, n_features, n_classes)
+    base_value: float  # multiclass: an array, one base value per class
+    outputs: np.ndarray  # the model's own raw output on the rows, for the additivity check; multiclass (n, n_classes)
     n_background: int
     background: str  # what the base value averages over, in words
     n_permutations: int
@@ -156,7 +156,12 @@ def choose_explainer(estimator: object) -> str:
 
 
 def raw_output(estimator: object, Z: np.ndarray, task: str) -> tuple[np.ndarray, str]:
-    """The model output SHAP explains (decision function for classifiers) and its space."""
+    """The model output SHAP explains (decision function for classifiers) and its space.
+    Multiclass: one column per class (the logits of a multinomial model)."""
+    if task == "multiclass":
+        if hasattr(estimator, "decision_function"):
+            return np.asarray(estimator.decision_function(Z), dtype=np.float64), "logits"
+        return np.asarray(estimator.predict_proba(Z), dtype=np.float64), "probability"
     if task != "binary":
         return np.asarray(estimator.predict(Z), dtype=np.float64), "raw"
     if hasattr(estimator, "decision_function"):
@@ -210,7 +215,7 @@ def compute_shap(
             ex = shap.TreeExplainer(est)
             sv = np.asarray(ex.shap_values(Z, check_additivity=False))
             ev = np.asarray(ex.expected_value, dtype=np.float64)
-            if sv.ndim == 3:  # one output per class (forests explain probabilities): keep the positive class
+            if sv.ndim == 3 and task != "multiclass":  # forests explain both classes' probabilities: keep the positive
                 sv, ev = sv[..., -1], ev.reshape(-1)[-1]
         else:
             Zb = np.asarray(pre.transform(X_background), dtype=np.float64)
@@ -220,8 +225,11 @@ def compute_shap(
             sv = np.asarray(ex.shap_values(Z))
             ev = np.asarray(ex.expected_value, dtype=np.float64)
         A = aggregation_matrix(encoded_to_original, features)
-        values = sv.reshape(len(Z), -1) @ A
-        base = float(ev.reshape(-1)[0])
+        if task == "multiclass":  # (rows, encoded, classes) -> (rows, features, classes)
+            values, base = np.einsum("nek,ef->nfk", sv.reshape(len(Z), A.shape[0], -1), A), ev.reshape(-1)
+        else:
+            values = sv.reshape(len(Z), -1) @ A
+            base = float(ev.reshape(-1)[0])
     else:
         rng = np.random.default_rng(seed)
         take = np.sort(rng.choice(len(X_background), size=min(n_background, len(X_background)), replace=False))
@@ -232,10 +240,14 @@ def compute_shap(
         # that is the only way to make its permutations reproducible.
         ex = shap.PermutationExplainer(lambda Zm: raw_output(est, Zm, task)[0], masker, seed=seed)
         expl = ex(Z, max_evals=n_permutations * (2 * len(features) + 1), silent=True)
-        values = np.asarray(expl.values, dtype=np.float64).reshape(len(Z), len(features))
         # The explainer's base value is the mean output over the background rows; the additivity
         # check still compares against the model's own output on each row.
-        base = float(np.ravel(expl.base_values)[0]) if len(Z) else float(outputs.mean() if len(outputs) else 0.0)
+        if task == "multiclass":
+            values = np.asarray(expl.values, dtype=np.float64).reshape(len(Z), len(features), -1)
+            base = np.asarray(expl.base_values, dtype=np.float64).reshape(len(Z), -1)[0] if len(Z) else outputs.mean(axis=0)
+        else:
+            values = np.asarray(expl.values, dtype=np.float64).reshape(len(Z), len(features))
+            base = float(np.ravel(expl.base_values)[0]) if len(Z) else float(outputs.mean() if len(outputs) else 0.0)
     return ShapResult(explainer=kind, output_space=space, values=values, base_value=base, outputs=outputs,
                       n_background=n_bg, background=_BACKGROUND[kind].format(n=n_bg),
                       n_permutations=n_permutations if kind == "permutation" else 0, seconds=time.perf_counter() - t0)

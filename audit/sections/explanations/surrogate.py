@@ -170,16 +170,22 @@ def fit_surrogate(
     max_depth: int,
     positive_name: str,
     seed: int,
+    class_names: tuple[str, ...] = (),
 ) -> SurrogateTree:
-    """Fit the surrogate to the model's predictions and describe it as rules."""
+    """Fit the surrogate to the model's predictions and describe it as rules.
+
+    Multiclass: the tree predicts the model's predicted class (codes into ``class_names``);
+    a rule's ``positive_share`` is the share of its rows the model gives the rule's class.
+    """
     Ztr, Zte = encoder.transform(X_train), encoder.transform(X_test)
-    binary = task == "binary"
+    multi = task == "multiclass"
+    binary = task == "binary" or multi
     tree = (DecisionTreeClassifier if binary else DecisionTreeRegressor)(max_depth=max_depth, random_state=seed)
     tree.fit(Ztr, pred_train)
     sur_test = tree.predict(Zte)
     if binary:
         fidelity = float(np.mean(sur_test == pred_test))
-        majority = 1 if pred_train.mean() >= 0.5 else 0
+        majority = np.bincount(pred_train.astype(np.int64)).argmax() if multi else (1 if pred_train.mean() >= 0.5 else 0)
         baseline = float(np.mean(pred_test == majority))
         metric = "agreement"
     else:
@@ -192,8 +198,8 @@ def fit_surrogate(
         m = leaf_of == leaf
         n = int(m.sum())
         if binary:
-            share = float(pred_train[m].mean()) if n else float("nan")
             pred = float(tree.classes_[int(np.argmax(tree.tree_.value[leaf][0]))])
+            share = float(np.mean(pred_train[m] == pred) if multi else pred_train[m].mean()) if n else float("nan")
         else:
             share, pred = float("nan"), float(tree.tree_.value[leaf][0][0])
         rules.append(SurrogateRule(conditions=c, prediction=pred, positive_share=share, n_rows=n))
@@ -201,7 +207,10 @@ def fit_surrogate(
     lines = []
     for r in rules:
         cond = " AND ".join(r.conditions) or "always"
-        if binary:
+        if multi:
+            what = class_names[int(r.prediction)]
+            lines.append(f"IF {cond} THEN {what}  (model predicts {what} for {r.positive_share:.0%} of {r.n_rows:,} training rows)")
+        elif binary:
             what = positive_name if r.prediction == 1 else f"not {positive_name}"
             lines.append(f"IF {cond} THEN {what}  (model predicts {positive_name} for {r.positive_share:.0%} of {r.n_rows:,} training rows)")
         else:
