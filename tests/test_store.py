@@ -530,3 +530,25 @@ def test_compare_reports_reads_drift_nested_under_data():
 
     cmp = compare_reports(rep(set()), rep({"age"}))
     assert cmp.newly_drifted == ("age",) and cmp.no_longer_drifted == ()
+
+
+def test_compare_reports_reads_typed_reports_like_their_json():
+    """The history page compares typed reports: the same differences as their JSON, drift read from AuditReport.drift."""
+    from audit.config import config_from_mapping
+    from audit.pipeline import run_audit
+    from audit.report import AuditReport
+    from tests.conftest import make_synthetic
+
+    def audit(shift):
+        cfg = config_from_mapping({"target": "label", "sensitive": ["sex"], "sections": ["drift"],
+                                   "models": {"cv_folds": 0, "models": ["dummy", "logistic"]},
+                                   "drift": {"performance_bootstrap": 20, "domain_classifier": False, "simulate_shift": shift}})
+        return run_audit(cfg, make_synthetic(400, seed=1), workers=1)
+
+    calm, shifted = audit(""), audit("x1:+2sd")
+    assert "x1" in shifted.drift.data.drifted_features and "x1" not in calm.drift.data.drifted_features
+    typed = compare_reports(calm, shifted)
+    assert typed.newly_drifted == ("x1",) and typed.no_longer_drifted == ()
+    as_json = compare_reports(json.loads(calm.to_json()), json.loads(shifted.to_json()))
+    assert typed == as_json
+    assert compare_reports(AuditReport.from_json(calm.to_json()), calm).section("drift") is None

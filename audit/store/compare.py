@@ -1,8 +1,10 @@
 """Differences between two audit reports, for the history page and reviewers.
 
-The comparison walks both report dicts recursively instead of knowing each
-section's shape, so sections written later are compared without changes here.
-Exported through :mod:`audit.store.core`.
+The comparison walks the JSON form of both reports recursively instead of knowing
+each section's shape, so sections written later are compared without changes here;
+the drifted features are read from the typed report (``AuditReport.drift``). A plain
+dict (a report of another format version, which the typed report cannot load) is
+compared as JSON only. Exported through :mod:`audit.store.core`.
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from audit.serial import ReportMixin
 from audit.errors import StoreError
+from audit.report import AuditReport
+from audit.serial import ReportMixin
 
 # Keys that name an element of a list of objects, so that lists are matched by
 # element (feature "age" with feature "age") rather than by position, which
@@ -119,7 +122,16 @@ class _Walk:
                 self.compare(a[key], b[key], child)
 
 
-def _drifted(report: Mapping[str, Any]) -> set[str] | None:
+def _drifted(report: AuditReport | Mapping[str, Any]) -> set[str] | None:
+    if isinstance(report, AuditReport):
+        if report.drift is None:
+            return None
+        return {f.feature for f in report.drift.data.features if f.drifted}
+    return _drifted_in_json(report)
+
+
+def _drifted_in_json(report: Mapping[str, Any]) -> set[str] | None:
+    """The drifted features of report JSON the typed report cannot load (another format version)."""
     drift = report.get("drift")
     if isinstance(drift, Mapping) and isinstance(drift.get("data"), Mapping):
         drift = drift["data"]  # the drift section nests its per-feature results under "data"
@@ -134,8 +146,8 @@ def _drifted(report: Mapping[str, Any]) -> set[str] | None:
             if name is not None and isinstance(item, Mapping) and item.get("drifted") is True}
 
 
-def compare_reports(report_a: Mapping[str, Any], report_b: Mapping[str, Any]) -> ReportComparison:
-    """Compare two report dicts (A before, B after), grouped by top-level section.
+def compare_reports(report_a: AuditReport | Mapping[str, Any], report_b: AuditReport | Mapping[str, Any]) -> ReportComparison:
+    """Compare two reports (A before, B after), grouped by top-level section.
 
     Every numeric leaf present in both at the same JSON path with a different value
     gives a :class:`MetricDelta` (e.g. ``performance.metrics.accuracy.value``);
@@ -147,8 +159,9 @@ def compare_reports(report_a: Mapping[str, Any], report_b: Mapping[str, Any]) ->
 
     Parameters
     ----------
-    report_a, report_b : Mapping
-        Parsed report JSON, e.g. ``json.loads(record.report_json)``.
+    report_a, report_b : AuditReport or Mapping
+        Typed reports (``AuditReport.from_json(record.report_json)``), or parsed report JSON
+        of a format the typed report cannot load.
 
     Returns
     -------
@@ -160,12 +173,13 @@ def compare_reports(report_a: Mapping[str, Any], report_b: Mapping[str, Any]) ->
         If either report is not a JSON object.
     """
     for name, report in (("report_a", report_a), ("report_b", report_b)):
-        if not isinstance(report, Mapping):
-            raise StoreError(f"{name} must be a report object (dict), got {type(report).__name__}")
+        if not isinstance(report, (AuditReport, Mapping)):
+            raise StoreError(f"{name} must be a report object (AuditReport or dict), got {type(report).__name__}")
+    json_a, json_b = (r.to_dict() if isinstance(r, AuditReport) else r for r in (report_a, report_b))
     sections = []
-    for key in list(report_a) + [k for k in report_b if k not in report_a]:
+    for key in list(json_a) + [k for k in json_b if k not in json_a]:
         walk = _Walk()
-        walk._children({key: report_a[key]} if key in report_a else {}, {key: report_b[key]} if key in report_b else {},
+        walk._children({key: json_a[key]} if key in json_a else {}, {key: json_b[key]} if key in json_b else {},
                        "", "")
         if walk.deltas or walk.changes or walk.only_a or walk.only_b:
             sections.append(SectionComparison(

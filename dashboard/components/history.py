@@ -12,7 +12,8 @@ from typing import Any
 
 import streamlit as st
 
-from audit.errors import StoreError
+from audit.errors import AuditError, StoreError
+from audit.report import AuditReport
 from audit.store.core import AuditSummary, Status, compare_reports
 from dashboard import components as ui
 from dashboard.charts import reviews as rc
@@ -82,11 +83,19 @@ def compare_panel(store: Any, user: Any, audits: Sequence[AuditSummary]) -> None
         return
     try:
         rec_a, rec_b = (store.get_audit(i, user=user, run=r) for i, r in (a, b))
-        cmp = compare_reports(json.loads(rec_a.report_json), json.loads(rec_b.report_json))
+        cmp = compare_reports(_typed(rec_a.report_json), _typed(rec_b.report_json))
     except StoreError as exc:
         auth.store_error(exc)
         return
     show_comparison(cmp)
+
+
+def _typed(report_json: str) -> AuditReport | dict:
+    """The stored report, typed; its plain JSON when this version cannot load it (another format), compared as JSON."""
+    try:
+        return AuditReport.from_json(report_json)
+    except AuditError:
+        return json.loads(report_json)
 
 
 def show_comparison(cmp: Any) -> None:
