@@ -92,6 +92,43 @@ class ModelOptions(ReportMixin):
 
 
 @dataclass(frozen=True)
+class UserModelOptions(ReportMixin):
+    """The ``[model]`` table: audit the user's own model (a file) or its predictions (a column).
+
+    Parameters
+    ----------
+    path : an ONNX (.onnx) or skops (.skops) file; pickle and joblib are refused.
+    predictions : a data column holding the model's output (never a feature).
+    threshold : the decision cut on the predictions' scale (a score at or above it is
+        positive); needed when they are not probabilities or 0/1.
+    features : feature order for an ONNX model with one tensor input.
+    evaluate_on : rows judging the model: "all" (every row of the table) or "test".
+    max_file_mb : largest model file accepted.
+    """
+
+    path: str = ""
+    predictions: str = ""
+    threshold: float | None = None
+    features: tuple[str, ...] = ()
+    evaluate_on: str = "all"
+    max_file_mb: float = 200.0
+
+    def __post_init__(self) -> None:
+        if self.path and self.predictions:
+            raise ConfigError("give either a model file ([model] path / --model) or a predictions column, not both")
+        if self.evaluate_on not in ("all", "test"):
+            raise ConfigError(f"model evaluate_on must be all or test; got {self.evaluate_on!r}")
+        if not self.max_file_mb > 0:
+            raise ConfigError(f"model max_file_mb must be a positive number of megabytes; got {self.max_file_mb!r}")
+        if self.threshold is not None and not self.predictions:
+            raise ConfigError("model threshold applies to a predictions column; name one with --predictions")
+
+    @property
+    def active(self) -> bool:
+        return bool(self.path or self.predictions)
+
+
+@dataclass(frozen=True)
 class GateOptions(ReportMixin):
     """When the CLI exits with status 1.
 
@@ -125,6 +162,7 @@ class AuditConfig(ReportMixin):
     data: DataOptions = field(default_factory=DataOptions)
     models: ModelOptions = field(default_factory=ModelOptions)
     gate: GateOptions = field(default_factory=GateOptions)
+    model: UserModelOptions = field(default_factory=UserModelOptions)
     section_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -207,12 +245,13 @@ def config_from_mapping(raw: Mapping[str, Any]) -> AuditConfig:
         "data": build_options(DataOptions, raw.pop("data", {}), section="data"),
         "models": build_options(ModelOptions, raw.pop("models", {}), section="models"),
         "gate": build_options(GateOptions, raw.pop("gate", {}), section="gate"),
+        "model": build_options(UserModelOptions, raw.pop("model", {}), section="model"),
     }
     extra = {}
     for key, value in raw.items():
         if key not in ALL_SECTIONS and key not in ("modelcard", "datasheet"):
             raise ConfigError(
-                f"unknown table [{key}] in the config: expected data, models, gate, modelcard, "
+                f"unknown table [{key}] in the config: expected data, models, model, gate, modelcard, "
                 f"datasheet or a section ({', '.join(ALL_SECTIONS)})"
             )
         if not isinstance(value, Mapping):

@@ -29,13 +29,15 @@ from audit import __version__
 from audit.config import AuditConfig
 from audit.data import Dataset, align_current, load_dataset, load_table
 from audit.models.baselines import train_models
+from audit.models.loading import ModelFile
 from audit.report import SCORECARD_AREAS, AuditReport, DatasetInfo, Manifest, SectionTiming
 from audit.verdict import Verdict, decide
 
 Progress = Callable[[str, float, str], None]
 DataSource = str | Path | bytes | IO[bytes] | pd.DataFrame | Dataset
 
-LIBRARIES = ("numpy", "pandas", "scipy", "scikit-learn", "fairlearn", "shap", "opacus", "torch", "adversarial-robustness-toolbox")
+LIBRARIES = ("numpy", "pandas", "scipy", "scikit-learn", "fairlearn", "shap", "opacus", "torch", "adversarial-robustness-toolbox",
+             "onnxruntime", "skops")
 
 
 @dataclass(frozen=True)
@@ -105,7 +107,8 @@ def resolve_options(config: AuditConfig) -> dict[str, Any]:
 def _as_dataset(data: DataSource, config: AuditConfig) -> Dataset:
     if isinstance(data, Dataset):
         return data
-    return load_dataset(data, target=config.target, sensitive=config.sensitive, options=config.data, seed=config.seed)
+    return load_dataset(data, target=config.target, sensitive=config.sensitive, options=config.data, seed=config.seed,
+                        predictions=config.model.predictions or None)
 
 
 def _as_frame(src: DataSource, config: AuditConfig) -> tuple[pd.DataFrame, DatasetInfo]:
@@ -127,6 +130,7 @@ def run_audit(
     current: DataSource | None = None,
     progress: Progress | None = None,
     workers: int = 2,
+    model_file: ModelFile | None = None,
 ) -> AuditReport:
     """Run the audit described by ``config`` on ``data``.
 
@@ -138,6 +142,7 @@ def run_audit(
     current : the data met in use, compared with the reference by the drift audit.
     progress : called as progress(section, fraction, message) from the caller's thread.
     workers : threads for independent sections (1 = sequential).
+    model_file : the user's model already read (a dashboard upload); else ``config.model.path``.
 
     Returns
     -------
@@ -162,8 +167,20 @@ def run_audit(
     timings.append(SectionTiming("data", "done", time.perf_counter() - t0, f"{dataset.n_rows} rows"))
     say("data", 1.0, f"{dataset.n_rows} rows, {len(dataset.features)} features, task {dataset.task}")
 
+    user = None
+    if config.model.active or model_file is not None:
+        from audit.models.attach import load_user_model
+
+        # Before the baselines train, so a bad model file fails in seconds.
+        user = load_user_model(config.model, dataset, model_file=model_file)
     t0 = time.perf_counter()
     trained = train_models(dataset, options=config.models, seed=config.seed, progress=lambda f, m: say("models", f, m))
+    not_run: dict[str, str] = {}
+    if user is not None:
+        from audit.models.attach import attach_user_model, skipped_sections
+
+        trained = attach_user_model(trained, user, config.model)
+        not_run = skipped_sections(trained)
     timings.append(SectionTiming("models", "done", time.perf_counter() - t0))
 
     results: dict[str, Any] = {}
@@ -175,6 +192,9 @@ def run_audit(
         elif dataset.task == "multiclass" and not getattr(_load(SECTIONS[n]), "SUPPORTS_MULTICLASS", False):
             # Never a binary computation passed off on class codes: the section says it did not run.
             timings.append(SectionTiming(n, "skipped", 0.0, "not available for multiclass targets yet"))
+            pending.remove(n)
+        elif n in not_run:
+            timings.append(SectionTiming(n, "not run", 0.0, not_run[n]))
             pending.remove(n)
     for n in SECTIONS:
         if n not in config.sections:

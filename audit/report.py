@@ -42,7 +42,8 @@ def section_class(name: str) -> type:
 
 @dataclass(frozen=True)
 class SectionTiming(ReportMixin):
-    """How a section ran: ``done``, ``skipped`` (not requested or not available) or ``error``."""
+    """How a section ran: ``done``, ``skipped`` (not requested or not available), ``not run`` (the
+    audited model lacks what it needs; ``message`` says what) or ``error``."""
 
     name: str
     status: str

@@ -140,6 +140,7 @@ def prepare_dataset(
     sha256: str | None = None,
     seed: int = 0,
     positive_label: str | None = None,
+    predictions: str | None = None,
 ) -> Dataset:
     """Validate ``frame`` and infer its schema.
 
@@ -153,6 +154,7 @@ def prepare_dataset(
     seed : used when the table is sampled down to ``options.max_rows``.
     positive_label : which label value is the positive class (default: 1 / True / yes / the
         minority class).
+    predictions : a column holding the user's model output: kept in the frame, never a feature.
 
     Returns
     -------
@@ -174,6 +176,8 @@ def prepare_dataset(
             raise DataError(E_UNKNOWN_SENSITIVE.format(col=s, cols=shown))
         if s == target:
             raise DataError(E_TARGET_SENSITIVE.format(col=s))
+    if predictions and (predictions not in frame.columns or predictions == target or predictions in sensitive):
+        raise DataError(f"predictions column {predictions!r} must be a column of the data other than the target and sensitive columns; columns are: {shown}")
     for c in (*opts.exclude, *opts.immutable, *opts.column_types):
         if c not in frame.columns:
             raise DataError(f"column {c!r} named in the data options is not in the data; columns are: {shown}")
@@ -237,6 +241,8 @@ def prepare_dataset(
             role = "target"
         elif col in sensitive:
             role = "sensitive"
+        elif col == predictions:
+            role, reason = "predictions", "the model's predictions (never a feature)"
         elif col in opts.exclude:
             role, reason = "excluded", "excluded by the user"
         else:
@@ -371,13 +377,14 @@ def load_dataset(
     options: DataOptions | None = None,
     seed: int = 0,
     name: str | None = None,
+    predictions: str | None = None,
 ) -> Dataset:
     """Read and prepare a dataset in one call (a path, bytes, file object or DataFrame)."""
     opts = options or DataOptions()
     if isinstance(source, pd.DataFrame):
-        return prepare_dataset(source.copy(), target=target, sensitive=sensitive, options=opts, name=name or "data", seed=seed)
+        return prepare_dataset(source.copy(), target=target, sensitive=sensitive, options=opts, name=name or "data", seed=seed, predictions=predictions)
     frame, shown, sha = load_table(source, max_file_mb=opts.max_file_mb, name=name)
-    return prepare_dataset(frame, target=target, sensitive=sensitive, options=opts, name=shown, sha256=sha, seed=seed)
+    return prepare_dataset(frame, target=target, sensitive=sensitive, options=opts, name=shown, sha256=sha, seed=seed, predictions=predictions)
 
 
 def align_current(current: pd.DataFrame, dataset: Dataset) -> pd.DataFrame:

@@ -30,12 +30,14 @@ from audit.config import ModelOptions
 from audit.data import Dataset
 from audit.errors import ConfigError, DataError
 from audit.models.multiclass import check_class_counts, class_proba, multiclass_metric
+from audit.models.info import UserModelInfo
 
 MODEL_NAMES = ("dummy", "logistic", "hist_gb")
 MODEL_LABELS = {
     "dummy": "Dummy (majority class / mean)",
     "logistic": "Logistic regression",
     "hist_gb": "Histogram gradient boosting",
+    "user": "Your model",  # the user's own model or predictions (audit.models.attach)
 }
 _CLASSIFICATION_METRICS = ("roc_auc", "accuracy", "balanced_accuracy", "f1")
 _REGRESSION_METRICS = ("r2", "neg_mae")
@@ -76,6 +78,8 @@ class ModelsReport(ReportMixin):
     n_encoded_features: int
     leaderboard: tuple[LeaderboardRow, ...]
     classes: tuple[str, ...] = ()  # class labels in code order (classification)
+    # Set when the audited model is the user's (``selected == "user"``); None for a baseline.
+    user_model: UserModelInfo | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -109,6 +113,11 @@ class TrainedModels:
     @property
     def task(self) -> str:
         return self.dataset.task
+
+    @property
+    def refittable(self) -> bool:
+        """Whether sections may clone and refit the audited model (False for the user's model)."""
+        return True
 
     @property
     def model(self) -> Pipeline:

@@ -323,7 +323,8 @@ def audit_performance(
     if progress:
         progress(0.4, "learning curve")
     lc_metric = trained.report.selection_metric
-    curve = _learning_curve(trained, opts.learning_curve_sizes, lc_metric, rng)
+    # The user's model cannot be refitted on subsets: no learning curve for it.
+    curve = _learning_curve(trained, opts.learning_curve_sizes, lc_metric, rng) if trained.refittable else ()
     base = float("nan")
     if "dummy" in trained.pipelines:
         dummy = trained.proba(trained.X_test, "dummy") if task == "multiclass" else trained.score(trained.X_test, "dummy")

@@ -91,6 +91,10 @@ def retrain_unaware(trained: TrainedModels, scorer: Scorer) -> ModelVariant:
     """Refit the audited model's kind without the sensitive features ("fairness through unawareness")."""
     ds = trained.dataset
     dropped = [s for s in ds.sensitive if s in ds.features]
+    if not trained.refittable:
+        from audit.sections.fairness.user_thresholds import RETRAINS
+
+        return skipped("unaware", RETRAINS)
     if not dropped:
         return skipped("unaware", "the audited model already excludes the sensitive features (sensitive_as_features = false)")
     feats = [f for f in ds.features if f not in ds.sensitive]
@@ -135,6 +139,11 @@ def mitigate(trained: TrainedModels, scorer: Scorer, *, score: np.ndarray, pred:
     if trained.task != "binary":
         return tuple(out) + tuple(skipped(n, "applies to binary classification only") for n in names)
     g_tr, g_val, g_te = (group_labels(g, cols) for g in (trained.groups_train, trained.groups_val, trained.groups_test))
+    if not trained.refittable:
+        from audit.sections.fairness.user_thresholds import user_mitigations
+
+        return tuple(out) + tuple(user_mitigations(trained, scorer, names, g_val=g_val, g_te=g_te, cols=cols, seed=seed,
+                                                   variant_skipped=skipped))
     pre = trained.model.named_steps["pre"]
     est = trained.model.named_steps["model"]
     thr = trained.report.decision_threshold
