@@ -43,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--fail-on", choices=("none", "fail", "warn"), help="exit 1 when any area's verdict is this bad")
     r.add_argument("--simulate-shift", help="drift scenario instead of --current, e.g. 'age:+1sd' (see README)")
     r.add_argument("--export", help="model card formats to write next to the report: md,html,pdf,json")
+    r.add_argument("--model", help="audit your own model: an ONNX (.onnx) or skops (.skops) file (pickle/joblib are refused)")
+    r.add_argument("--predictions", help="audit your model's predictions: a column of the data (never a feature)")
+    r.add_argument("--threshold", type=float, help="decision cut on the predictions' scale (a score at or above it is positive)")
     r.add_argument("--quiet", action="store_true", help="no progress on stderr")
     u = sub.add_parser("users", help="manage dashboard accounts", add_help=False)
     u.add_argument("rest", nargs=argparse.REMAINDER)
@@ -61,6 +64,10 @@ def _config(args: argparse.Namespace) -> AuditConfig:
         raw["seed"] = args.seed
     if args.fail_on:
         raw.setdefault("gate", {})["fail_on"] = args.fail_on
+    for key in ("model", "predictions", "threshold"):
+        value = getattr(args, key)
+        if value is not None:
+            raw.setdefault("model", {})["path" if key == "model" else key] = value
     if args.simulate_shift:
         raw.setdefault("drift", {})["simulate_shift"] = args.simulate_shift
     if "target" not in raw:
