@@ -85,6 +85,8 @@ def skipped_sections(trained: TrainedModels) -> dict[str, str]:
 def load_user_model(options: UserModelOptions, dataset, *, model_file=None) -> Any:
     """The adapter named by ``options`` (a model file or a predictions column), checked against the data."""
     cols = tuple(c for c in dataset.frame.columns if c != dataset.target)
+    if dataset.task not in ("binary", "regression"):
+        raise ModelError(f"auditing your own model supports binary and regression targets; this target is {dataset.task}")
     if options.predictions:
         col = options.predictions
         if col not in dataset.frame.columns:
