@@ -23,6 +23,7 @@ from audit.cards import sections as cs
 from audit.cards.blocks import Document, finite_or_none, num, render_markdown_document
 from audit.cards.extras import extra_section, privacy_tradeoffs
 from audit.cards.fairness import fairness_metric_entries, fairness_tradeoffs
+from audit.cards.review import Review, review_status
 from audit.cards.narrative import DATASHEET_FIELDS, MODELCARD_FIELDS, DatasheetNarrative, Narrative, load_narrative, narrative_of
 from audit.cards.datasheet import Datasheet, csv_safe, datasheet, datasheet_csv
 from audit.errors import AuditError, ConfigError
@@ -68,7 +69,7 @@ class ModelCard(Document):
     signoffs: tuple[str, ...] = ()  # "reviewer (date, run N)" of each approval
 
 
-def build_model_card(report: Any, *, narrative: Narrative | None = None, review: Mapping[str, Any] | None = None) -> ModelCard:
+def build_model_card(report: Any, *, narrative: Narrative | None = None, review: Review | Mapping[str, Any] | None = None) -> ModelCard:
     """Assemble the model card of an audit.
 
     Parameters
@@ -78,8 +79,9 @@ def build_model_card(report: Any, *, narrative: Narrative | None = None, review:
     narrative : Narrative, optional
         The human-written fields; missing ones are shown as placeholders asking for them.
         Default: the ``[modelcard]`` / ``[datasheet]`` tables of the audit's own config, if any.
-    review : dict, optional
-        ``AuditStore.review_summary(audit_id)``: status, decisions (sign-offs) and open comments.
+    review : dict or Review, optional
+        ``AuditStore.review_summary(audit_id)``: status, decisions (sign-offs) and open comments
+        (read once with :meth:`Review.from_summary`).
 
     Returns
     -------
@@ -89,16 +91,15 @@ def build_model_card(report: Any, *, narrative: Narrative | None = None, review:
     n = narrative_of(r) if narrative is None else narrative
     if not isinstance(n, Narrative):
         raise AuditError(f"narrative must be a Narrative (see Narrative.from_dict); found {type(n).__name__}")
-    if review is not None and not isinstance(review, Mapping):
-        raise AuditError(f"review must be the dict of AuditStore.review_summary; found {type(review).__name__}")
+    rv = Review.from_summary(review)
     m, models, perf = r.manifest, r.models, r.performance
     label = models.selected_label if models is not None else "Model"
     title = n.model_name or f"{label} for {m.target}"
     sections = (
-        cs.model_details(r, n, title, review), cs.intended_use(r, n), cs.factors(r, n), cs.metrics(r),
+        cs.model_details(r, n, title, rv), cs.intended_use(r, n), cs.factors(r, n), cs.metrics(r),
         cs.evaluation_data(r), cs.training_data(r), cs.quantitative(r), cs.ethical(r, n), cs.caveats(r, n),
         *(extra_section(name, r) for name in EXTRA_SECTIONS),
-        cs.scorecard(r), cs.review_section(review),
+        cs.scorecard(r), cs.review_section(rv),
     )
     metrics = [CardMetric(k, finite_or_none(v.value), finite_or_none(v.ci_low), finite_or_none(v.ci_high))
                for k, v in (perf.metrics if perf is not None else {}).items()]
@@ -120,8 +121,8 @@ def build_model_card(report: Any, *, narrative: Narrative | None = None, review:
         risks=(*n.ethical_considerations, *cs.ethics_findings(r)),
         scorecard=tuple((str(k), str(v.status)) for k, v in r.scorecard.items()),
         tradeoffs=(*_tradeoffs(perf), *fairness_tradeoffs(r.fairness), *privacy_tradeoffs(r)),
-        review_status=cs.review_status(review),
-        signoffs=_signoffs(review),
+        review_status=review_status(rv),
+        signoffs=tuple(f"{_or(d.reviewer)} ({d.date[:10]}, run {_or(d.run)})" for d in rv.approvals) if rv else (),
     )
 
 
@@ -135,11 +136,8 @@ def _datasets(r: AuditReport) -> tuple[tuple[str, str, tuple[str, ...]], ...]:
     )
 
 
-def _signoffs(review: Mapping[str, Any] | None) -> tuple[str, ...]:
-    """"reviewer (date, run N)" of each approval in the store's review summary."""
-    decisions = (review or {}).get("decisions") or ()
-    return tuple(f"{d.get('reviewer', '?')} ({str(d.get('date', '?'))[:10]}, run {d.get('run', '?')})"
-                 for d in decisions if isinstance(d, Mapping) and d.get("outcome") == "approved")
+def _or(v: Any) -> Any:
+    return "?" if v is None else v
 
 
 def _tradeoffs(perf: PerformanceReport | None) -> tuple[str, ...]:

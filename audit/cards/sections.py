@@ -30,6 +30,7 @@ from audit.cards.blocks import (
 )
 from audit.cards.fairness import fairness_blocks, fairness_factors, fairness_findings, fairness_metric_names
 from audit.cards.narrative import MODELCARD_FIELDS, Narrative
+from audit.cards.review import Review, review_status
 from audit.errors import AuditError
 from audit.models.baselines import ModelsReport
 from audit.report import SCORECARD_AREAS, AuditReport
@@ -90,7 +91,7 @@ def _overall(r: AuditReport) -> str:
     return max(statuses, key=_ORDER.index) if statuses and all(s in _ORDER for s in statuses) else "n/a"
 
 
-def model_details(r: AuditReport, n: Narrative, title: str, review: Mapping[str, Any] | None) -> Section:
+def model_details(r: AuditReport, n: Narrative, title: str, review: Review | None) -> Section:
     m, models = r.manifest, r.models
     task, target, pos = m.task, m.target, m.positive_label
     what = f"binary classification of {target!r}" + (f" (positive class {pos!r})" if pos is not None else "") if task == "binary" else f"{task} of {target!r}"
@@ -317,37 +318,34 @@ def scorecard(r: AuditReport) -> Section:
     return Section("scorecard", "Audit scorecard", (table(("Area", "Verdict", "Reasons"), rows),))
 
 
-def review_status(review: Mapping[str, Any] | None) -> str:
-    """The review status of the store's review summary (``not reviewed`` without one)."""
-    status = review.get("status") if isinstance(review, Mapping) else None
-    return "not reviewed" if status is None else str(status)
-
-
-def review_section(review: Mapping[str, Any] | None) -> Section:
-    if not review:
+def review_section(review: Review | None) -> Section:
+    if review is None:
         return Section("review", "Review and sign-off", (
             StatusLine("not reviewed"),
             Paragraph("No review is recorded: this card was exported outside the review workflow, "
                       "or before anyone reviewed the audit.", muted=True)))
-    status = str(review.get("status", "unknown"))
-    blocks: list[Block] = [Facts((("Status", status.replace("_", " ")), ("Audit", f"#{review.get('audit_id', '?')}, run {review.get('run', '?')}"),
-                                  ("Author", as_text(review.get("author")))))]
-    decisions = [d for d in review.get("decisions") or () if isinstance(d, Mapping)]
-    signed = [d for d in decisions if d.get("outcome") == "approved"]
+    status = "unknown" if review.status is None else str(review.status)
+    blocks: list[Block] = [Facts((("Status", status.replace("_", " ")),
+                                  ("Audit", f"#{_or_unknown(review.audit_id)}, run {_or_unknown(review.run)}"),
+                                  ("Author", as_text(review.author))))]
+    signed, decisions = review.approvals, review.decisions
     blocks.append(Heading("Sign-offs"))
-    blocks.append(Bullets(tuple(f"Approved by {as_text(d.get('reviewer'))} on {str(d.get('date', '?'))[:10]} (run {d.get('run', '?')})" for d in signed))
+    blocks.append(Bullets(tuple(f"Approved by {as_text(d.reviewer)} on {d.date[:10]} (run {_or_unknown(d.run)})" for d in signed))
                   if signed else Paragraph("No reviewer has approved this audit yet.", muted=True))
     if decisions:
         blocks.append(table(("Reviewer", "Decision", "Run", "Date", "Note"),
-                            [(as_text(d.get("reviewer")), str(d.get("outcome", "?")).replace("_", " "), as_text(d.get("run")),
-                              str(d.get("date", "?"))[:19], as_text(d.get("note") or "")) for d in decisions],
+                            [(as_text(d.reviewer), d.outcome.replace("_", " "), as_text(d.run), d.date[:19], as_text(d.note or ""))
+                             for d in decisions],
                             caption="Decisions, oldest first"))
-    comments = [c for c in review.get("open_comments") or () if isinstance(c, Mapping)]
+    comments = review.open_comments
     blocks.append(Heading(f"Open comments ({len(comments)})"))
     if comments:
         blocks.append(table(("Author", "Section", "Date", "Comment"),
-                            [(as_text(c.get("author")), as_text(c.get("section") or "general"), str(c.get("date", "?"))[:10], as_text(c.get("body"))) for c in comments]))
+                            [(as_text(c.author), as_text(c.section or "general"), c.date[:10], as_text(c.body)) for c in comments]))
     else:
         blocks.append(Paragraph("None."))
     return Section("review", "Review and sign-off", tuple(blocks))
 
+
+def _or_unknown(v: Any) -> Any:
+    return "?" if v is None else v
