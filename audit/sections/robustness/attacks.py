@@ -153,8 +153,9 @@ class _Scorer:
     pipeline, which is used instead when they disagree (a custom, non-affine pipeline).
     """
 
-    def __init__(self, pipe, X0: pd.DataFrame, space: _Space, rng: np.random.Generator) -> None:
-        self.pipe, self.X0, self.space = pipe, X0, space
+    def __init__(self, pipe, X0: pd.DataFrame, space: _Space, rng: np.random.Generator, *, thr: float = 0.5, k: int = 2) -> None:
+        # k classes: 2 decides at threshold ``thr`` on P(class 1); more decide by the most probable class.
+        self.pipe, self.X0, self.space, self.thr, self.k = pipe, X0, space, thr, k
         self.x0 = X0[list(space.features)].to_numpy(dtype=np.float64)
         self.fast = False
         if "pre" in getattr(pipe, "named_steps", {}) and len(pipe.steps) == 2:
@@ -168,7 +169,7 @@ class _Scorer:
             self.fast = True
             rows = rng.choice(len(X0), size=min(len(X0), 16), replace=False)
             Z = rng.uniform(space.lo, space.hi, size=(len(rows), len(space.features)))
-            self.fast = bool(np.allclose(self.scores(rows, Z), self._slow(rows, Z), atol=1e-7))
+            self.fast = bool(np.allclose(self.proba(rows, Z), self._slow(rows, Z), atol=1e-7))
 
     def frame(self, rows: np.ndarray, Z: np.ndarray) -> pd.DataFrame:
         X = self.X0.iloc[rows].reset_index(drop=True)
@@ -176,12 +177,20 @@ class _Scorer:
         return X
 
     def _slow(self, rows: np.ndarray, Z: np.ndarray) -> np.ndarray:
-        return self.pipe.predict_proba(self.frame(rows, Z))[:, 1]
+        return self.pipe.predict_proba(self.frame(rows, Z))
 
-    def scores(self, rows: np.ndarray, Z: np.ndarray) -> np.ndarray:
+    def proba(self, rows: np.ndarray, Z: np.ndarray) -> np.ndarray:
         if not self.fast:
             return self._slow(rows, Z)
-        return self.est.predict_proba(self.E0[rows] + (self.space.to_raw(Z) - self.x0[rows]) @ self.J)[:, 1]
+        return self.est.predict_proba(self.E0[rows] + (self.space.to_raw(Z) - self.x0[rows]) @ self.J)
+
+    def scores(self, rows: np.ndarray, Z: np.ndarray) -> np.ndarray:
+        return self.proba(rows, Z)[:, 1]
+
+    def decide(self, rows: np.ndarray, Z: np.ndarray) -> np.ndarray:
+        """The decision (class code) on each point: a flip is a change of it."""
+        P = self.proba(rows, Z)
+        return (P[:, 1] >= self.thr).astype(np.int64) if self.k == 2 else P.argmax(axis=1)
 
 
 def _dense(m) -> np.ndarray:
@@ -272,7 +281,7 @@ def _hop_skip_jump(scorer: _Scorer, z0: np.ndarray, base: np.ndarray, thr: float
     # draw its own from an unseeded RandomState).
     k = opts.hsj_init_size
     Zc = rng.uniform(space.lo, space.hi, size=(n, k, d))
-    flips = (scorer.scores(np.repeat(rows, k), Zc.reshape(n * k, d)).reshape(n, k) >= thr) != base[:, None]
+    flips = scorer.decide(np.repeat(rows, k), Zc.reshape(n * k, d)).reshape(n, k) != base[:, None]
     dist = np.where(flips, _norm(Zc - z0[:, None, :], opts.attack_norm), np.inf)
     init = Zc[rows, np.argmin(dist, axis=1)]
     todo = np.flatnonzero(np.isfinite(dist.min(axis=1)))
@@ -281,7 +290,7 @@ def _hop_skip_jump(scorer: _Scorer, z0: np.ndarray, base: np.ndarray, thr: float
 
     def run(k: int, i: int) -> None:
         try:
-            clf = BlackBoxClassifier(lambda Z: step.ask(k, Z), input_shape=(d,), nb_classes=2, clip_values=clip)
+            clf = BlackBoxClassifier(lambda Z: step.ask(k, Z), input_shape=(d,), nb_classes=scorer.k, clip_values=clip)
             hsj = SeededHopSkipJump(clf, batch_size=opts.hsj_max_eval, targeted=False, norm=2 if opts.attack_norm == "l2" else np.inf,
                                     max_iter=opts.hsj_max_iter, max_eval=opts.hsj_max_eval, init_eval=opts.hsj_init_eval, init_size=1, verbose=False)
             hsj.rng = np.random.default_rng([seed, 6, int(i)])
@@ -294,7 +303,7 @@ def _hop_skip_jump(scorer: _Scorer, z0: np.ndarray, base: np.ndarray, thr: float
     def answer(batch: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
         keys = list(batch)
         r = np.concatenate([np.full(len(batch[k]), todo[k]) for k in keys])
-        onehot = np.eye(2, dtype=np.float32)[(scorer.scores(r, np.concatenate([batch[k] for k in keys]).astype(np.float64)) >= thr).astype(int)]
+        onehot = np.eye(scorer.k, dtype=np.float32)[scorer.decide(r, np.concatenate([batch[k] for k in keys]).astype(np.float64))]
         return dict(zip(keys, np.split(onehot, np.cumsum([len(batch[k]) for k in keys])[:-1])))
 
     threads = [threading.Thread(target=run, args=(k, i), daemon=True) for k, i in enumerate(todo)]
@@ -325,10 +334,10 @@ def _to_boundary(scorer: _Scorer, z0: np.ndarray, z_adv: np.ndarray, base: np.nd
             return z0 + a[:, None] * (z_adv - z0)
         return np.clip(z_adv, z0 - (a * radius)[:, None], z0 + (a * radius)[:, None])
 
-    flipped = (scorer.scores(rows, z_adv) >= thr) != base
+    flipped = scorer.decide(rows, z_adv) != base
     for _ in range(steps):
         mid = (lo + hi) / 2
-        flip = (scorer.scores(rows, at(mid)) >= thr) != base
+        flip = scorer.decide(rows, at(mid)) != base
         hi, lo = np.where(flip, mid, hi), np.where(flip, lo, mid)
     return np.where(flipped[:, None], at(hi), z_adv)
 
@@ -350,7 +359,7 @@ def _valid(space: _Space, z0: np.ndarray, z: np.ndarray, *, toward: bool, scorer
     if len(cands) == 1:
         return cands[0]
     rows = np.arange(len(z0))
-    dist = [np.where((scorer.scores(rows, c) >= thr) != base, _norm(c - z0, norm), np.inf) for c in cands]
+    dist = [np.where(scorer.decide(rows, c) != base, _norm(c - z0, norm), np.inf) for c in cands]
     return np.where((np.argmin(dist, axis=0) == 0)[:, None], cands[0], cands[1])
 
 
@@ -392,7 +401,7 @@ def _attack(trained: TrainedModels, opts, seed: int, say) -> AttackReport:
     space, fixed = _space(trained)
     empty = dict(norm=opts.attack_norm, budgets=tuple(opts.attack_budgets), n_rows=0, rows=(), mutable_features=(),
                  fixed_features=fixed, feature_sd={}, integer_features=(), fixed_values_changed=0)
-    if trained.task != "binary":
+    if trained.task == "regression":
         return AttackReport(False, "evasion attacks flip decisions; a regression model has none to flip", **empty)
     if space is None:
         return AttackReport(False, "no mutable feature: every numeric feature is sensitive, immutable or constant", **empty)
@@ -417,7 +426,8 @@ def _attack(trained: TrainedModels, opts, seed: int, say) -> AttackReport:
 
     say(0.05, f"HopSkipJump on {n} test rows ({len(feats)} mutable features)")
     t0 = time.perf_counter()
-    scorer = _Scorer(trained.model, X0, space, rng)
+    k = len(trained.classes) if trained.task == "multiclass" else 2  # untargeted: any other class is a flip
+    scorer = _Scorer(trained.model, X0, space, rng, thr=thr, k=k)
     z, settings = _hop_skip_jump(scorer, z0, base, thr, opts, seed, rng)
     z = _to_boundary(scorer, z0, z, base, thr, opts.attack_norm)
     if opts.round_integers:
@@ -427,13 +437,13 @@ def _attack(trained: TrainedModels, opts, seed: int, say) -> AttackReport:
     hsj = _result("HopSkipJump", "decision-based (black-box)", trained.selected, space, z0, z, flipped, points, t0, settings,
                   "distances are upper bounds on the minimal perturbation; a row with no flipping point inside the observed ranges counts as a failure", dist)
     say(0.8, "gradient attack (PGD)")
-    grad, why = _pgd(trained, space, X0, z0, base, opts, rng, check)
+    grad, why = _pgd(trained, space, X0, z0, base, opts, rng, check, k)
     integer = tuple(f for f, i in zip(feats, space.integer) if i and opts.round_integers)
     return AttackReport(True, why, opts.attack_norm, tuple(opts.attack_budgets), n, tuple(int(i) for i in pick), space.features,
                         fixed, dict(zip(feats, map(float, space.sd))), integer, moved[0], hsj, grad)
 
 
-def _pgd(trained: TrainedModels, space: _Space, X0, z0, base, opts, rng, check) -> tuple[AttackResult | None, str]:
+def _pgd(trained: TrainedModels, space: _Space, X0, z0, base, opts, rng, check, k: int = 2) -> tuple[AttackResult | None, str]:
     """PGD (ART) on the logistic baseline: white-box when it is the audited model, else a transfer attack."""
     if "logistic" not in trained.pipelines:
         return None, "no gradient attack: the logistic baseline, the differentiable model it needs, was not trained"
@@ -442,7 +452,7 @@ def _pgd(trained: TrainedModels, space: _Space, X0, z0, base, opts, rng, check) 
 
     t0 = time.perf_counter()
     lr = trained.pipelines["logistic"]
-    sc = _Scorer(lr, X0, space, rng)
+    sc = _Scorer(lr, X0, space, rng, k=k)
     d = len(space.features)
     cols = np.argmax(np.abs(sc.J), axis=1) if sc.fast else np.zeros(d, int)
     if not sc.fast or np.count_nonzero(np.abs(sc.J) > 1e-12) != d or len(set(cols)) != d:
@@ -458,7 +468,7 @@ def _pgd(trained: TrainedModels, space: _Space, X0, z0, base, opts, rng, check) 
     lo, hi = u0.min(axis=0) - 1.0, u0.max(axis=0) + 1.0
     lo[cols], hi[cols] = space.lo, space.hi
     clf = ScikitlearnLogisticRegression(lr[-1], clip_values=(lo, hi), preprocessing=(sub, div))
-    if not np.allclose(clf.predict(u0)[:, 1], lr.predict_proba(X0)[:, 1], atol=1e-7):
+    if not np.allclose(clf.predict(u0), lr.predict_proba(X0), atol=1e-7):
         return None, "no gradient attack: ART's view of the logistic baseline disagrees with the pipeline"
     mask = np.zeros(len(lo))
     mask[cols] = 1.0
@@ -467,7 +477,7 @@ def _pgd(trained: TrainedModels, space: _Space, X0, z0, base, opts, rng, check) 
         pgd = ProjectedGradientDescentNumpy(clf, norm=2 if opts.attack_norm == "l2" else np.inf, eps=b, eps_step=b / 4,
                                             max_iter=opts.pgd_max_iter, num_random_init=0, batch_size=len(u0), verbose=False)
         # Labels are the audited model's decisions, so a transfer attack pushes against those.
-        z = pgd.generate(x=u0, y=np.eye(2)[base], mask=mask)[:, cols]
+        z = pgd.generate(x=u0, y=np.eye(k)[base], mask=mask)[:, cols]
         z = _valid(space, z0, z, toward=True) if opts.round_integers else z
         flipped = check(z)
         points.append(BudgetPoint(float(b), float(flipped.mean()), int(flipped.sum())))

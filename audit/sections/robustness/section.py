@@ -26,6 +26,7 @@ from audit.models.baselines import TrainedModels
 from audit.verdict import Verdict, decide
 
 _UNSEEN = "__unseen_category__"
+SUPPORTS_MULTICLASS = True  # a flip is a change of predicted class
 
 
 @dataclass(frozen=True)
@@ -237,21 +238,31 @@ class _Judge:
     """The audited model's decisions, the task metric and the flip rule, in one place."""
 
     def __init__(self, trained: TrainedModels, tol: float) -> None:
-        self.trained, self.binary = trained, trained.task == "binary"
+        # Multiclass scores are (n, k) class probabilities and the decision is the most probable class.
+        self.trained, self.multi = trained, trained.task == "multiclass"
+        self.binary = trained.task == "binary" or self.multi  # classification: accuracy, flips of decisions
         self.thr = trained.report.decision_threshold
         self.tol = tol * float(np.std(trained.y_train)) if not self.binary else 0.0
         self.metric = "accuracy" if self.binary else "mean_absolute_error"
 
     def score(self, X: pd.DataFrame) -> np.ndarray:
-        return self.trained.score(X)
+        return self.trained.proba(X) if self.multi else self.trained.score(X)
+
+    def decide(self, s: np.ndarray) -> np.ndarray:
+        return s.argmax(axis=1) if self.multi else s >= self.thr
 
     def value(self, s: np.ndarray, y: np.ndarray) -> float:
         if len(y) == 0:
             return float("nan")
-        return float(np.mean((s >= self.thr) == y)) if self.binary else float(np.mean(np.abs(s - y)))
+        return float(np.mean(self.decide(s) == y)) if self.binary else float(np.mean(np.abs(s - y)))
 
     def flips(self, s: np.ndarray, s0: np.ndarray) -> np.ndarray:
-        return (s >= self.thr) != (s0 >= self.thr) if self.binary else np.abs(s - s0) > self.tol
+        return self.decide(s) != self.decide(s0) if self.binary else np.abs(s - s0) > self.tol
+
+    def change(self, s: np.ndarray, s0: np.ndarray) -> float:
+        """Mean absolute score change (multiclass: half the L1 change of the probability vector)."""
+        d = np.abs(s - s0)
+        return float(d.sum(axis=1).mean() / 2) if self.multi else float(d.mean())
 
     def gap(self, slice_value: float, overall: float) -> float:
         return overall - slice_value if self.binary else (slice_value - overall) / max(overall, 1e-12)
@@ -267,7 +278,7 @@ def _curve(name: str, unit: str, feats: list[str], levels, by_level: float, X, y
             s = judge.score(perturb(X, feats, lv)) if feats else s0
             m.append(judge.value(s, y))
             f.append(judge.flips(s, s0).mean())
-            c.append(np.abs(s - s0).mean())
+            c.append(judge.change(s, s0))
         pts.append(CurvePoint(float(lv), float(np.mean(m)), float(np.mean(f)), float(np.mean(c))))
     by = {c: float(judge.flips(judge.score(perturb(X, [c], by_level)), s0).mean()) for c in feats}
     return Curve(name, unit, tuple(feats), len(X), repeats, tuple(pts), float(by_level), by, note if feats else "no column to perturb")
@@ -394,7 +405,7 @@ def _audit(trained: TrainedModels, opts: RobustnessOptions, seed: int, progress,
     thresholds = {f.name: float(getattr(opts, f.name)) for f in fields(opts) if f.name.startswith(("warn_", "fail_", "verdict_"))}
     verdict = _verdict(opts, noise, corr, miss, attacks, flips, edge)
     say(1.0, "robustness done")
-    flip_def = (f"the decision at threshold {judge.thr:g} changes" if judge.binary
+    flip_def = ("the predicted class changes" if judge.multi else f"the decision at threshold {judge.thr:g} changes" if judge.binary
                 else f"the prediction moves by more than {opts.regression_tolerance:g} standard deviations of the target ({judge.tol:.4g})")
     return RobustnessReport(
         task=trained.task, model=trained.selected, metric=judge.metric, higher_is_better=judge.binary, flip_definition=flip_def,
