@@ -174,3 +174,24 @@ def test_model_table_in_the_config():
         config_from_mapping({"target": "label", "model": {"path": "m.onnx", "predictions": "risk"}})
     with pytest.raises(ConfigError, match="evaluate_on must be all or test"):
         config_from_mapping({"target": "label", "model": {"path": "m.onnx", "evaluate_on": "train"}})
+
+
+@pytest.mark.slow
+def test_robustness_runs_black_box_on_the_user_model_and_flips_the_penalised_group(setting):
+    from audit.sections.robustness.section import RobustnessOptions, audit_robustness
+
+    frame, ds, trained, _ = setting
+    user = load_user_model(UserModelOptions(path="rule.onnx"), ds, model_file=read_model_file(rule_onnx(0.3), name="rule.onnx"))
+    t = attach_user_model(trained, user, UserModelOptions(path="x"))
+    assert "robustness" not in skipped_sections(t) and "privacy" in skipped_sections(t)
+    opts = RobustnessOptions(max_rows=0, repeats=1, noise_levels=(0.0, 0.1), corruption_rates=(0.0, 0.1), missing_rates=(0.0, 0.1), verdict_budget=0.5,
+                             attack_rows=40, attack_budgets=(0.5,), hsj_max_iter=3)
+    rep = audit_robustness(t, options=opts, seed=0, progress=None)
+    # Ground truth: setting sex F -> M flips a decision exactly when 0.5 <= sigmoid(2 x1) < 0.8.
+    p = 1 / (1 + np.exp(-2 * ds.frame["x1"].astype(np.float32).to_numpy(dtype=np.float64)))
+    is_f = (ds.frame["sex"] == "F").to_numpy()
+    flip = next(f for f in rep.flip_tests if f.column == "sex")
+    by_group = {g.group: g.flip_rate for g in flip.groups}
+    assert by_group["F"] == pytest.approx(float(((p >= 0.5) & (p < 0.8))[is_f].mean()), abs=2e-3)
+    assert by_group["M"] == pytest.approx(float(((p >= 0.5) & (p < 0.8))[~is_f].mean()), abs=2e-3)
+    assert rep.attacks.decision_based.source_model == "user"  # HopSkipJump queried the user's model itself

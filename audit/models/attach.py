@@ -24,13 +24,16 @@ from audit.models.user import PredictionsColumn, check_predictions, onnx_model, 
 
 # Sections and what they need beyond scoring the evaluation rows, with the reason shown when not run.
 NEEDS_CALLABLE = "needs a callable model: a predictions column cannot score the new rows it builds"
-NEEDS_PIPELINE = "needs a scikit-learn pipeline's preprocessing and estimator; not available for the user's model in this version"
+NEEDS_PIPELINE = ("needs a scikit-learn pipeline's preprocessing and estimator (SHAP, permutation importance and the surrogate "
+                  "read the encoded features); not available for the user's model in this version")
+NEEDS_MEMBERS = ("membership inference needs the rows the model was trained on, which the audit does not know for the "
+                 "user's model; the DP sweep would only train reference networks")
 SECTION_NEEDS: dict[str, tuple[str, str]] = {
     # section -> (what it needs from the model, reason when missing)
     "drift": ("callable", NEEDS_CALLABLE),
     "explanations": ("pipeline", NEEDS_PIPELINE),
-    "robustness": ("pipeline", NEEDS_PIPELINE),
-    "privacy": ("pipeline", NEEDS_PIPELINE),
+    "robustness": ("callable", NEEDS_CALLABLE),  # black-box: scores perturbed rows; PGD transfers from the logistic baseline
+    "privacy": ("members", NEEDS_MEMBERS),
 }
 
 
@@ -77,7 +80,7 @@ def skipped_sections(trained: TrainedModels) -> dict[str, str]:
     for name, (need, reason) in SECTION_NEEDS.items():
         if need == "callable" and not user.callable:
             out[name] = reason
-        if need == "pipeline":
+        if need in ("pipeline", "members"):
             out[name] = NEEDS_CALLABLE if not user.callable else reason
     return out
 

@@ -76,6 +76,15 @@ class OnnxModel:
             raise ModelError(E_RUN.format(detail=str(exc).strip().splitlines()[0][:300])) from exc
         return _as_score(out, self.output_kind)
 
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """Two columns, P(negative) and P(positive), for code that expects a scikit-learn classifier."""
+        s = self.score(X)
+        return np.column_stack([1 - s, s])
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        s = self.score(X)
+        return (s >= 0.5).astype(np.int64) if self.task == "binary" else s
+
     def describe(self) -> dict:
         meta = self.session.get_modelmeta()
         return {
@@ -193,6 +202,15 @@ class SkopsModel:
             return np.asarray(self.estimator.predict(Xf), dtype=np.float64).reshape(-1)
         except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
             raise ModelError(E_RUN.format(detail=str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__)) from exc
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """Two columns, P(negative) and P(positive), for code that expects a scikit-learn classifier."""
+        s = self.score(X)
+        return np.column_stack([1 - s, s])
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        s = self.score(X)
+        return (s >= 0.5).astype(np.int64) if self.task == "binary" else s
 
     def describe(self) -> dict:
         est = self.estimator
