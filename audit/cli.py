@@ -10,8 +10,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from audit.config import ALL_SECTIONS, AuditConfig, config_from_mapping, load_config_file
+from audit.config import AuditConfig, config_from_mapping, load_config_file
 from audit.errors import AuditError
+from audit.sections import registry
 
 EXIT_OK, EXIT_GATE, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -37,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--current", help="data met in use, compared with the training data by the drift audit")
     r.add_argument("--reference", help="drift reference data (default: the training split)")
     r.add_argument("--out", default="audit-output", help="output directory (default ./audit-output)")
-    r.add_argument("--sections", help=f"comma separated subset of: {', '.join(ALL_SECTIONS)} (default: all)")
+    r.add_argument("--sections", help=f"comma separated subset of: {', '.join(registry.active().names)} (default: all)")
     r.add_argument("--seed", type=int, help="random seed (default 0)")
     r.add_argument("--config", help="a TOML config file; command-line options override it")
     r.add_argument("--fail-on", choices=("none", "fail", "warn"), help="exit 1 when any area's verdict is this bad")
@@ -121,11 +122,8 @@ def _run(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["users"]:
-        try:
-            from audit.store.users_cli import main as users_main
-        except ModuleNotFoundError:
-            print("error: account management is not available in this build", file=sys.stderr)
-            return EXIT_BAD_INPUT
+        from audit.store.users_cli import main as users_main
+
         return users_main(argv[1:])
     parser = build_parser()
     try:

@@ -19,17 +19,7 @@ from typing import Any, TypeVar
 
 from audit.serial import ReportMixin, from_jsonable
 from audit.errors import ConfigError
-
-ALL_SECTIONS: tuple[str, ...] = (
-    "performance",
-    "fairness",
-    "explanations",
-    "robustness",
-    "drift",
-    "privacy",
-)
-
-DEFAULT_SECTIONS = ALL_SECTIONS
+from audit.sections import registry
 
 T = TypeVar("T")
 
@@ -157,7 +147,7 @@ class AuditConfig(ReportMixin):
 
     target: str
     sensitive: tuple[str, ...] = ()
-    sections: tuple[str, ...] = DEFAULT_SECTIONS
+    sections: tuple[str, ...] = field(default_factory=lambda: registry.active().names)
     seed: int = 0
     data: DataOptions = field(default_factory=DataOptions)
     models: ModelOptions = field(default_factory=ModelOptions)
@@ -166,9 +156,10 @@ class AuditConfig(ReportMixin):
     section_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        known = registry.active().names
         for name in self.sections:
-            if name not in ALL_SECTIONS:
-                raise ConfigError(_E_UNKNOWN_SECTION.format(name=name, expected=", ".join(ALL_SECTIONS)))
+            if name not in known:
+                raise ConfigError(_E_UNKNOWN_SECTION.format(name=name, expected=", ".join(known)))
         if self.gate.fail_on not in ("none", "fail", "warn"):
             raise ConfigError(
                 f"gate fail_on must be one of none, fail, warn; got {self.gate.fail_on!r}"
@@ -248,11 +239,12 @@ def config_from_mapping(raw: Mapping[str, Any]) -> AuditConfig:
         "model": build_options(UserModelOptions, raw.pop("model", {}), section="model"),
     }
     extra = {}
+    known = registry.active().names
     for key, value in raw.items():
-        if key not in ALL_SECTIONS and key not in ("modelcard", "datasheet"):
+        if key not in known and key not in ("modelcard", "datasheet"):
             raise ConfigError(
                 f"unknown table [{key}] in the config: expected data, models, model, gate, modelcard, "
-                f"datasheet or a section ({', '.join(ALL_SECTIONS)})"
+                f"datasheet or a section ({', '.join(known)})"
             )
         if not isinstance(value, Mapping):
             raise ConfigError(f"[{key}] in the config must be a table of options, got {value!r}")
@@ -262,7 +254,7 @@ def config_from_mapping(raw: Mapping[str, Any]) -> AuditConfig:
     return AuditConfig(
         target=top["target"],
         sensitive=tuple(top.get("sensitive", ())),
-        sections=tuple(top.get("sections", DEFAULT_SECTIONS)),
+        sections=tuple(top.get("sections", known)),
         seed=top.get("seed", 0),
         section_options=extra,
         **typed,

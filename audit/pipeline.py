@@ -17,7 +17,6 @@ import queue
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
@@ -27,10 +26,12 @@ from threadpoolctl import threadpool_limits
 
 from audit import __version__
 from audit.config import AuditConfig
-from audit.data import Dataset, align_current, load_dataset, load_table
-from audit.models.baselines import train_models
+from audit.data import Dataset, align_current, frame_sha256, load_dataset, load_table
+from audit.models.baselines import TrainedModels, train_models
 from audit.models.loading import ModelFile
-from audit.report import SCORECARD_AREAS, AuditReport, DatasetInfo, Manifest, SectionTiming
+from audit.report import REPORT_FORMAT, AuditReport, DatasetInfo, Manifest, SectionTiming
+from audit.sections import registry
+from audit.sections.registry import SectionInputs
 from audit.verdict import Verdict, decide
 
 Progress = Callable[[str, float, str], None]
@@ -38,38 +39,6 @@ DataSource = str | Path | bytes | IO[bytes] | pd.DataFrame | Dataset
 
 LIBRARIES = ("numpy", "pandas", "scipy", "scikit-learn", "fairlearn", "shap", "opacus", "torch", "adversarial-robustness-toolbox",
              "onnxruntime", "skops")
-
-
-@dataclass(frozen=True)
-class SectionSpec:
-    """How the pipeline calls a section: module, entry function, options class, dependencies."""
-
-    name: str
-    module: str
-    function: str
-    options_class: str
-    after: tuple[str, ...] = ()
-    # Heavy libraries the section imports lazily. The pipeline imports them in the
-    # caller's thread first: two threads importing one package (e.g. art) at once
-    # can hit Python's import deadlock detection.
-    preload: tuple[str, ...] = ()
-
-
-# Every section entry point has the signature
-#   fn(trained, *, options, seed, progress, **extra) -> SectionReport
-# where progress(fraction, message) and the report has a ``verdict: Verdict`` field.
-SECTIONS: dict[str, SectionSpec] = {
-    "performance": SectionSpec("performance", "audit.sections.performance", "audit_performance", "PerformanceOptions"),
-    "fairness": SectionSpec("fairness", "audit.sections.fairness.section", "audit_fairness", "FairnessOptions", preload=("fairlearn.metrics", "fairlearn.reductions", "fairlearn.postprocessing")),
-    "explanations": SectionSpec("explanations", "audit.sections.explanations.section", "explain_model", "ExplanationOptions", preload=("shap",)),
-    "robustness": SectionSpec("robustness", "audit.sections.robustness.section", "audit_robustness", "RobustnessOptions", after=("fairness",), preload=("art.attacks.evasion.hop_skip_jump", "art.attacks.evasion.projected_gradient_descent.projected_gradient_descent_numpy", "art.estimators.classification.blackbox", "art.estimators.classification.scikitlearn")),
-    "drift": SectionSpec("drift", "audit.sections.drift.section", "audit_drift", "DriftOptions"),
-    "privacy": SectionSpec("privacy", "audit.sections.privacy.section", "audit_privacy", "PrivacyOptions", preload=("torch", "opacus", "art.attacks.inference.membership_inference", "art.estimators.classification.scikitlearn")),
-}
-
-
-# Submission order: the sections measured slowest on Adult first (bench/README.md).
-_PRIORITY = ("privacy", "fairness", "robustness", "explanations", "performance", "drift")
 
 
 def library_versions() -> dict[str, str]:
@@ -82,26 +51,10 @@ def library_versions() -> dict[str, str]:
     return out
 
 
-def _load(spec: SectionSpec):
-    """The section's module, or None when it is not part of this build yet."""
-    try:
-        return importlib.import_module(spec.module)
-    except ModuleNotFoundError as exc:
-        if exc.name == spec.module:
-            return None
-        raise
-
-
 def resolve_options(config: AuditConfig) -> dict[str, Any]:
     """Build every requested section's typed options up front, so a bad option fails before any work."""
-    out = {}
-    for name in config.sections:
-        spec = SECTIONS[name]
-        mod = _load(spec)
-        if mod is None:
-            continue
-        out[name] = config.options_for(name, getattr(mod, spec.options_class))
-    return out
+    reg = registry.active()
+    return {name: config.options_for(name, reg[name].options_type()) for name in config.sections}
 
 
 def _as_dataset(data: DataSource, config: AuditConfig) -> Dataset:
@@ -115,8 +68,6 @@ def _as_frame(src: DataSource, config: AuditConfig) -> tuple[pd.DataFrame, Datas
     if isinstance(src, Dataset):
         return src.frame, DatasetInfo(src.name, src.sha256, src.n_rows, src.frame.shape[1])
     if isinstance(src, pd.DataFrame):
-        from audit.data import frame_sha256
-
         return src, DatasetInfo("data", frame_sha256(src), len(src), src.shape[1])
     frame, name, sha = load_table(src, max_file_mb=config.data.max_file_mb)
     return frame, DatasetInfo(name, sha, len(frame), frame.shape[1])
@@ -183,47 +134,74 @@ def run_audit(
         not_run = skipped_sections(trained)
     timings.append(SectionTiming("models", "done", time.perf_counter() - t0))
 
-    results: dict[str, Any] = {}
-    pending = [n for n in SECTIONS if n in config.sections]
-    for n in list(pending):
-        if n not in options:
-            timings.append(SectionTiming(n, "skipped", 0.0, "not available in this version"))
-            pending.remove(n)
-        elif dataset.task == "multiclass" and not getattr(_load(SECTIONS[n]), "SUPPORTS_MULTICLASS", False):
-            # Never a binary computation passed off on class codes: the section says it did not run.
-            timings.append(SectionTiming(n, "skipped", 0.0, "not available for multiclass targets yet"))
-            pending.remove(n)
-        elif n in not_run:
-            timings.append(SectionTiming(n, "not run", 0.0, not_run[n]))
-            pending.remove(n)
-    for n in SECTIONS:
-        if n not in config.sections:
-            timings.append(SectionTiming(n, "skipped", 0.0, "not requested"))
+    reg = registry.active()
+    to_run, skipped = _sections_to_run(config, dataset.task, not_run)
+    timings += skipped
+    results = _run_sections(trained, to_run, config, options, say, workers, current=cur_frame, reference=ref_frame)
+    timings += [SectionTiming(name, "done", secs) for name, (_, secs) in results.items()]
+    order = {n: i for i, n in enumerate(("data", "models", *reg.names))}
+    timings.sort(key=lambda t: order.get(t.name, 99))
+    reports = {name: rep for name, (rep, _) in results.items()}
+    scorecard = {"data": _data_verdict(dataset)}
+    for spec in reg:
+        if reports.get(spec.name) is not None:
+            scorecard[spec.scorecard_area] = reports[spec.name].verdict
+    manifest = _manifest(config, dataset, started=started, seconds=time.perf_counter() - t_start,
+                         timings=tuple(timings), current=cur_info)
+    return AuditReport(manifest=manifest, models=trained.report, sections=reports, scorecard=scorecard)
 
-    for name in pending:
-        for mod in SECTIONS[name].preload:
+
+def _sections_to_run(config: AuditConfig, task: str, not_run: dict[str, str]) -> tuple[list[str], list[SectionTiming]]:
+    """The requested sections that can run, and a timing entry with the reason for each that cannot."""
+    reg = registry.active()
+    skipped = [SectionTiming(s.name, "skipped", 0.0, "not requested") for s in reg if s.name not in config.sections]
+    to_run = [n for n in reg.names if n in config.sections]
+    if task == "multiclass":
+        # Never a binary computation passed off on class codes: the section says it did not run.
+        unsupported = [n for n in to_run if not getattr(reg[n].load(), "SUPPORTS_MULTICLASS", False)]
+        skipped += [SectionTiming(n, "skipped", 0.0, "not available for multiclass targets yet") for n in unsupported]
+        to_run = [n for n in to_run if n not in unsupported]
+    # Sections the audited model cannot support (e.g. a predictions column and no callable model).
+    skipped += [SectionTiming(n, "not run", 0.0, not_run[n]) for n in to_run if n in not_run]
+    return [n for n in to_run if n not in not_run], skipped
+
+
+def _preload(names: list[str]) -> None:
+    for name in names:
+        for mod in registry.active()[name].preload:
             try:
                 importlib.import_module(mod)
             except ImportError:
                 pass  # the section reports its own missing dependency
+
+
+def _run_sections(trained: TrainedModels, names: list[str], config: AuditConfig, options: dict[str, Any],
+                  say: Progress, workers: int, *, current: pd.DataFrame | None, reference: pd.DataFrame | None
+                  ) -> dict[str, tuple[Any, float]]:
+    """Run the sections ``names``, longest first, at most ``workers`` at a time.
+
+    Returns section name -> (report, seconds), in completion order.
+    """
+    reg = registry.active()
+    pending = list(names)
+    _preload(pending)
+    results: dict[str, tuple[Any, float]] = {}
     events: queue.Queue = queue.Queue()
 
-    def run_one(name: str) -> tuple[str, Any, float]:
-        spec = SECTIONS[name]
-        fn = getattr(_load(spec), spec.function)
-        extra: dict[str, Any] = {}
-        if name == "robustness" and results.get("fairness") is not None:
-            extra["proxies"] = results["fairness"].strongest_proxies()
-        if name == "drift":
-            extra["current"] = cur_frame
-            extra["reference"] = ref_frame
+    def run_one(name: str) -> tuple[Any, float]:
+        spec = reg[name]
+        extra = spec.inputs(SectionInputs({n: r for n, (r, _) in results.items()}, current, reference))
         t = time.perf_counter()
         # OpenMP's thread count is per calling thread, so it is limited here in the worker too.
         inner = threadpool_limits(limits=1, user_api="openmp") if workers > 1 else contextlib.nullcontext()
         with inner:
-            rep = fn(trained, options=options[name], seed=config.seed,
-                     progress=lambda f, m, _n=name: events.put((_n, f, m)), **extra)
-        return name, rep, time.perf_counter() - t
+            rep = spec.entry()(trained, options=options[name], seed=config.seed,
+                               progress=lambda f, m, _n=name: events.put((_n, f, m)), **extra)
+        return rep, time.perf_counter() - t
+
+    def drain() -> None:
+        while not events.empty():
+            say(*events.get_nowait())
 
     running: dict[Future, str] = {}
     # With two sections in flight, each library's own thread pool (OpenMP in
@@ -235,40 +213,32 @@ def run_audit(
         while pending or running:
             # Longest first, and never more in flight than workers, so the longest
             # chain (privacy; fairness -> robustness) starts at once.
-            for name in sorted(pending, key=_PRIORITY.index):
+            for name in sorted(pending, key=lambda n: reg[n].priority):
                 if len(running) >= max(1, workers):
                     break
-                deps = [d for d in SECTIONS[name].after if d in config.sections and d in options]
-                if all(d in results for d in deps):
+                if all(d in results for d in reg[name].after if d in names):
                     pending.remove(name)
                     say(name, 0.0, "started")
                     running[pool.submit(run_one, name)] = name
             done, _ = wait(list(running), timeout=0.1, return_when=FIRST_COMPLETED)
-            while not events.empty():
-                say(*events.get_nowait())
+            drain()
             for fut in done:
                 name = running.pop(fut)
                 try:
-                    _, rep, secs = fut.result()
+                    results[name] = fut.result()
                 except BaseException:
                     for other in running:
                         other.cancel()
                     raise
-                results[name] = rep
-                timings.append(SectionTiming(name, "done", secs))
-                say(name, 1.0, f"done in {secs:.1f} s")
-        while not events.empty():
-            say(*events.get_nowait())
+                say(name, 1.0, f"done in {results[name][1]:.1f} s")
+        drain()
+    return results
 
-    scorecard = {"data": _data_verdict(dataset)}
-    for area in SCORECARD_AREAS:
-        rep = results.get(area)
-        if rep is not None:
-            scorecard[area] = rep.verdict
-    order = {n: i for i, n in enumerate(("data", "models", *SECTIONS))}
-    timings.sort(key=lambda t: order.get(t.name, 99))
-    manifest = Manifest(
-        format="rai-audit-report/1",
+
+def _manifest(config: AuditConfig, dataset: Dataset, *, started: datetime, seconds: float,
+              timings: tuple[SectionTiming, ...], current: DatasetInfo | None) -> Manifest:
+    return Manifest(
+        format=REPORT_FORMAT,
         tool_version=__version__,
         dataset=DatasetInfo(dataset.name, dataset.sha256, dataset.rows_in_file, len(dataset.columns)),
         rows_used=dataset.n_rows,
@@ -286,14 +256,13 @@ def run_audit(
         python=platform.python_version(),
         libraries=library_versions(),
         started_at=started.isoformat(timespec="seconds"),
-        duration_seconds=time.perf_counter() - t_start,
-        timings=tuple(timings),
-        current_dataset=cur_info,
+        duration_seconds=seconds,
+        timings=timings,
+        current_dataset=current,
         group_sizes={c: {str(k): int(v) for k, v in dataset.groups[c].value_counts().sort_index().items()} for c in dataset.sensitive},
         label_counts=({str(k): int(v) for k, v in dataset.frame[dataset.target].astype(str).value_counts().sort_index().items()}
                       if dataset.task != "regression" else {}),
     )
-    return AuditReport(manifest=manifest, models=trained.report, scorecard=scorecard, **results)
 
 
 def _data_verdict(dataset: Dataset) -> Verdict:
@@ -311,4 +280,4 @@ def gate_failed(report: AuditReport, config: AuditConfig) -> list[str]:
     return [a for a in areas if a in report.scorecard and report.scorecard[a].status in bad]
 
 
-__all__ = ["run_audit", "gate_failed", "SECTIONS", "resolve_options", "library_versions"]
+__all__ = ["run_audit", "gate_failed", "resolve_options", "library_versions"]

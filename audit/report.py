@@ -1,43 +1,27 @@
-"""The audit report: a manifest, one entry per section, and a scorecard.
+"""The audit report: a manifest, the models, one entry per registered section, and a scorecard.
 
-``AuditReport.to_json`` / ``AuditReport.from_json`` round-trip exactly. Section
-classes are looked up in ``SECTION_TYPES`` by dotted path, so adding a section
-means adding one line here and its module; ``tests/test_report.py`` fails when a
-section type is missing from the round-trip.
+``AuditReport.to_json`` / ``AuditReport.from_json`` round-trip exactly. The
+sections, their report classes and their order come from
+:mod:`audit.sections.registry`; ``tests/test_report.py`` fails when a section does
+not round-trip.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from audit.serial import ReportMixin, from_jsonable, to_jsonable
 from audit.config import DataOptions
 from audit.data import ColumnSchema
 from audit.errors import AuditError
-from audit.verdict import Verdict
+from audit.models.baselines import ModelsReport
+from audit.sections import registry
+from audit.serial import ReportMixin, from_jsonable, to_jsonable
+from audit.verdict import Verdict, worst
 
 REPORT_FORMAT = "rai-audit-report/1"
-
-# Section name -> "module:Class". Order is the order of the JSON keys.
-SECTION_TYPES: dict[str, str] = {
-    "models": "audit.models.baselines:ModelsReport",
-    "performance": "audit.sections.performance:PerformanceReport",
-    "fairness": "audit.sections.fairness.section:FairnessReport",
-    "explanations": "audit.sections.explanations.section:ExplanationReport",
-    "robustness": "audit.sections.robustness.section:RobustnessReport",
-    "drift": "audit.sections.drift.section:DriftReport",
-    "privacy": "audit.sections.privacy.section:PrivacyReport",
-}
-SCORECARD_AREAS = ("data", "performance", "fairness", "explanations", "robustness", "drift", "privacy")
-
-
-def section_class(name: str) -> type:
-    module, cls = SECTION_TYPES[name].split(":")
-    return getattr(importlib.import_module(module), cls)
 
 
 @dataclass(frozen=True)
@@ -104,22 +88,41 @@ class Manifest(ReportMixin):
 
 @dataclass(frozen=True)
 class AuditReport:
-    """The whole audit. Sections not run are ``None`` (``null`` in JSON)."""
+    """The whole audit.
+
+    ``sections`` maps every registered section name to its report, or ``None`` when
+    it did not run (``null`` in JSON). Each is also an attribute: ``report.fairness``.
+    """
 
     manifest: Manifest
-    models: Any = None
-    performance: Any = None
-    fairness: Any = None
-    explanations: Any = None
-    robustness: Any = None
-    drift: Any = None
-    privacy: Any = None
+    models: ModelsReport | None = None
+    sections: Mapping[str, Any] = field(default_factory=dict)
     scorecard: Mapping[str, Verdict] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        reg = registry.active()
+        unknown = [n for n in self.sections if n not in reg]
+        if unknown:
+            raise AuditError(f"not a valid audit report: unknown sections {unknown}")
+        object.__setattr__(self, "sections", {n: self.sections.get(n) for n in reg.names})
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached when normal lookup fails: section names read as attributes.
+        # __dict__ is read directly because unpickling calls this before fields exist.
+        if name.startswith("_") or name not in registry.active():
+            raise AttributeError(name)
+        return self.__dict__.get("sections", {}).get(name)
+
+    def section(self, name: str) -> Any:
+        """The report of section ``name``, or ``None`` when it did not run."""
+        if name not in registry.active():
+            raise KeyError(f"unknown section {name!r}")
+        return self.sections.get(name)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"manifest": self.manifest.to_dict()}
-        for name in SECTION_TYPES:
-            sec = getattr(self, name)
+        out["models"] = None if self.models is None else to_jsonable(self.models)
+        for name, sec in self.sections.items():
             out[name] = None if sec is None else to_jsonable(sec)
         out["scorecard"] = {k: v.to_dict() for k, v in self.scorecard.items()}
         return out
@@ -131,16 +134,18 @@ class AuditReport:
     def from_dict(cls, data: Mapping[str, Any]) -> "AuditReport":
         try:
             manifest = Manifest.from_dict(data["manifest"])
-            kwargs: dict[str, Any] = {}
-            for name in SECTION_TYPES:
-                raw = data.get(name)
-                kwargs[name] = None if raw is None else from_jsonable(section_class(name), raw)
+            raw_models = data.get("models")
+            models = None if raw_models is None else from_jsonable(ModelsReport, raw_models)
+            sections = {}
+            for spec in registry.active():
+                raw = data.get(spec.name)
+                sections[spec.name] = None if raw is None else from_jsonable(spec.report_type(), raw)
             scorecard = {k: Verdict.from_dict(v) for k, v in (data.get("scorecard") or {}).items()}
         except (KeyError, TypeError, ValueError) as exc:
             if isinstance(exc, AuditError):
                 raise
             raise AuditError(f"not a valid audit report: {exc!r}") from exc
-        return cls(manifest=manifest, scorecard=scorecard, **kwargs)
+        return cls(manifest=manifest, models=models, sections=sections, scorecard=scorecard)
 
     @classmethod
     def from_json(cls, text: str | bytes) -> "AuditReport":
@@ -153,13 +158,11 @@ class AuditReport:
         return cls.from_dict(data)
 
     def sections_present(self) -> tuple[str, ...]:
-        return tuple(n for n in SECTION_TYPES if getattr(self, n) is not None)
+        return tuple(n for n, sec in self.sections.items() if sec is not None)
 
     @property
     def overall_status(self) -> str:
-        from audit.verdict import worst
-
         return worst([v.status for v in self.scorecard.values()])
 
 
-__all__ = ["AuditReport", "Manifest", "SectionTiming", "DatasetInfo", "SECTION_TYPES", "SCORECARD_AREAS", "section_class"]
+__all__ = ["AuditReport", "Manifest", "SectionTiming", "DatasetInfo", "REPORT_FORMAT"]

@@ -9,6 +9,7 @@ if str(ROOT) not in sys.path:  # streamlit puts dashboard/ on the path, not the 
 
 import streamlit as st  # noqa: E402
 
+from audit.sections import registry  # noqa: E402
 from dashboard import components as ui  # noqa: E402
 from dashboard import state  # noqa: E402
 
@@ -25,14 +26,8 @@ pages = {
         _page("overview", "Overview", "dashboard"),
         _page("datasheet", "Data", "table_chart"),
     ],
-    "Sections": [
-        _page("performance", "Performance", "speed"),
-        _page("fairness", "Fairness", "balance"),
-        _page("explanations", "Explanations", "lightbulb"),
-        _page("robustness", "Robustness", "shield"),
-        _page("drift", "Drift", "trending_up"),
-        _page("privacy", "Privacy", "lock"),
-    ],
+    # One page per registered section, pages/<name>.py, in the registry's order.
+    "Sections": [_page(s.name, s.title, s.icon) for s in registry.active()],
     "Share": [
         _page("model_card", "Model card", "description"),
         _page("reviews", "Reviews", "rate_review"),

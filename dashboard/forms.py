@@ -1,7 +1,7 @@
 """Pure helpers behind the "New audit" form: no streamlit import.
 
 Section options are read from each section's own options dataclass
-(``audit.pipeline.SECTIONS``), so the form follows the core when an option is
+(found through ``audit.sections.registry``), so the form follows the core when an option is
 added or renamed, and only values that differ from the defaults reach the config.
 The quick preset names options directly: a renamed one fails config validation
 (``tests/test_charts.py``) instead of being dropped quietly.
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import importlib
 import re
 import typing
 from collections.abc import Iterable, Mapping
@@ -21,7 +20,7 @@ from typing import Any
 
 from audit.config import AuditConfig, config_from_mapping, load_config_file
 from audit.data import ColumnSchema
-from audit.pipeline import SECTIONS
+from audit.sections import registry
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_DATA = ROOT / "sample_data" / "adult.csv.gz"
@@ -58,13 +57,12 @@ class OptionField:
 
 def section_options_class(section: str) -> type:
     """The options dataclass of ``section``."""
-    spec = SECTIONS[section]
-    return getattr(importlib.import_module(spec.module), spec.options_class)
+    return registry.active()[section].options_type()
 
 
 def available_sections() -> tuple[str, ...]:
-    """The sections a user can choose, in the pipeline's order."""
-    return tuple(SECTIONS)
+    """The sections a user can choose, in the registry's order."""
+    return registry.active().names
 
 
 def _param_help(doc: str | None) -> dict[str, str]:

@@ -305,8 +305,6 @@ def test_a_bad_current_file_stops_the_run_with_the_core_message():
 
 @pytest.mark.slow
 def test_current_file_feeds_the_drift_section():
-    if "drift" not in forms.available_sections():
-        pytest.skip("no drift section in this build")
     train = make_synthetic(400, seed=14)
     current = make_synthetic(300, seed=15)
     current["x1"] = current["x1"] + 2.0

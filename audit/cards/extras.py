@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from audit.cards.blocks import Bar, BarChart, Block, Bullets, Facts, Heading, Paragraph, Section, ci, finite_or_none, humanise, num, table
+from audit.cards.blocks import Bar, BarChart, Block, Bullets, Facts, Heading, Paragraph, Section, ci, finite_or_none, num, table
 from audit.cards.generic import auto_blocks
 from audit.cards.sections import not_run, verdict_block
 from audit.report import AuditReport
@@ -20,14 +20,14 @@ from audit.sections.explanations.section import ExplanationReport
 from audit.sections.privacy.section import ModelPrivacy, PrivacyReport
 from audit.sections.robustness.section import RobustnessReport
 from audit.serial import to_jsonable
+from audit.sections import registry
 
-TITLES = {"explanations": "Explanations", "robustness": "Robustness", "drift": "Drift", "privacy": "Privacy"}
 TOP = 10
 
 
 def extra_section(name: str, r: AuditReport) -> Section:
     sec = getattr(r, name)
-    title = TITLES.get(name, humanise(name))
+    title = registry.active()[name].title
     if sec is None:
         return Section(name, title, not_run(name, r))
     render = _RENDERERS.get(name)

@@ -28,14 +28,16 @@ from audit.cards.narrative import DATASHEET_FIELDS, MODELCARD_FIELDS, DatasheetN
 from audit.cards.datasheet import Datasheet, csv_safe, datasheet, datasheet_csv
 from audit.errors import AuditError, ConfigError
 from audit.report import AuditReport
+from audit.sections import registry
 from audit.sections.performance import PerformanceReport
 
 FORMATS = ("md", "html", "pdf", "json")
-EXTRA_SECTIONS = ("explanations", "robustness", "drift", "privacy")  # sections beyond Mitchell et al.'s
+# The card's sections for the built-in sections: the body, one appendix per registered
+# section that has one (registry order), then the scorecard and the sign-off.
 SECTION_TITLES = (
     "Model details", "Intended use", "Factors", "Metrics", "Evaluation data", "Training data",
     "Quantitative analyses", "Ethical considerations", "Caveats and recommendations",
-    "Explanations", "Robustness", "Drift", "Privacy", "Audit scorecard", "Review and sign-off",
+    *(s.title for s in registry.BUILTIN if s.card_appendix), "Audit scorecard", "Review and sign-off",
 )
 
 
@@ -98,7 +100,7 @@ def build_model_card(report: Any, *, narrative: Narrative | None = None, review:
     sections = (
         cs.model_details(r, n, title, rv), cs.intended_use(r, n), cs.factors(r, n), cs.metrics(r),
         cs.evaluation_data(r), cs.training_data(r), cs.quantitative(r), cs.ethical(r, n), cs.caveats(r, n),
-        *(extra_section(name, r) for name in EXTRA_SECTIONS),
+        *(extra_section(s.name, r) for s in registry.active() if s.card_appendix),
         cs.scorecard(r), cs.review_section(rv),
     )
     metrics = [CardMetric(k, finite_or_none(v.value), finite_or_none(v.ci_low), finite_or_none(v.ci_high))

@@ -33,7 +33,8 @@ from audit.cards.narrative import MODELCARD_FIELDS, Narrative
 from audit.cards.review import Review, review_status
 from audit.errors import AuditError
 from audit.models.baselines import ModelsReport
-from audit.report import SCORECARD_AREAS, AuditReport
+from audit.report import AuditReport
+from audit.sections import registry
 
 _ORDER = ("pass", "warn", "fail")
 NOT_PROVIDED = "Not provided. Add it in the dashboard's model card form, or in the [modelcard] table of the CLI config."
@@ -310,8 +311,9 @@ def caveats(r: AuditReport, n: Narrative) -> Section:
 
 def scorecard(r: AuditReport) -> Section:
     scores = r.scorecard
+    areas = registry.active().scorecard_areas
     rows = []
-    for area in list(SCORECARD_AREAS) + [a for a in scores if a not in SCORECARD_AREAS]:
+    for area in list(areas) + [a for a in scores if a not in areas]:
         v = scores.get(area)
         reasons = "; ".join(map(str, v.reasons)) if v is not None else "the section was not run"
         rows.append((area, str(v.status) if v is not None else "not run", reasons))

@@ -10,7 +10,7 @@ numbers). The panels of single pages are imported from their own module: ``intak
 
 from dashboard.charts.base import metric_name
 from dashboard.components.headlines import headlines
-from dashboard.components.nav import AREA_LABELS, OVERVIEW_PAGE, START_PAGE
+from dashboard.components.nav import area_label, OVERVIEW_PAGE, START_PAGE
 from dashboard.components.page import (
     chart,
     header,
@@ -26,7 +26,7 @@ from dashboard.components.progress import run_audit_with_progress
 from dashboard.components.text import badge, fmt, fmt_ci, md
 
 __all__ = [
-    "AREA_LABELS", "OVERVIEW_PAGE", "START_PAGE", "badge", "chart", "fmt", "fmt_ci", "header", "headlines", "lazy_tabs",
+    "area_label", "OVERVIEW_PAGE", "START_PAGE", "badge", "chart", "fmt", "fmt_ci", "header", "headlines", "lazy_tabs",
     "md", "metric_name", "require_report", "require_section", "run_audit_with_progress", "section_timing", "table",
     "verdict", "whole_json",
 ]

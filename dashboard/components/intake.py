@@ -149,7 +149,7 @@ def _options_form(target: str, sensitive: list[str], data_opts: dict[str, Any], 
     with st.form("audit_options"):
         st.markdown("**Audit options**")
         sections = st.multiselect("Sections (models always run)", list(avail), default=list(avail),
-                                  format_func=lambda s: ui.AREA_LABELS.get(s, s), key="opt_sections")
+                                  format_func=lambda s: ui.area_label(s), key="opt_sections")
         c1, c2, c3, c4 = st.columns(4)
         max_rows = c1.number_input("Rows to audit (0 = all)", min_value=0, value=0 if n_rows <= 20000 else 20000, step=1000,
                                    key="opt_max_rows", help="a seeded sample when the table is larger")
@@ -164,7 +164,7 @@ def _options_form(target: str, sensitive: list[str], data_opts: dict[str, Any], 
                 fields = forms.option_fields(s)
                 if not fields:
                     continue
-                st.markdown(f"**{ui.AREA_LABELS.get(s, s)}**")
+                st.markdown(f"**{ui.area_label(s)}**")
                 grid = st.columns(3)
                 values = {}
                 for i, f in enumerate(fields):

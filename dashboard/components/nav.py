@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from audit.sections import registry
+
 START_PAGE = "pages/start.py"
 OVERVIEW_PAGE = "pages/overview.py"
 
-AREA_LABELS = {
-    "data": "Data", "models": "Models", "performance": "Performance", "fairness": "Fairness",
-    "explanations": "Explanations", "robustness": "Robustness", "drift": "Drift", "privacy": "Privacy",
-}
+def area_label(area: str) -> str:
+    """How a scorecard area or section is named on screen (section titles come from the registry)."""
+    reg = registry.active()
+    return reg[area].title if area in reg else {"data": "Data", "models": "Models"}.get(area, area)

@@ -14,7 +14,7 @@ import streamlit as st
 from audit.report import AuditReport
 from audit.verdict import Verdict
 from dashboard import state
-from dashboard.components.nav import AREA_LABELS, START_PAGE
+from dashboard.components.nav import area_label, START_PAGE
 from dashboard.components.text import badge, md
 
 
@@ -67,7 +67,7 @@ def require_section(report: AuditReport, name: str) -> Any:
             "not requested": "it was not selected for this audit",
             "not available in this version": "this version of the audit core does not include it yet",
         }.get(t.message if t else "", md(t.message) if t and t.message else "it is not in this report")
-        st.info(f"The {AREA_LABELS.get(name, name).lower()} section was not computed: {why}. "
+        st.info(f"The {area_label(name).lower()} section was not computed: {why}. "
                 "Select it under Audit options on the New audit page and run the audit again.")
         st.page_link(START_PAGE, label="New audit", icon=":material/play_arrow:")
         st.stop()

@@ -13,7 +13,7 @@ from audit.config import AuditConfig
 from audit.errors import AuditError
 from audit.report import AuditReport
 from dashboard import state
-from dashboard.components.nav import AREA_LABELS
+from dashboard.components.nav import area_label
 from dashboard.components.text import md
 
 
@@ -84,10 +84,10 @@ class _ProgressBoard:
                 st_txt, secs = ":green[done]", r["end"] - r["start"]
             elif r["start"] is not None:
                 st_txt, secs = f":blue[{r['fraction']:.0%}]", now - r["start"]
-                running.append(AREA_LABELS.get(s, s))
+                running.append(area_label(s))
             else:
                 st_txt, secs = ":gray[waiting]", None
-            lines.append(f"| {AREA_LABELS.get(s, s)} | {st_txt} | {'' if secs is None else f'{secs:.1f} s'} | {md(r['message'])} |")
+            lines.append(f"| {area_label(s)} | {st_txt} | {'' if secs is None else f'{secs:.1f} s'} | {md(r['message'])} |")
         self.board.markdown("\n".join(lines))
         overall = sum(self.rows[s]["fraction"] for s in self.plan) / max(1, len(self.plan))
         elapsed = now - self.t0

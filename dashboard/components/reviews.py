@@ -14,14 +14,15 @@ from typing import Any
 import streamlit as st
 
 from audit.errors import AuditError, StoreError
-from audit.report import SCORECARD_AREAS, AuditReport
+from audit.report import AuditReport
+from audit.sections import registry
 from audit.store.core import AuditRecord, Outcome, Status
 from dashboard import components as ui
 from dashboard import state
 from dashboard.charts import reviews as rc
 from dashboard.components import auth
 
-COMMENT_SECTIONS = ("general", *SCORECARD_AREAS)
+COMMENT_SECTIONS = ("general", *registry.active().scorecard_areas)
 OUTCOME_LABELS = {Outcome.APPROVED: "Approve", Outcome.CHANGES_REQUESTED: "Request changes"}
 
 

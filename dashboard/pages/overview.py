@@ -2,19 +2,19 @@
 
 import streamlit as st
 
-from audit.report import SCORECARD_AREAS
+from audit.sections import registry
 from dashboard import components as ui
 
 report = ui.require_report()
 ui.header(report, "Overview")
 st.markdown(f"Overall verdict {ui.badge(report.overall_status)}: the worst status of the areas below.")
 
-for i, area in enumerate(SCORECARD_AREAS):
+for i, area in enumerate(registry.active().scorecard_areas):
     if i % 3 == 0:
         row = st.columns(3)
     v = report.scorecard.get(area)
     with row[i % 3].container(border=True, height="stretch"):
-        st.markdown(f"#### {ui.AREA_LABELS[area]} {ui.badge(v.status if v else None)}")
+        st.markdown(f"#### {ui.area_label(area)} {ui.badge(v.status if v else None)}")
         for label, value, help in ui.headlines(report, area):
             st.metric(label, value, help=help)
         if v is None:

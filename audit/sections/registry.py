@@ -1,0 +1,182 @@
+"""The one list of audit sections.
+
+Every reader of "which sections exist" asks this module: config validation, the
+pipeline's order and inputs, the report's fields and JSON round-trip, the
+scorecard, the model card's section list and the dashboard's navigation. Adding a
+section is one :class:`SectionSpec` here plus its module (see CONTRIBUTING.md).
+
+Section modules are imported lazily (``SectionSpec.load``): importing the registry
+costs nothing, so ``python -m audit --help`` and config validation stay fast.
+
+Tests may swap the registry for a temporary one with :func:`use`; the swap is
+process-wide (the pipeline's worker threads see it too), so it is for tests only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class SectionInputs:
+    """What the pipeline offers a section beyond the trained models: earlier results and the drift data."""
+
+    results: Mapping[str, Any]
+    current: Any = None
+    reference: Any = None
+
+
+def _no_inputs(ctx: SectionInputs) -> dict[str, Any]:
+    return {}
+
+
+@dataclass(frozen=True)
+class SectionSpec:
+    """How a section is named, found, ordered and shown.
+
+    name : key in the config, the report JSON and the scorecard.
+    title, icon : how the dashboard and the model card name it (icon: a Material icon name).
+    module : dotted module path exposing ``function``, ``options_class`` and ``report_class``.
+    after : sections whose results it reads (run first when both are requested).
+    preload : heavy modules it imports lazily; the pipeline imports them first in the
+        caller's thread (two threads importing one package at once can deadlock).
+    priority : submission order, lower first: the slowest sections measured on Adult start first.
+    inputs : builds the section's extra keyword arguments from :class:`SectionInputs`.
+    area : its scorecard area (default: its name).
+    card_appendix : the model card gives it a section of its own after the ethical
+        considerations (performance and fairness are woven into the card's body instead).
+    """
+
+    name: str
+    title: str
+    module: str
+    function: str
+    options_class: str
+    report_class: str
+    icon: str = "article"
+    after: tuple[str, ...] = ()
+    preload: tuple[str, ...] = ()
+    priority: int = 50
+    inputs: Callable[[SectionInputs], dict[str, Any]] = _no_inputs
+    area: str = ""
+    card_appendix: bool = True
+
+    @property
+    def scorecard_area(self) -> str:
+        return self.area or self.name
+
+    def load(self):
+        return importlib.import_module(self.module)
+
+    def entry(self) -> Callable[..., Any]:
+        return getattr(self.load(), self.function)
+
+    def options_type(self) -> type:
+        return getattr(self.load(), self.options_class)
+
+    def report_type(self) -> type:
+        return getattr(self.load(), self.report_class)
+
+
+@dataclass(frozen=True)
+class Registry:
+    """An ordered set of section specs. Order is the order of report keys, pages and card sections."""
+
+    specs: tuple[SectionSpec, ...]
+    _by_name: Mapping[str, SectionSpec] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        by_name = {s.name: s for s in self.specs}
+        if len(by_name) != len(self.specs):
+            raise ValueError("section names must be unique")
+        for s in self.specs:
+            unknown = [d for d in s.after if d not in by_name]
+            if unknown:
+                raise ValueError(f"section {s.name!r} runs after unknown sections {unknown}")
+        object.__setattr__(self, "_by_name", by_name)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.specs)
+
+    def __getitem__(self, name: str) -> SectionSpec:
+        return self._by_name[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._by_name
+
+    def __iter__(self) -> Iterator[SectionSpec]:
+        return iter(self.specs)
+
+    def with_section(self, spec: SectionSpec) -> "Registry":
+        """A new registry with ``spec`` appended (for tests and plug-ins)."""
+        return Registry((*self.specs, spec))
+
+    @property
+    def scorecard_areas(self) -> tuple[str, ...]:
+        """Areas of the scorecard in display order: the data first, then one per section."""
+        return ("data", *dict.fromkeys(s.scorecard_area for s in self.specs))
+
+
+def _robustness_inputs(ctx: SectionInputs) -> dict[str, Any]:
+    # Flip tests on the strongest proxy of each sensitive column, when fairness ran.
+    fair = ctx.results.get("fairness")
+    return {"proxies": fair.strongest_proxies()} if fair is not None else {}
+
+
+def _drift_inputs(ctx: SectionInputs) -> dict[str, Any]:
+    return {"current": ctx.current, "reference": ctx.reference}
+
+
+_ART_EVASION = (
+    "art.attacks.evasion.hop_skip_jump",
+    "art.attacks.evasion.projected_gradient_descent.projected_gradient_descent_numpy",
+    "art.estimators.classification.blackbox",
+    "art.estimators.classification.scikitlearn",
+)
+
+# Priorities: the sections measured slowest on Adult start first (bench/README.md), so the
+# longest chains (privacy; fairness -> robustness) are in flight at once.
+BUILTIN = Registry((
+    SectionSpec("performance", "Performance", "audit.sections.performance", "audit_performance",
+                "PerformanceOptions", "PerformanceReport", icon="speed", priority=5, card_appendix=False),
+    SectionSpec("fairness", "Fairness", "audit.sections.fairness", "audit_fairness", "FairnessOptions",
+                "FairnessReport", icon="balance", priority=2, card_appendix=False,
+                preload=("fairlearn.metrics", "fairlearn.reductions", "fairlearn.postprocessing")),
+    SectionSpec("explanations", "Explanations", "audit.sections.explanations", "explain_model",
+                "ExplanationOptions", "ExplanationReport", icon="lightbulb", priority=4, preload=("shap",)),
+    SectionSpec("robustness", "Robustness", "audit.sections.robustness", "audit_robustness",
+                "RobustnessOptions", "RobustnessReport", icon="shield", priority=3, after=("fairness",),
+                preload=_ART_EVASION, inputs=_robustness_inputs),
+    SectionSpec("drift", "Drift", "audit.sections.drift", "audit_drift", "DriftOptions", "DriftReport",
+                icon="trending_up", priority=6, inputs=_drift_inputs),
+    SectionSpec("privacy", "Privacy", "audit.sections.privacy", "audit_privacy", "PrivacyOptions",
+                "PrivacyReport", icon="lock", priority=1,
+                preload=("torch", "opacus", "art.attacks.inference.membership_inference",
+                         "art.estimators.classification.scikitlearn")),
+))
+
+_active: Registry = BUILTIN
+
+
+def active() -> Registry:
+    """The registry every reader uses."""
+    return _active
+
+
+@contextlib.contextmanager
+def use(registry: Registry) -> Iterator[Registry]:
+    """Make ``registry`` the active one for the duration of the block (tests)."""
+    global _active
+    before, _active = _active, registry
+    try:
+        yield registry
+    finally:
+        _active = before
+
+
+__all__ = ["BUILTIN", "Registry", "SectionInputs", "SectionSpec", "active", "use"]
