@@ -57,7 +57,9 @@ def main() -> None:
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
     todo = args.only.split(",")
-    from audit.config import ALL_SECTIONS
+    from audit.sections import registry
+
+    ALL_SECTIONS = registry.active().names
 
     rows = []
     if "core" in todo:

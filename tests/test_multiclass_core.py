@@ -119,12 +119,13 @@ def test_a_model_without_signal_fails():
 
 def test_pipeline_runs_multiclass_and_skips_sections_that_cannot_say_so():
     from audit.config import AuditConfig
-    from audit.pipeline import SECTIONS, _load, run_audit
+    from audit.pipeline import run_audit
+    from audit.sections import registry
     from audit.report import AuditReport
 
     cfg = AuditConfig(target="decision", sensitive=("group",), models=ModelOptions(cv_folds=0, models=("dummy", "logistic")),
                       section_options={"performance": {"bootstrap": 50, "learning_curve_sizes": [1.0]}})
-    ready = [n for n, spec in SECTIONS.items() if getattr(_load(spec), "SUPPORTS_MULTICLASS", False)]
+    ready = [s.name for s in registry.active() if getattr(s.load(), "SUPPORTS_MULTICLASS", False)]
     rep = run_audit(cfg, make_multiclass(800), workers=1)
     assert rep.manifest.task == "multiclass" and rep.performance.classes == tuple(sorted(MULTICLASS_LABELS))
     assert set(rep.manifest.label_counts) == set(MULTICLASS_LABELS)
