@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import io
 import json
 import sqlite3
@@ -10,11 +12,13 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from argon2 import PasswordHasher
+from sqlalchemy import exc as sa_exc
 
 import audit.store.schema as schema
 from audit.store import users_cli
 from audit.errors import AuditError, PermissionDenied, StoreError
 from audit.store.core import AuditStore, Outcome, Role, Status, compare_reports
+from tests.store_backends import db_url, run_sql  # noqa: F401 - db_url is a fixture
 
 # Cheap argon2 parameters: the tests hash dozens of passwords.
 FAST = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
@@ -24,8 +28,8 @@ REPORT = '{"performance": {"metrics": {"accuracy": {"value": 0.8, "ci_low": 0.7,
 
 
 @pytest.fixture
-def store(tmp_path):
-    with AuditStore(tmp_path / "audit.db", password_hasher=FAST) as s:
+def store(db_url):
+    with AuditStore(db_url, password_hasher=FAST) as s:
         yield s
 
 
@@ -48,7 +52,7 @@ def test_fresh_database_gets_every_table_at_the_latest_schema_version(tmp_path):
     con = sqlite3.connect(tmp_path / "new.db")
     tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert set(schema.METADATA.tables) | {schema.VERSION_TABLE} <= tables
-    assert con.execute(f"SELECT version_num FROM {schema.VERSION_TABLE}").fetchall() == [("0001",)]
+    assert con.execute(f"SELECT version_num FROM {schema.VERSION_TABLE}").fetchall() == [("0002",)]
     assert con.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 
@@ -59,8 +63,8 @@ def test_migrated_schema_matches_the_tables_the_code_queries(store):
         assert compare_metadata(context, schema.METADATA) == []
 
 
-def test_reopening_a_current_database_runs_no_migration_and_keeps_data(tmp_path, monkeypatch):
-    path = tmp_path / "audit.db"
+def test_reopening_a_current_database_runs_no_migration_and_keeps_data(db_url, monkeypatch):
+    path = db_url
     with AuditStore(path, password_hasher=FAST) as first:
         alice = first.create_user("alice", password=PW, role="reviewer")
         saved = _audit(first, alice)
@@ -105,10 +109,9 @@ def test_newer_schema_version_is_refused_with_a_clear_message(tmp_path):
 
 
 def test_trail_cannot_be_edited_even_with_raw_sql(store, team):
-    con = sqlite3.connect(store._engine.url.database)
     for sql in ("UPDATE events SET action = 'x'", "DELETE FROM events"):
-        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
-            con.execute(sql)
+        with pytest.raises(sa_exc.DBAPIError, match="append-only"):
+            run_sql(store, sql)
     assert not any(hasattr(store, n) for n in ("update_event", "delete_event", "delete_audit"))
 
 
@@ -117,8 +120,8 @@ def test_trail_cannot_be_edited_even_with_raw_sql(store, team):
 def test_passwords_are_stored_as_argon2id_hashes_and_authenticate(store, team):
     assert store.authenticate("alice", password=PW) == team["alice"]
     assert team["alice"].role is Role.REVIEWER
-    stored = sqlite3.connect(store._engine.url.database).execute(
-        "SELECT password_hash FROM users WHERE username = 'alice'").fetchone()[0]
+    with store._engine.connect() as conn:
+        stored = conn.exec_driver_sql("SELECT password_hash FROM users WHERE username = 'alice'").scalar()
     assert stored.startswith("$argon2id$") and PW not in stored
 
 
@@ -164,8 +167,29 @@ def test_reset_password_replaces_the_old_one(store, team):
         store.authenticate("bob", password=PW)
     assert store.authenticate("bob", password="a brand new secret").username == "bob"
     with pytest.raises(StoreError, match="no user named 'ghost'"):
-        store.reset_password("ghost", new_password="whatever123")
-    assert store.list_events(user=team["bob"])[-1].action == "user.password_reset"
+        store.reset_password("ghost", new_password="whatever-123-xyz")
+    assert store.list_events(user=team["root"])[-1].action == "user.password_reset"
+
+
+@pytest.mark.parametrize("change", [
+    lambda s, root: s.reset_password("bob", new_password="a brand new secret", actor=root),
+    lambda s, root: s.set_role("bob", role="viewer", actor=root),
+    lambda s, root: s.set_role("bob", role="reviewer", actor=root),  # even to the same role
+], ids=["password-reset", "demotion", "same-role"])
+def test_a_password_reset_or_role_change_ends_the_users_existing_sessions(store, team, change):
+    audit = _audit(store, team["alice"], submit=True)
+    session = store.authenticate("bob", password=PW)  # signed in before the change
+    assert store.check_session(session) == session
+    change(store, team["root"])
+    for call in (lambda: store.check_session(session), lambda: store.list_audits(user=session),
+                 lambda: store.decide(audit.id, user=session, run=1, outcome="approved")):
+        with pytest.raises(PermissionDenied, match="session of bob has ended"):
+            call()
+    assert store.list_decisions(audit.id, user=team["alice"]) == ()
+    password = "a brand new secret" if store.list_events(user=team["root"])[-1].action.endswith("reset") else PW
+    fresh = store.authenticate("bob", password=password)
+    assert fresh.session_version == session.session_version + 1 and store.check_session(fresh) == fresh
+    assert team["alice"] == store.check_session(team["alice"])  # other users' sessions go on
 
 
 # -- workflow and permissions ----------------------------------------------------------------
@@ -284,11 +308,11 @@ def test_no_user_means_no_access(store, team, call):
 
 def test_forged_or_demoted_users_are_checked_against_the_database(store, team):
     audit = _audit(store, team["alice"], submit=True)
-    forged = type(team["bob"])(id=999, username="mallory", role=Role.ADMIN, created_at="")
+    forged = type(team["bob"])(id=999, username="mallory", role=Role.ADMIN, created_at="", session_version=0)
     with pytest.raises(PermissionDenied, match="does not exist"):
         store.list_audits(user=forged)
-    promoted = type(team["vera"])(id=team["vera"].id, username="vera", role=Role.ADMIN, created_at="")
-    with pytest.raises(PermissionDenied, match="viewer"):
+    promoted = dataclasses.replace(team["vera"], role=Role.ADMIN)
+    with pytest.raises(PermissionDenied, match="session of vera has ended"):
         store.decide(audit.id, user=promoted, run=1, outcome="approved")
 
 
@@ -393,8 +417,9 @@ def test_trail_records_who_did_what_to_which_audit(store, team):
     events = store.list_events(user=team["vera"], audit_id=audit.id)
     assert [(e.actor, e.action) for e in events] == [
         ("alice", "audit.created"), ("alice", "audit.submitted"), ("vera", "comment.added"), ("bob", "audit.decided")]
-    assert events[2].details == {"comment_id": comment.id, "section": "general"}
-    assert events[3].details == {"note": "ok", "outcome": "approved", "run": 1}
+    assert events[2].details == {"comment_id": comment.id, "section": "general",
+                                 "body_sha256": hashlib.sha256(b"?").hexdigest()}
+    assert events[3].details == {"note": "ok", "outcome": "approved", "run": 1, "decision_id": 1}
     all_events = store.list_events(user=team["vera"])
     assert [e.action for e in all_events[:4]] == ["user.created"] * 4 and all_events[0].actor is None
     assert [e.id for e in all_events] == sorted(e.id for e in all_events)

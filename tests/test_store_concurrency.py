@@ -221,7 +221,7 @@ def test_sql_injection_attempts_are_stored_as_plain_text(tmp_path, evil):
                                    report_json=f'{{"note": "{evil}"}}')
         store.submit_for_review(audit.id, user=named)
         store.add_comment(audit.id, user=admin, body=evil)
-        store.decide(audit.id, user=admin, outcome="changes_requested", note=evil)
+        store.decide(audit.id, user=admin, run=1, outcome="changes_requested", note=evil)
         store.reset_password(evil, new_password=evil + "2")
         assert [u.username for u in store.list_users()] == sorted(["admin", evil])
         assert [a.id for a in store.list_audits(user=admin, dataset=evil)] == [audit.id]

@@ -6,8 +6,8 @@ inherits from :class:`StoreBase` and is the only public face of both.
 
 from __future__ import annotations
 
-import json
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -18,11 +18,19 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import exc
 
-from audit.store.schema import EVENTS, USERS, WRITE_OPTION, Role, User, open_database
+from audit.store import throttle, trail
+from audit.store.credentials import (
+    MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, check_password, check_username, lookalike_of, lookup_name,
+)
+from audit.store.schema import USERS, WRITE_OPTION, Role, User, open_database
+from audit.store.throttle import SignInLimits, TooManyAttempts
+from audit.store.verify import TrailReport, verify_store
 from audit.errors import PermissionDenied, StoreError
 
-MIN_PASSWORD_LENGTH = 8
+__all__ = ["MIN_PASSWORD_LENGTH", "SignInLimits", "StoreBase", "TooManyAttempts", "append_event",
+           "check_enum", "check_text", "now"]
 _BAD_LOGIN = "unknown username or wrong password"
+_HASH_WAIT_S = 30.0
 
 
 def now() -> str:
@@ -32,11 +40,8 @@ def now() -> str:
 
 def append_event(conn: sa.Connection, *, user_id: int | None, action: str,
                  audit_id: int | None = None, **details: Any) -> None:
-    """Add one entry to the audit trail inside the caller's transaction."""
-    conn.execute(sa.insert(EVENTS).values(
-        created_at=now(), user_id=user_id, action=action, audit_id=audit_id,
-        details_json=json.dumps(details, sort_keys=True),
-    ))
+    """Add one entry to the hash-chained audit trail inside the caller's transaction."""
+    trail.append(conn, created_at=now(), user_id=user_id, action=action, audit_id=audit_id, details=details)
 
 
 def check_text(value: Any, name: str, *, max_len: int, allow_empty: bool = False) -> str:
@@ -58,18 +63,43 @@ def check_enum(kind: type, value: Any, name: str) -> Any:
 
 
 def _user(row: Any) -> User:
-    return User(id=row.id, username=row.username, role=Role(row.role), created_at=row.created_at)
+    return User(id=row.id, username=row.username, role=Role(row.role), created_at=row.created_at,
+                session_version=row.session_version)
 
 
 class StoreBase:
-    """Engine, transactions, the current-user check and account management."""
+    """Engine, transactions, the current-user check, the trail's open check and account management."""
 
     def __init__(self, url_or_path: str | os.PathLike[str] | None = None, *, busy_timeout_s: float = 30.0,
-                 password_hasher: PasswordHasher | None = None) -> None:
+                 password_hasher: PasswordHasher | None = None, sign_in_limits: SignInLimits | None = None,
+                 max_concurrent_hashes: int = 4, check_trail: bool = True) -> None:
         self._engine = open_database(url_or_path, busy_timeout_s=busy_timeout_s)
         self._writer = self._engine.execution_options(**{WRITE_OPTION: True})
         self._hasher = password_hasher or PasswordHasher()
-        self._dummy_hash: str | None = None
+        self._dummy: str | None = None
+        self._limits = sign_in_limits or SignInLimits()
+        # Each argon2 hash holds memory_cost KiB (64 MiB by default) while it runs; without a
+        # bound, parallel sign-ins multiply that without limit.
+        self._hash_slots = threading.BoundedSemaphore(max_concurrent_hashes)
+        if check_trail:
+            try:
+                with self._tx(write=False) as conn:
+                    problems = trail.open_problems(conn)
+            except BaseException:
+                self._engine.dispose()
+                raise
+            if problems:
+                self._engine.dispose()
+                raise StoreError(f"the audit trail of {self.location} fails its integrity check: "
+                                 f"{trail.summarise(problems)}; run `python -m audit users verify` for the "
+                                 "full list")
+
+    @property
+    def location(self) -> str:
+        """The database, as shown to people: a file path or the URL without its password."""
+        url = self._engine.url
+        return url.database if url.get_backend_name() == "sqlite" and url.database else \
+            url.render_as_string(hide_password=True)
 
     def close(self) -> None:
         """Release the database connections."""
@@ -89,17 +119,29 @@ class StoreBase:
                 yield conn
         except exc.IntegrityError as err:
             raise StoreError(f"the database refused the change: {str(err.orig).splitlines()[0]}") from err
-        except exc.OperationalError as err:
+        except (exc.OperationalError, exc.InternalError) as err:
             raise StoreError(f"the audit database could not be used: {str(err.orig).splitlines()[0]}") from err
 
     def _current(self, conn: sa.Connection, user: User | None) -> User:
-        """The caller as stored now (fresh role), or PermissionDenied if absent or unknown."""
+        """The caller as stored now, or PermissionDenied if absent, unknown or from an ended session."""
         if user is None:
             raise PermissionDenied("sign in first: reading or changing audits needs a user, got none")
         row = conn.execute(sa.select(USERS).where(USERS.c.id == user.id)).first()
         if row is None or row.username != user.username:
             raise PermissionDenied(f"user {user.username!r} does not exist in this audit database")
+        if row.role != getattr(user.role, "value", user.role) or row.session_version != user.session_version:
+            raise PermissionDenied(f"the session of {user.username} has ended because their password or role "
+                                   "changed; sign in again")
         return _user(row)
+
+    def check_session(self, user: User | None) -> User:
+        """``user`` as stored now if its session is still valid; PermissionDenied otherwise.
+
+        A password reset or a role change ends every session of that user: the
+        pages call this on each run and sign the session out when it raises.
+        """
+        with self._tx(write=False) as conn:
+            return self._current(conn, user)
 
     def _check_actor(self, conn: sa.Connection, actor: User | None) -> int | None:
         if actor is None:
@@ -108,10 +150,31 @@ class StoreBase:
             raise PermissionDenied(f"only an admin may manage accounts; {actor.username} is not one")
         return actor.id
 
+    @contextmanager
+    def _hash_slot(self) -> Iterator[None]:
+        if not self._hash_slots.acquire(timeout=_HASH_WAIT_S):
+            raise StoreError("the server is busy checking other passwords; try again in a moment")
+        try:
+            yield
+        finally:
+            self._hash_slots.release()
+
     def _hash(self, password: Any) -> str:
-        if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
-            raise StoreError(f"a password must be text of at least {MIN_PASSWORD_LENGTH} characters")
-        return self._hasher.hash(password)
+        check_password(password)
+        with self._hash_slot():
+            return self._hasher.hash(password)
+
+    def _verify(self, stored: str, password: Any) -> bool:
+        try:
+            return self._hasher.verify(stored, password)
+        except (VerificationError, InvalidHashError, TypeError):
+            return False
+
+    def _is_current(self, stored: str) -> bool:
+        try:
+            return not self._hasher.check_needs_rehash(stored)
+        except (InvalidHashError, ValueError):
+            return False
 
     def create_user(self, username: str, *, password: str, role: Role | str,
                     actor: User | None = None) -> User:
@@ -120,9 +183,11 @@ class StoreBase:
         Parameters
         ----------
         username : str
-            1 to 150 characters, stored verbatim.
+            NFKC-normalised and trimmed; 1 to 150 characters of one script, no
+            invisible characters, not a lookalike of an existing name.
         password : str
-            At least ``MIN_PASSWORD_LENGTH`` characters; only its argon2 hash is stored.
+            8 to 1024 characters, not only whitespace, not a common password; only
+            its argon2 hash is stored.
         role : Role or {"viewer", "reviewer", "admin"}
         actor : User, optional
             The admin doing it; None for the local operator (users CLI).
@@ -134,26 +199,43 @@ class StoreBase:
         Raises
         ------
         StoreError
-            If the username is taken or an argument is invalid.
+            If the username is taken (or looks like a taken one) or an argument is invalid.
         PermissionDenied
             If ``actor`` is not an admin.
         """
-        username = check_text(username, "username", max_len=150)
+        username = check_username(username)
         role = check_enum(Role, role, "role")
         password_hash = self._hash(password)
         with self._tx(write=True) as conn:
             actor_id = self._check_actor(conn, actor)
-            if conn.execute(sa.select(USERS.c.id).where(USERS.c.username == username)).first():
+            taken = lookalike_of(username, conn.execute(sa.select(USERS.c.username)).scalars())
+            if taken == username:
                 raise StoreError(f"a user named {username!r} already exists")
+            if taken is not None:
+                raise StoreError(f"username {username!r} looks like the existing user {taken!r}; choose another")
             created = now()
             user_id = conn.execute(sa.insert(USERS).values(
                 username=username, password_hash=password_hash, role=role.value, created_at=created,
+                session_version=0,
             )).inserted_primary_key[0]
             append_event(conn, user_id=actor_id, action="user.created", username=username, role=role.value)
-        return User(id=user_id, username=username, role=role, created_at=created)
+        return User(id=user_id, username=username, role=role, created_at=created, session_version=0)
 
-    def authenticate(self, username: str, *, password: str) -> User:
+    def _dummy_hash(self) -> str:
+        if self._dummy is None:
+            # Verified against for unknown usernames, so they cost as much time as a wrong password.
+            self._dummy = self._hasher.hash("not a real password, only for timing")
+        return self._dummy
+
+    def authenticate(self, username: str, *, password: str, client: str | None = None) -> User:
         """Return the account if the password matches.
+
+        Parameters
+        ----------
+        username, password : str
+        client : str, optional
+            Who is asking (the dashboard passes the browser's address), for the
+            per-client limit; see :mod:`audit.store.throttle`.
 
         Returns
         -------
@@ -162,54 +244,81 @@ class StoreBase:
 
         Raises
         ------
+        TooManyAttempts
+            (a PermissionDenied) without checking the password, after too many failures
+            for this username or from this client.
         PermissionDenied
             With the same message, after the same hashing work, whether the username
-            is unknown or the password is wrong.
+            is unknown, the password is wrong, or the account's hash is outdated.
         """
-        if self._dummy_hash is None:
-            # Verified against for unknown usernames, so they cost as much time as a wrong password.
-            self._dummy_hash = self._hasher.hash("not a real password, only for timing")
-        with self._tx(write=False) as conn:
-            row = conn.execute(sa.select(USERS).where(USERS.c.username == username)).first()
-        try:
-            self._hasher.verify(row.password_hash if row else self._dummy_hash, password)
-        except (VerificationError, InvalidHashError, TypeError):
-            raise PermissionDenied(_BAD_LOGIN) from None
-        if row is None:  # only reachable if someone's password is the dummy's
+        name = lookup_name(username) or ""
+        moment = throttle.utcnow()
+        usable = isinstance(password, str) and len(password) <= MAX_PASSWORD_LENGTH
+        new_hash = None
+        with self._hash_slot():
+            with self._tx(write=False) as conn:
+                throttle.check(conn, self._limits, username=name, client=client, moment=moment)
+                row = conn.execute(sa.select(USERS).where(USERS.c.username == name)).first() if name else None
+            ok = usable and self._verify(row.password_hash if row else self._dummy_hash(), password)
+            current = row is not None and self._is_current(row.password_hash)
+            if row is not None and not current:
+                if ok:  # argon2 parameters were raised since this hash was made; upgrade it now
+                    new_hash = self._hasher.hash(password)
+                elif usable:  # a cheaper old hash would answer faster than everyone else's
+                    self._verify(self._dummy_hash(), password)
+            ok = ok and row is not None  # row is None: only if someone's password is the dummy's
+        with self._tx(write=True) as conn:
+            throttle.record(conn, self._limits, username=name, client=client, succeeded=ok, moment=moment)
+            if new_hash is not None and ok:
+                conn.execute(sa.update(USERS).where(USERS.c.id == row.id).values(password_hash=new_hash))
+        if not ok:
             raise PermissionDenied(_BAD_LOGIN)
-        if self._hasher.check_needs_rehash(row.password_hash):
-            # argon2 parameters were raised since this hash was made; upgrade it while we know the password.
-            with self._tx(write=True) as conn:
-                conn.execute(sa.update(USERS).where(USERS.c.id == row.id)
-                             .values(password_hash=self._hasher.hash(password)))
         return _user(row)
 
     def reset_password(self, username: str, *, new_password: str, actor: User | None = None) -> None:
-        """Replace a user's password.
+        """Replace a user's password and end their existing sessions.
 
         Parameters
         ----------
         username : str
         new_password : str
-            At least ``MIN_PASSWORD_LENGTH`` characters.
+            As for :meth:`create_user`.
         actor : User, optional
             The admin doing it; None for the local operator (users CLI).
 
         Raises
         ------
         StoreError
-            If there is no such user or the password is too short.
+            If there is no such user or the password is not allowed.
         PermissionDenied
             If ``actor`` is not an admin.
         """
         password_hash = self._hash(new_password)
+        self._change_user(username, actor, "user.password_reset", password_hash=password_hash)
+
+    def set_role(self, username: str, *, role: Role | str, actor: User | None = None) -> User:
+        """Give a user another role, ending their existing sessions; raises as :meth:`reset_password`."""
+        role = check_enum(Role, role, "role")
+        return self._change_user(username, actor, "user.role_changed", role=role.value)
+
+    def _change_user(self, username: str, actor: User | None, action: str, **values: Any) -> User:
+        name = lookup_name(username)
         with self._tx(write=True) as conn:
             actor_id = self._check_actor(conn, actor)
-            done = conn.execute(sa.update(USERS).where(USERS.c.username == username)
-                                .values(password_hash=password_hash)).rowcount
+            done = conn.execute(sa.update(USERS).where(USERS.c.username == name).values(
+                session_version=USERS.c.session_version + 1, **values)).rowcount
             if not done:
                 raise StoreError(f"no user named {username!r}")
-            append_event(conn, user_id=actor_id, action="user.password_reset", username=username)
+            append_event(conn, user_id=actor_id, action=action, username=name,
+                         **({"role": values["role"]} if "role" in values else {}))
+            return _user(conn.execute(sa.select(USERS).where(USERS.c.username == name)).one())
+
+    def verify_trail(self, *, actor: User | None = None) -> TrailReport:
+        """Check the trail's chain and guards and every audit, run, decision, comment and role
+        against it (see :mod:`audit.store.verify`); admin ``actor``, or None for the local operator."""
+        with self._tx(write=False) as conn:
+            self._check_actor(conn, actor)
+            return verify_store(conn)
 
     def list_users(self, *, actor: User | None = None) -> tuple[User, ...]:
         """All accounts sorted by username (admin ``actor``, or None for the local operator)."""

@@ -20,8 +20,11 @@ Rules, enforced here rather than in the pages so that the CLI obeys them too:
 - Account functions (``create_user``, ``reset_password``, ``list_users``) take an
   optional ``actor``: an admin, or ``None`` for the local operator of the users CLI,
   who can open the database file anyway.
-- Every change appends an :class:`Event`; the API cannot edit or delete one (and on
-  SQLite, triggers make the file refuse it too).
+- Every change appends an :class:`Event` to a hash chain (:mod:`audit.store.trail`);
+  the API cannot edit or delete one, triggers make the database refuse it too, and
+  the store will not open a database whose chain is broken or triggers are gone.
+  :func:`audit.store.verify.verify_store` also checks the audits, runs, decisions,
+  comments and roles against the trail (``python -m audit users verify``).
 
 Each call is one transaction. SQLite runs in WAL mode and writers take the write
 lock up front (``BEGIN IMMEDIATE``), waiting up to ``busy_timeout_s`` for it.
@@ -35,7 +38,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from audit.store.accounts import MIN_PASSWORD_LENGTH, StoreBase, append_event, check_enum, check_text, now
+from audit.store.accounts import (
+    MIN_PASSWORD_LENGTH, SignInLimits, StoreBase, TooManyAttempts, append_event, check_enum, check_text, now,
+)
+from audit.store.verify import text_sha256
 from audit.store.compare import MetricDelta, ReportComparison, SectionComparison, ValueChange, compare_reports
 from audit.store.schema import (
     AUDITS, COMMENTS, DECISIONS, EVENTS, RUNS, USERS,
@@ -46,7 +52,7 @@ from audit.errors import PermissionDenied, StoreError
 __all__ = [
     "AuditStore", "AuditRecord", "AuditSummary", "Comment", "Decision", "Event", "Outcome", "Role",
     "Status", "User", "MIN_PASSWORD_LENGTH", "MetricDelta", "ValueChange", "SectionComparison",
-    "ReportComparison", "compare_reports",
+    "ReportComparison", "compare_reports", "SignInLimits", "TooManyAttempts",
 ]
 
 _SECTION = re.compile(r"[a-z][a-z0-9_]{0,63}")
@@ -77,6 +83,11 @@ def _sha(value: Any) -> str:
     if not isinstance(sha, str) or not _SHA256.fullmatch(sha):
         raise StoreError(f"dataset_sha256 must be 64 hexadecimal characters, got {value!r}")
     return sha
+
+
+def _run_digests(report_json: str, model_card_json: str | None) -> dict[str, str | None]:
+    return {"report_sha256": text_sha256(report_json),
+            "model_card_sha256": None if model_card_json is None else text_sha256(model_card_json)}
 
 
 def _summary(row: Any) -> AuditSummary:
@@ -200,7 +211,8 @@ class AuditStore(StoreBase):
             self._add_run(conn, audit_id=audit_id, run=1, user_id=author.id, report_json=report_json,
                           model_card_json=model_card_json, dataset_sha256=dataset_sha256)
             append_event(conn, user_id=author.id, action="audit.created", audit_id=audit_id,
-                         dataset_name=dataset_name, dataset_sha256=dataset_sha256)
+                         dataset_name=dataset_name, dataset_sha256=dataset_sha256, **_run_digests(
+                             report_json, model_card_json))
             return self._load_summary(conn, audit_id)
 
     def add_run(self, audit_id: int, *, user: User | None, report_json: str,
@@ -223,7 +235,7 @@ class AuditStore(StoreBase):
             conn.execute(sa.update(AUDITS).where(AUDITS.c.id == audit_id).values(
                 latest_run=run, dataset_sha256=sha, status=status.value, updated_at=now()))
             append_event(conn, user_id=me.id, action="audit.run_added", audit_id=audit_id, run=run,
-                         status=status.value, dataset_sha256=sha)
+                         status=status.value, dataset_sha256=sha, **_run_digests(report_json, model_card_json))
             return self._load_summary(conn, audit_id)
 
     def submit_for_review(self, audit_id: int, *, user: User | None) -> AuditSummary:
@@ -297,7 +309,7 @@ class AuditStore(StoreBase):
             conn.execute(sa.update(AUDITS).where(AUDITS.c.id == audit_id)
                          .values(status=outcome.value, updated_at=stamp))
             append_event(conn, user_id=me.id, action="audit.decided", audit_id=audit_id,
-                         run=row.latest_run, outcome=outcome.value, note=note)
+                         run=row.latest_run, outcome=outcome.value, note=note, decision_id=decision_id)
         return Decision(id=decision_id, audit_id=audit_id, run=row.latest_run, reviewer=me.username,
                         outcome=outcome, note=note, created_at=stamp)
 
@@ -327,9 +339,31 @@ class AuditStore(StoreBase):
                 audit_id=audit_id, user_id=me.id, section=section, body=body, parent_id=parent_id,
                 resolved=False, created_at=stamp)).inserted_primary_key[0]
             append_event(conn, user_id=me.id, action="comment.added", audit_id=audit_id,
-                         comment_id=comment_id, section=section)
+                         comment_id=comment_id, section=section, body_sha256=text_sha256(body))
         return Comment(id=comment_id, audit_id=audit_id, author=me.username, section=section, body=body,
                        parent_id=parent_id, resolved=False, resolved_by=None, resolved_at=None, created_at=stamp)
+
+    def edit_comment(self, comment_id: int, *, user: User | None, body: str) -> Comment:
+        """Change the text of one's own comment; the trail records the edit and both texts' hashes.
+
+        Only the comment's author may, and only while it is open: a resolved comment
+        is part of the review record as it was resolved.
+        """
+        body = check_text(body, "comment", max_len=20_000)
+        with self._tx(write=True) as conn:
+            me = self._current(conn, user)
+            row = conn.execute(sa.select(COMMENTS).where(COMMENTS.c.id == comment_id).with_for_update()).first()
+            if row is None:
+                raise StoreError(f"no comment with id {comment_id!r}")
+            if row.user_id != me.id:
+                raise PermissionDenied(f"{me.username} did not write comment {comment_id}; only its author edits it")
+            if row.resolved:
+                raise StoreError(f"comment {comment_id} is resolved; reopen it before editing")
+            conn.execute(sa.update(COMMENTS).where(COMMENTS.c.id == comment_id).values(body=body))
+            append_event(conn, user_id=me.id, action="comment.edited", audit_id=row.audit_id,
+                         comment_id=comment_id, body_sha256=text_sha256(body),
+                         previous_body_sha256=text_sha256(row.body))
+            return next(c for c in self._comments(conn, row.audit_id, open_only=False) if c.id == comment_id)
 
     def resolve_comment(self, comment_id: int, *, user: User | None, resolved: bool = True) -> None:
         """Mark a comment resolved, or open again with ``resolved=False``.

@@ -75,6 +75,9 @@ class User:
     username: str
     role: Role
     created_at: str
+    # Bumped by a password reset or role change: a User holding an older value is refused,
+    # which ends that user's existing sessions.
+    session_version: int
 
 
 @dataclass(frozen=True)
@@ -174,6 +177,7 @@ USERS = sa.Table(
     sa.Column("password_hash", sa.String(255), nullable=False),
     sa.Column("role", sa.String(16), nullable=False),
     sa.Column("created_at", _TS, nullable=False),
+    sa.Column("session_version", sa.Integer, nullable=False, server_default="0"),
     _check_in("role", Role),
 )
 AUDITS = sa.Table(
@@ -233,6 +237,16 @@ EVENTS = sa.Table(
     sa.Column("action", sa.String(64), nullable=False),
     sa.Column("audit_id", sa.Integer, sa.ForeignKey("audits.id"), nullable=True, index=True),
     sa.Column("details_json", sa.Text, nullable=False),
+    # sha256 of the previous event's hash and this event's content (audit/store/trail.py).
+    sa.Column("hash", sa.String(64), nullable=True),
+)
+LOGIN_ATTEMPTS = sa.Table(
+    "login_attempts", METADATA,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("created_at", _TS, nullable=False, index=True),
+    sa.Column("username", sa.String(150), nullable=False, index=True),
+    sa.Column("client", sa.String(128), nullable=True, index=True),
+    sa.Column("succeeded", sa.Boolean, nullable=False),
 )
 
 

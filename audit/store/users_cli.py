@@ -4,7 +4,9 @@ Usage::
 
     python -m audit users [--db PATH_OR_URL] create-user USERNAME --role ROLE [--password-stdin]
     python -m audit users [--db PATH_OR_URL] reset-password USERNAME [--password-stdin]
+    python -m audit users [--db PATH_OR_URL] set-role USERNAME --role ROLE
     python -m audit users [--db PATH_OR_URL] list-users
+    python -m audit users [--db PATH_OR_URL] verify
 
 Passwords never appear on the command line, where ``ps`` and shell history would
 keep them: they come from the first line of stdin (``--password-stdin``), else
@@ -13,7 +15,10 @@ The database is ``--db``, else ``$AUDIT_DB_URL``, else ``./audit.db``.
 
 Whoever runs this acts as the local operator, trusted because they can open the
 database file anyway; the dashboard's own account calls require an admin user.
-Errors print one line on stderr and exit with code 2.
+Errors print one line on stderr and exit with code 2. ``verify`` checks the audit
+trail's hash chain and the review state against it: it prints the number of events
+and the head hash (record it elsewhere to compare later) and exits 0, or lists every
+problem and exits 1.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from audit.store.core import AuditStore, Role
 
 ENV_PASSWORD = "AUDIT_PASSWORD"
 EXIT_ERROR = 2
+EXIT_TAMPERED = 1
 
 
 class _UsageError(Exception):
@@ -60,8 +66,13 @@ def _parser() -> argparse.ArgumentParser:
     for command in (create, reset):
         command.add_argument("--password-stdin", action="store_true",
                              help=f"read the password from the first line of stdin (else ${ENV_PASSWORD})")
+    role = sub.add_parser("set-role", allow_abbrev=False, help="change an account's role (ends its sessions)")
+    role.add_argument("username")
+    role.add_argument("--role", required=True, choices=[r.value for r in Role])
     listing = sub.add_parser("list-users", allow_abbrev=False, help="list accounts and their roles")
-    for command in (create, reset, listing):
+    verify = sub.add_parser("verify", allow_abbrev=False,
+                            help="check the audit trail's hash chain and the review state against it")
+    for command in (create, reset, role, listing, verify):
         command.add_argument("--db", default=argparse.SUPPRESS, help=db_help)
     return parser
 
@@ -79,6 +90,21 @@ def _password(*, from_stdin: bool) -> str:
     raise _UsageError(f"no password given: pipe it with --password-stdin or set ${ENV_PASSWORD}")
 
 
+def _verify(db: str | None) -> int:
+    # Opened without the open check, which would refuse the very database to be examined.
+    with AuditStore(db, check_trail=False) as store:
+        report = store.verify_trail()
+        where = store.location
+    if report.ok:
+        print(f"audit trail of {where} verified: {report.events} events, head {report.head}")
+        return 0
+    for problem in report.problems:
+        print(f"problem: {problem}")
+    print(f"error: the audit trail of {where} fails verification ({len(report.problems)} problem(s))",
+          file=sys.stderr)
+    return EXIT_TAMPERED
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the users CLI.
 
@@ -94,6 +120,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     try:
         args = _parser().parse_args(argv)
+        if args.command == "verify":
+            return _verify(args.db)
+        if args.command == "set-role":
+            with AuditStore(args.db) as store:
+                store.set_role(args.username, role=args.role)
+            print(f"{args.username} is now {args.role}; their sessions have ended")
+            return 0
         if args.command == "list-users":
             with AuditStore(args.db) as store:
                 users = store.list_users()
