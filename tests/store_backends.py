@@ -29,6 +29,9 @@ def pg_url() -> str:
         if _in_ci():
             pytest.fail(f"CI must run the store tests on PostgreSQL too: {message}")
         pytest.skip(message)
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker:  # parallel workers get a database each, or they would drop each other's tables
+        url = _worker_database(url, f"audit_test_{worker}")
     engine = sa.create_engine(url)
     try:
         with engine.begin() as conn:
@@ -37,6 +40,17 @@ def pg_url() -> str:
     finally:
         engine.dispose()
     return url
+
+
+def _worker_database(url: str, name: str) -> str:
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            if conn.exec_driver_sql(f"SELECT 1 FROM pg_database WHERE datname = '{name}'").first() is None:
+                conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    finally:
+        engine.dispose()
+    return sa.make_url(url).set(database=name).render_as_string(hide_password=False)
 
 
 @pytest.fixture(params=BACKENDS)

@@ -8,11 +8,13 @@ import sqlite3
 import threading
 
 import pytest
+import sqlalchemy as sa
 from argon2 import PasswordHasher
 
 import audit.store.core as store_module
 from audit.errors import StoreError
 from audit.store.core import AuditStore
+from tests.store_backends import db_url  # noqa: F401 - a fixture
 
 FAST = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 PW = "correct horse battery"
@@ -51,14 +53,15 @@ def _assert_all_comments_stored(path, audit_id: int, names: list[str]) -> None:
     assert len(bodies) == WRITERS * COMMENTS_EACH == 1600
     assert set(bodies) == {f"{n} #{i}" for n in names for i in range(COMMENTS_EACH)}
     assert len(events) == 1600
+    assert store.verify_trail().ok  # concurrent appends kept the hash chain whole
     for name in names:  # each writer's comments are in the order it wrote them
         mine = [b for b in bodies if b.startswith(f"{name} #")]
         assert mine == [f"{name} #{i}" for i in range(COMMENTS_EACH)]
 
 
 @pytest.mark.parametrize("shared", [True, False], ids=["one-shared-store", "store-per-thread"])
-def test_eight_threads_adding_200_comments_each_lose_nothing(tmp_path, shared):
-    path = tmp_path / "audit.db"
+def test_eight_threads_adding_200_comments_each_lose_nothing(db_url, shared):
+    path = db_url
     audit_id, names = _seed(path)
     shared_store = AuditStore(path, password_hasher=FAST) if shared else None
     start = threading.Barrier(WRITERS)
@@ -87,8 +90,8 @@ def test_eight_threads_adding_200_comments_each_lose_nothing(tmp_path, shared):
 
 
 @pytest.mark.slow
-def test_eight_processes_adding_200_comments_each_lose_nothing(tmp_path):
-    path = tmp_path / "audit.db"
+def test_eight_processes_adding_200_comments_each_lose_nothing(db_url):
+    path = db_url
     audit_id, names = _seed(path)
     context = multiprocessing.get_context("spawn")  # no inherited connections or locks
     workers = [context.Process(target=_process_writer, args=(str(path), n, audit_id)) for n in names]
@@ -130,8 +133,8 @@ def test_writer_gives_a_clear_error_when_the_lock_never_comes(tmp_path):
 # -- a save that crashes half way leaves nothing ---------------------------------------------
 
 @pytest.mark.parametrize("step", ["_add_run", "append_event"])
-def test_audit_save_that_crashes_half_way_stores_nothing(tmp_path, monkeypatch, step):
-    path = tmp_path / "audit.db"
+def test_audit_save_that_crashes_half_way_stores_nothing(db_url, monkeypatch, step):
+    path = db_url
     with AuditStore(path, password_hasher=FAST) as store:
         admin = store.create_user("admin", password=PW, role="admin")
         events_before = len(store.list_events(user=admin))
@@ -149,13 +152,13 @@ def test_audit_save_that_crashes_half_way_stores_nothing(tmp_path, monkeypatch, 
         monkeypatch.undo()
         assert store.list_audits(user=admin) == ()
         assert len(store.list_events(user=admin)) == events_before
-    con = sqlite3.connect(path)
-    assert con.execute("SELECT COUNT(*) FROM audits").fetchone() == (0,)
-    assert con.execute("SELECT COUNT(*) FROM audit_runs").fetchone() == (0,)
+        with store._engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT COUNT(*) FROM audits").scalar() == 0
+            assert conn.exec_driver_sql("SELECT COUNT(*) FROM audit_runs").scalar() == 0
 
 
-def test_new_run_that_crashes_half_way_leaves_the_audit_as_it_was(tmp_path, monkeypatch):
-    with AuditStore(tmp_path / "audit.db", password_hasher=FAST) as store:
+def test_new_run_that_crashes_half_way_leaves_the_audit_as_it_was(db_url, monkeypatch):
+    with AuditStore(db_url, password_hasher=FAST) as store:
         admin = store.create_user("admin", password=PW, role="admin")
         audit = store.create_audit(user=admin, dataset_name="adult", dataset_sha256=SHA, report_json='{"v": 1}')
         store.submit_for_review(audit.id, user=admin)
@@ -211,8 +214,8 @@ def test_missing_folder_and_bad_url_give_store_errors(tmp_path):
 # -- hostile text is stored verbatim ---------------------------------------------------------
 
 @pytest.mark.parametrize("evil", ["'; DROP TABLE users; --", "Robert'); DROP TABLE audits;--"])
-def test_sql_injection_attempts_are_stored_as_plain_text(tmp_path, evil):
-    path = tmp_path / "audit.db"
+def test_sql_injection_attempts_are_stored_as_plain_text(db_url, evil):
+    path = db_url
     with AuditStore(path, password_hasher=FAST) as store:
         admin = store.create_user("admin", password=PW, role="admin")
         named = store.create_user(evil, password=evil, role="reviewer")
@@ -231,5 +234,5 @@ def test_sql_injection_attempts_are_stored_as_plain_text(tmp_path, evil):
         assert store.list_comments(audit.id, user=admin)[0].body == evil
         assert store.list_decisions(audit.id, user=admin)[0].note == evil
         assert store.list_audits(user=admin, dataset="x' OR '1'='1") == ()
-    tables = {r[0] for r in sqlite3.connect(path).execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        tables = set(sa.inspect(store._engine).get_table_names())
     assert {"users", "audits", "comments", "decisions"} <= tables
