@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from audit.sections.drift import multiclass as mcd
 from audit.sections.drift.domain import DomainClassifier, SeparatingFeature, domain_classifier
 from audit.sections.drift.stats import (
     FeatureDrift,
@@ -40,6 +41,8 @@ from audit.sections.drift.shift import apply_shift, code_labels, parse_shift, sp
 from audit.errors import ConfigError, DataError
 from audit.models.baselines import TrainedModels
 from audit.verdict import Verdict, decide
+
+SUPPORTS_MULTICLASS = True  # predicted-class and label drift over classes (multiclass.py)
 
 Progress = Callable[[float, str], None] | None
 
@@ -311,9 +314,15 @@ def audit_drift(
     else:
         pred_ref, pred_src = ref, "reference data"
     pred_ref, cur_scored = _take(pred_ref, opts.score_rows, rng), _take(cur, opts.score_rows, rng)
-    s_ref, s_cur = trained.score(pred_ref[features]), trained.score(cur_scored[features])
-    prediction = _single(numeric_drift("model score", summarise_numeric(s_ref), summarise_numeric(s_cur), bins=opts.psi_bins,
-                                       quantiles=opts.quantiles, threshold=opts.wasserstein_threshold), opts.alpha)
+    multi = trained.task == "multiclass"
+    # Multiclass: the predicted class is the output users act on; its distribution is compared.
+    scorer = (lambda X: trained.predict(X).astype(np.float64)) if multi else trained.score
+    s_ref, s_cur = scorer(pred_ref[features]), scorer(cur_scored[features])
+    if multi:
+        prediction = _single(mcd.class_drift("predicted class", s_ref, s_cur, trained.classes, opts.jensen_shannon_threshold), opts.alpha)
+    else:
+        prediction = _single(numeric_drift("model score", summarise_numeric(s_ref), summarise_numeric(s_cur), bins=opts.psi_bins,
+                                           quantiles=opts.quantiles, threshold=opts.wasserstein_threshold), opts.alpha)
     labels = _label_drift(ref, cur, trained, opts)
 
     say(0.9, "performance on current data")
@@ -328,7 +337,7 @@ def audit_drift(
             y_ref, sc_ref, src = _labels_of(pred_ref, ds.target), s_ref, "reference data"
         else:
             test = _take(split_frame(trained, "test"), opts.score_rows, rng)
-            y_ref, sc_ref, src = _labels_of(test, ds.target), trained.score(test[features]), "held-out test split"
+            y_ref, sc_ref, src = _labels_of(test, ds.target), scorer(test[features]), "held-out test split"
         performance, perf_note = _performance(y_ref, sc_ref, y_cur, s_cur, src, trained, opts, rng)
     verdict = _verdict(data, prediction, labels, performance, opts)
     say(1.0, "drift done")
@@ -365,7 +374,9 @@ def _label_drift(ref: pd.DataFrame, cur: pd.DataFrame, trained: TrainedModels, o
     if yr is None or yc is None:
         return None
     yr, yc = yr[np.isfinite(yr)], yc[np.isfinite(yc)]
-    if trained.task == "binary":
+    if trained.task == "multiclass":
+        f = mcd.class_drift(t, yr, yc, trained.classes, opts.jensen_shannon_threshold)
+    elif trained.task == "binary":
         pos = str(trained.dataset.positive_label)
         neg = next((v for v in trained.dataset.frame[t].dropna().astype(str).unique() if v != pos), "negative")
         names = lambda y: pd.Series(np.where(y == 1, pos, neg)).value_counts()  # noqa: E731
@@ -384,12 +395,15 @@ def _performance(y_ref, s_ref, y_cur, s_cur, src: str, trained: TrainedModels, o
         return (), f"not measured: only {len(y_cur)} labelled current rows (at least 10 needed)"
     # AUC is blind to a shift that moves every score the same way; accuracy at the
     # decision threshold is not, so a binary model is judged on both.
-    metrics = ("roc_auc", "accuracy") if trained.task == "binary" else ("r2",)
+    metrics = ("roc_auc", "accuracy") if trained.task == "binary" else ("accuracy",) if trained.task == "multiclass" else ("r2",)
     kw = dict(threshold=trained.report.decision_threshold, confidence=opts.confidence, n_boot=opts.performance_bootstrap, rng=rng)
+    measure = metric_with_ci
+    if trained.task == "multiclass":  # scores are predicted class codes
+        measure = lambda m, y, s, **_: mcd.accuracy_ci(y, s, opts.confidence)  # noqa: E731
     out = []
     for m in metrics:
-        r, r_lo, r_hi, how = metric_with_ci(m, y_ref, s_ref, **kw)
-        c, c_lo, c_hi, _ = metric_with_ci(m, y_cur, s_cur, **kw)
+        r, r_lo, r_hi, how = measure(m, y_ref, s_ref, **kw)
+        c, c_lo, c_hi, _ = measure(m, y_cur, s_cur, **kw)
         out.append(PerformanceShift(
             metric=m, reference=r, reference_ci_low=r_lo, reference_ci_high=r_hi, current=c, current_ci_low=c_lo,
             current_ci_high=c_hi, drop=r - c, n_reference=len(y_ref), n_current=len(y_cur), reference_source=src, ci_method=how,
@@ -418,7 +432,8 @@ def _verdict(data: DatasetDrift, prediction: FeatureDrift | None, labels: Featur
             warns.append(f"a classifier tells current from reference rows: {auc} (>= {opts.domain_auc_warn}); most separating: {top}")
         else:
             passes.append(f"a domain classifier barely tells the samples apart: {auc} (< {opts.domain_auc_warn} or interval includes 0.5)")
-    for f, what in ((prediction, "the model's score distribution"), (labels, "the label distribution")):
+    for f, what in ((prediction, "the model's score distribution" if prediction is None or prediction.kind != "categorical"
+                     else "the predicted class distribution"), (labels, "the label distribution")):
         if f is not None:
             desc = f"{f.effect_metric} {f.effect_size:.3f}, p {f.p_value:.2g}"
             (warns if f.drifted else passes).append(f"{what} {'drifted' if f.drifted else 'is stable'} ({desc})")

@@ -206,7 +206,7 @@ def split_frame(trained: TrainedModels, which: str) -> pd.DataFrame:
 
 def code_labels(frame: pd.DataFrame, ds: Dataset) -> pd.DataFrame:
     """``frame`` with its target column (when present) coded like the training labels
-    (1.0 = the positive label, NaN = missing)."""
+    (1.0 = the positive label; multiclass: the class code; NaN = missing)."""
     if ds.target not in frame.columns:
         return frame
     out = frame.copy()
@@ -219,6 +219,10 @@ def code_labels(frame: pd.DataFrame, ds: Dataset) -> pd.DataFrame:
                 f"the target column {ds.target!r} of the compared data holds {unknown[:5]}; expected the training labels {sorted(known)}"
             )
         out[ds.target] = np.where(raw.isna(), np.nan, (raw.astype(str) == ds.positive_label).astype(np.float64))
+    elif ds.task == "multiclass":
+        from audit.sections.drift.multiclass import code_classes
+
+        out[ds.target] = code_classes(raw, ds.classes, ds.target)
     else:
         out[ds.target] = pd.to_numeric(raw, errors="coerce").astype(np.float64)
     return out
