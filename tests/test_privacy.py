@@ -112,7 +112,7 @@ def test_group_metrics_equal_fairlearn_and_skip_small_groups():
     from fairlearn.metrics import MetricFrame, demographic_parity_difference, equalized_odds_difference
     from sklearn.metrics import accuracy_score
 
-    from audit.sections.privacy.section import _group_metrics
+    from audit.sections.privacy.groups import group_metrics as _group_metrics
 
     rng = np.random.default_rng(0)
     g = np.array(["a"] * 300 + ["b"] * 200 + ["tiny"] * 10)
