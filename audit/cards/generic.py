@@ -1,8 +1,8 @@
 """A readable rendering of any report section, whatever its shape.
 
-Sections get a dedicated renderer in the card once their shape settles; this one
-is the fallback for fields a dedicated renderer does not know (a newer report, a
-section still being written), so nothing in a report is silently dropped.
+Built-in sections have a dedicated renderer in the card; this one draws the JSON form
+of a registered section that has none (a plugin section, one still being written), so
+nothing in a report is silently dropped.
 """
 
 from __future__ import annotations
