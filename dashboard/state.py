@@ -229,11 +229,44 @@ def store_url() -> str:
     return os.environ.get(ENV_URL) or DEFAULT_PATH
 
 
+def client_key() -> str | None:
+    """Who is signing in, for the store's per-client limit: the browser's address as Streamlit saw it.
+
+    Behind a reverse proxy this is the proxy's address, so every visitor shares one
+    client limit; the per-account limit still applies to each account.
+    """
+    try:
+        address = st.context.ip_address
+    except Exception:  # noqa: BLE001 - outside a browser session there is none
+        return None
+    return address if isinstance(address, str) and address else None  # AppTest gives a stand-in object
+
+
 def login(username: str, password: str) -> Any:
     """Check the password against the store and sign this session in; raises PermissionDenied."""
-    user = audit_store().authenticate(username, password=password)
+    user = audit_store().authenticate(username, password=password, client=client_key())
     set_user(user)
     return user
+
+
+def checked_user() -> tuple[Any | None, str | None]:
+    """The signed-in user if the store still honours the session, else (None, why it ended).
+
+    A password reset or role change ends the session: it is signed out here, on the
+    next run of any page, not only when it next tries to change something.
+    """
+    from audit.errors import PermissionDenied, StoreError
+
+    user = current_user()
+    if user is None:
+        return None, None
+    try:
+        return audit_store().check_session(user), None
+    except PermissionDenied as exc:
+        logout()
+        return None, str(exc)
+    except StoreError:
+        return user, None  # the database is unreachable: the page's own store call says so
 
 
 def logout() -> None:

@@ -164,6 +164,30 @@ def test_sign_in_then_sign_out_forgets_the_stored_audit(store, reports):
     assert any("No audit yet" in i.value for i in at.info)
 
 
+@pytest.mark.parametrize("change", ["password", "role"])
+def test_a_password_reset_or_role_change_signs_the_open_session_out(store, change):
+    at = _sign_in(_session(), "bob", page="reviews")
+    assert at.session_state[state.USER].username == "bob"
+    if change == "password":
+        store.reset_password("bob", new_password="an entirely new secret")
+    else:
+        store.set_role("bob", role="viewer")
+    at.run()  # the same browser session, on its next interaction
+    _ok(at)
+    assert state.USER not in at.session_state
+    assert [b.label for b in at.form_submit_button] == ["Sign in"]
+    assert any(md("session of bob has ended") in w.value for w in at.warning)
+
+
+def test_repeated_wrong_passwords_lock_the_account_in_the_dashboard(store):
+    at = _session()
+    for _ in range(5):
+        _sign_in(at, "alice", "not the password")
+    _sign_in(at, "alice")  # the right password, too late
+    assert any(md("too many failed sign-ins for this account") in e for e in _errors(at))
+    assert state.USER not in at.session_state
+
+
 # -- the Reviews page ----------------------------------------------------------------------
 
 

@@ -251,6 +251,8 @@ class StoreBase:
             With the same message, after the same hashing work, whether the username
             is unknown, the password is wrong, or the account's hash is outdated.
         """
+        if client is not None and not isinstance(client, str):
+            raise StoreError(f"client must be text identifying who signs in, got {type(client).__name__}")
         name = lookup_name(username) or ""
         moment = throttle.utcnow()
         usable = isinstance(password, str) and len(password) <= MAX_PASSWORD_LENGTH

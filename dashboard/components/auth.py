@@ -71,7 +71,9 @@ def show_flash() -> None:
 def require_user() -> Any:
     """The signed-in user; otherwise only the sign-in form is drawn and the page stops."""
     show_flash()
-    user = state.current_user()
+    user, ended = state.checked_user()
+    if ended:
+        st.warning(ui.md(ended), icon=":material/logout:")
     if user is None:
         st.info("Sign in to see the audits saved in the shared store.")
         login_form()
