@@ -23,7 +23,7 @@ from audit.models.loading import ModelFile, read_model_file
 from audit.models.user import SkopsModel
 from audit.sections.fairness.section import FairnessOptions, audit_fairness
 from audit.sections.performance import PerformanceOptions, audit_performance
-from conftest import make_synthetic
+from tests.conftest import make_synthetic
 
 NUM, CAT = ["x1", "x2", "noise"], ["colour", "sex"]
 PERF = PerformanceOptions(bootstrap=30)

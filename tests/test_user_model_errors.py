@@ -12,8 +12,8 @@ import skops.io as sio
 
 from audit.cli import main
 from audit.models.loading import ModelError, load_skops, read_model_file
-from conftest import make_synthetic
-from test_user_model import fitted_pipeline, rule_onnx, to_onnx_bytes
+from tests.conftest import make_synthetic
+from tests.test_user_model import fitted_pipeline, rule_onnx, to_onnx_bytes
 
 CALLS: list[str] = []
 

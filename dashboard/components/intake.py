@@ -14,11 +14,12 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from audit.config import AuditConfig, DataOptions
+from audit.config import AuditConfig, DataOptions, UserModelOptions
 from audit.errors import AuditError
 from audit.report import AuditReport
 from dashboard import components as ui
 from dashboard import forms, state
+from dashboard.components.user_model import model_picker
 
 UPLOAD_TYPES = ["csv", "gz", "tsv", "txt", "parquet", "pq", "xlsx", "xls"]
 
@@ -29,6 +30,7 @@ class PendingRun:
     data: Any  # a path or a named BytesIO
     current: Any
     key: str
+    model_file: Any = None  # the user's model file (audit.models.loading.ModelFile), already checked
 
 
 def _named_bytes(raw: bytes, name: str) -> io.BytesIO:
@@ -108,13 +110,22 @@ def upload_panel() -> PendingRun | None:
             st.error(str(exc))
             return None
         data_opts = _schema_editor(inferred, key=f"schema_{sha[:12]}_{state.bytes_sha256(repr((target, sensitive)).encode())[:8]}")
+        choice = model_picker([c for c in others if c not in sensitive], key=sha[:12])
+        if choice is None:
+            return None
         config = _options_form(target, sensitive, data_opts, n_rows=len(frame))
         if config is None:
             return None
+        if choice.options.get("path") or choice.options.get("predictions"):
+            try:
+                config = config.replace(model=UserModelOptions(**choice.options))
+            except AuditError as exc:
+                st.error(str(exc))
+                return None
         cur_raw = cur.getvalue() if cur is not None else None
-        key = state.audit_key(sha, config, state.bytes_sha256(cur_raw) if cur_raw is not None else None)
+        key = state.audit_key(sha, config, (state.bytes_sha256(cur_raw) if cur_raw is not None else "") + choice.fingerprint)
         current = _named_bytes(cur_raw, cur.name) if cur is not None else None
-        return PendingRun(config, _named_bytes(raw, up.name), current, key)
+        return PendingRun(config, _named_bytes(raw, up.name), current, key, choice.file)
 
 
 def _schema_editor(inferred: state.InferredSchema, *, key: str) -> dict[str, Any]:

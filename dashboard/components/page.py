@@ -63,6 +63,10 @@ def require_section(report: AuditReport, name: str) -> Any:
     sec = getattr(report, name, None)
     if sec is None:
         t = section_timing(report, name)
+        if t is not None and t.status == "not run":
+            # The audited model lacks what the section needs: running again would not change it.
+            st.info(f"Not run: {md(t.message)}.")
+            st.stop()
         why = {
             "not requested": "it was not selected for this audit",
             "not available in this version": "this version of the audit core does not include it yet",
@@ -79,8 +83,10 @@ def header(report: AuditReport, title: str, area: str | None = None) -> None:
     status = report.scorecard[area].status if area and area in report.scorecard else None
     st.title(title)
     m = report.manifest
+    audited = report.models.selected_label if report.models is not None else None
     st.caption(f"{md(m.dataset.name)} · {m.rows_used:,} rows · target {md(m.target)} · "
-               f"sensitive {md(', '.join(m.sensitive))} · audited {md(m.started_at)}"
+               + (f"audited model {md(audited)} · " if audited else "")
+               + f"sensitive {md(', '.join(m.sensitive))} · audited {md(m.started_at)}"
                + (f" · {badge(status)}" if area else ""))
 
 

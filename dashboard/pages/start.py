@@ -1,5 +1,7 @@
 """New audit: the embedded sample in one click, or an uploaded table with pickers, schema and options."""
 
+import functools
+
 import streamlit as st
 
 from audit.pipeline import run_audit
@@ -8,7 +10,7 @@ from dashboard import forms, state
 from dashboard.components import intake
 
 st.title("New audit")
-st.markdown("Audit baseline models trained on a table: performance, fairness, explanations, robustness, "
+st.markdown("Audit your own model (ONNX, skops or a predictions column) or baseline models trained on a table: performance, fairness, explanations, robustness, "
             "drift and privacy, each with a pass / warn / fail verdict and the reasons behind it.")
 progress_area = st.container()  # progress shows at the top, whichever button started the run
 
@@ -22,7 +24,8 @@ if opened is not None:
 if pending is not None:
     with progress_area:
         report = ui.run_audit_with_progress(pending.config, pending.data, current=pending.current, key=pending.key,
-                                            available=forms.available_sections(), run=run_audit)
+                                            available=forms.available_sections(),
+                                            run=functools.partial(run_audit, model_file=pending.model_file))
     if report is not None:
         state.set_current(report, pending.key)
         st.switch_page(ui.OVERVIEW_PAGE)
