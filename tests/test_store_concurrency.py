@@ -59,6 +59,7 @@ def _assert_all_comments_stored(path, audit_id: int, names: list[str]) -> None:
         assert mine == [f"{name} #{i}" for i in range(COMMENTS_EACH)]
 
 
+@pytest.mark.slow  # about 12 s per case on either backend
 @pytest.mark.parametrize("shared", [True, False], ids=["one-shared-store", "store-per-thread"])
 def test_eight_threads_adding_200_comments_each_lose_nothing(db_url, shared):
     path = db_url
