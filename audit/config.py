@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from audit.serial import ReportMixin, from_jsonable
+from audit.bounds import bounded
 from audit.errors import ConfigError
 from audit.sections import registry
 
@@ -28,6 +29,7 @@ _E_UNKNOWN_KEY = "unknown option {key!r} in [{section}]: expected some of {expec
 _E_BAD_VALUE = "option {key!r} in [{section}] must be {tp}, got {value!r}"
 
 
+@bounded("data")
 @dataclass(frozen=True)
 class DataOptions(ReportMixin):
     """Options of data intake.
@@ -44,6 +46,14 @@ class DataOptions(ReportMixin):
         audit of a model as deployed); the fairness audit also retrains without them.
     max_rows : rows kept for the audit (a seeded sample when the file is larger; 0 = all).
     max_classes : most classes a categorical target may have (3 or more is multiclass).
+    max_uncompressed_mb : largest table after decompression (gzip, or the parts of an
+        .xlsx zip), in megabytes; a file past it is refused before it is expanded.
+    max_input_rows, max_columns, max_cells : the largest table read (rows, columns,
+        rows x columns); a file past any is refused before its frame is built.
+    max_excel_cells : the largest .xlsx sheet, in cells; openpyxl parses in pure Python
+        (about 30,000-100,000 cells a second), so this bounds the time one upload costs.
+
+    Ranges of every numeric option: :data:`audit.bounds.RANGES`.
     """
 
     max_file_mb: float = 500.0
@@ -53,6 +63,13 @@ class DataOptions(ReportMixin):
     column_types: Mapping[str, str] = field(default_factory=dict)
     sensitive_as_features: bool = True
     max_rows: int = 0
+    # Defaults that fit a 24 GB machine: 100M cells is ~0.8 GB as float64 and a few GB as strings.
+    max_uncompressed_mb: float = 1000.0
+    max_input_rows: int = 10_000_000
+    max_columns: int = 5_000
+    max_cells: int = 100_000_000
+    max_excel_cells: int = 500_000
+
     max_classes: int = 20
 
     def __post_init__(self) -> None:
@@ -60,6 +77,7 @@ class DataOptions(ReportMixin):
             raise ConfigError(f"data.max_classes must be an integer from 3 to 1000, got {self.max_classes!r}")
 
 
+@bounded("models")
 @dataclass(frozen=True)
 class ModelOptions(ReportMixin):
     """Options of baseline training.

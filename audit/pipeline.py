@@ -69,7 +69,7 @@ def _as_frame(src: DataSource, config: AuditConfig) -> tuple[pd.DataFrame, Datas
         return src.frame, DatasetInfo(src.name, src.sha256, src.n_rows, src.frame.shape[1])
     if isinstance(src, pd.DataFrame):
         return src, DatasetInfo("data", frame_sha256(src), len(src), src.shape[1])
-    frame, name, sha = load_table(src, max_file_mb=config.data.max_file_mb)
+    frame, name, sha = load_table(src, options=config.data)
     return frame, DatasetInfo(name, sha, len(frame), frame.shape[1])
 
 

@@ -2,12 +2,15 @@
 
 ``load_table`` turns bytes into a DataFrame (CSV with sniffed delimiter and
 encoding, gzip, Parquet, Excel) and raises :class:`DataError` with a message a
-data scientist can act on.
+data scientist can act on. The caps of :class:`DataOptions` (file size, uncompressed
+size, rows, columns, cells, Excel cells) are checked before the memory is spent;
+a refusal names the cap hit and the option that raises it.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import gzip
 import hashlib
 import io
@@ -17,12 +20,14 @@ from typing import IO
 
 import pandas as pd
 
+from audit.config import DataOptions
+from audit.data import limits
+from audit.data.limits import E_EMPTY, E_NO_ROWS, E_UNPARSEABLE
+from audit.data.formats import read_excel, read_parquet
+from audit.data.sniff import SAMPLE_BYTES, guess_delimiter, guess_encoding
 from audit.errors import DataError
 
-E_EMPTY = "the file {name} is empty"
-E_NO_ROWS = "the file {name} has a header but no data rows"
 E_BINARY = "the file {name} is not a table: it looks like binary data (expected CSV, Parquet or Excel)"
-E_UNPARSEABLE = "the file {name} could not be read as a table: {detail}"
 E_TOO_BIG = "the file {name} is {size:.1f} MB, over the {limit:g} MB limit (raise data.max_file_mb to allow it)"
 W_DUP_SAME = "column {col!r} appears {n} times with identical values; the first was kept and {dropped} identical copies dropped"
 W_DUP_RENAMED = "column {col!r} appears again (column {pos}) with different values; that copy was renamed {new!r}"
@@ -68,133 +73,121 @@ def _check_size(size: int, limit_mb: float, name: str) -> None:
         raise DataError(E_TOO_BIG.format(name=name, size=size / 1024 / 1024, limit=limit_mb))
 
 
-def load_table(source: str | Path | bytes | IO[bytes], *, max_file_mb: float = 500.0, name: str | None = None) -> tuple[pd.DataFrame, str, str]:
-    """Read a CSV / gzip CSV / Parquet / Excel table.
+def _options(options: DataOptions | None, max_file_mb: float | None) -> DataOptions:
+    opts = options or DataOptions()
+    if max_file_mb is not None and max_file_mb != opts.max_file_mb:
+        opts = dataclasses.replace(opts, max_file_mb=max_file_mb)
+    return opts
+
+
+def load_table(source: str | Path | bytes | IO[bytes], *, max_file_mb: float | None = None, name: str | None = None,
+               options: DataOptions | None = None) -> tuple[pd.DataFrame, str, str]:
+    """Read a CSV / gzip CSV / Parquet / Excel table within the caps of ``options``.
 
     Returns
     -------
     (frame, name, sha256) : the table, the file's display name and the sha256 of its bytes.
     """
-    raw, shown = read_source(source, max_file_mb=max_file_mb)
+    opts = _options(options, max_file_mb)
+    raw, shown = read_source(source, max_file_mb=opts.max_file_mb)
     shown = name or shown
     sha = file_sha256(raw)
-    return parse_table(raw, name=shown, max_file_mb=max_file_mb), shown, sha
+    return parse_table(raw, name=shown, options=opts), shown, sha
 
 
-def parse_table(raw: bytes, *, name: str, max_file_mb: float = 500.0) -> pd.DataFrame:
+def parse_table(raw: bytes, *, name: str, max_file_mb: float | None = None, options: DataOptions | None = None) -> pd.DataFrame:
     """Parse bytes of a table file; format detected from content, not the file name."""
+    opts = _options(options, max_file_mb)
     if not raw.strip():
         raise DataError(E_EMPTY.format(name=name))
     if raw[:2] == b"\x1f\x8b":
-        try:
-            # Bounded read guards against gzip bombs: the uncompressed size obeys the same limit.
-            limit = int(max_file_mb * 1024 * 1024 * 10) if max_file_mb > 0 else -1
-            with gzip.GzipFile(fileobj=io.BytesIO(raw)) as gz:
-                raw = gz.read(limit if limit > 0 else -1)
-                if limit > 0 and gz.read(1):
-                    raise DataError(E_TOO_BIG.format(name=name + " (uncompressed)", size=limit / 1048576 + 1, limit=limit / 1048576))
-        except (OSError, EOFError, zlib.error) as exc:
-            raise DataError(E_UNPARSEABLE.format(name=name, detail=f"corrupt gzip data ({exc})")) from exc
+        raw = _gunzip(raw, name, opts)
         if not raw.strip():
             raise DataError(E_EMPTY.format(name=name))
     if raw[:4] == b"PAR1":
-        return _read_parquet(raw, name)
+        return dedupe_columns(read_parquet(raw, name, opts))
     if raw[:4] == b"PK\x03\x04":
-        return _read_excel(raw, name)
+        return dedupe_columns(read_excel(raw, name, opts))
     if raw[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
         raise DataError(E_XLS.format(name=name))
-    return _read_csv(raw, name)
+    return dedupe_columns(_read_csv(raw, name, opts))
 
 
-def _read_parquet(raw: bytes, name: str) -> pd.DataFrame:
+def _gunzip(raw: bytes, name: str, opts: DataOptions) -> bytes:
+    # A bounded read: a gzip bomb stops at the cap instead of filling memory.
+    limit = int(opts.max_uncompressed_mb * 1024 * 1024)
     try:
-        import pyarrow.parquet as pq
-
-        # ParquetFile.read, not read_table: the dataset reader refuses repeated column names.
-        table = pq.ParquetFile(io.BytesIO(raw)).read()
-    except Exception as exc:  # pyarrow raises many types for corrupt files
-        raise DataError(E_UNPARSEABLE.format(name=name, detail=f"invalid Parquet ({exc})")) from exc
-    cols = [str(c) for c in table.column_names]
-    # to_pandas refuses repeated names; positional renaming first, then the same dedupe as CSV.
-    frame = table.rename_columns([f"__col{i}" for i in range(len(cols))]).to_pandas()
-    frame.columns = cols
-    if frame.empty:
-        raise DataError(E_NO_ROWS.format(name=name))
-    return dedupe_columns(frame)
+        with gzip.GzipFile(fileobj=io.BytesIO(raw)) as gz:
+            out = gz.read(limit)
+            if gz.read(1):
+                limits.check_uncompressed(limit + 1, opts, name, more=True)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DataError(E_UNPARSEABLE.format(name=name, detail=f"corrupt gzip data ({exc})")) from exc
+    return out
 
 
-def _read_excel(raw: bytes, name: str) -> pd.DataFrame:
-    try:
-        # The first sheet holding any cells (a workbook may start with an empty or blank sheet).
-        sheets = pd.read_excel(io.BytesIO(raw), sheet_name=None, header=None, engine="openpyxl")
-    except Exception as exc:  # openpyxl / zipfile raise many types
-        raise DataError(E_UNPARSEABLE.format(name=name, detail=f"not a readable .xlsx workbook ({exc})")) from exc
-    frame = next((f for f in sheets.values() if not f.empty), pd.DataFrame())
-    if frame.empty:
-        raise DataError(E_EMPTY.format(name=name))
-    header = [str(c) for c in frame.iloc[0].tolist()]
-    frame = frame.iloc[1:].reset_index(drop=True)
-    frame.columns = header
-    if frame.empty:
-        raise DataError(E_NO_ROWS.format(name=name))
-    # Excel cells come back as object columns; let pandas infer real dtypes.
-    frame = frame.infer_objects()
-    for i in range(frame.shape[1]):
-        col = frame.iloc[:, i]
-        if col.dtype == object:
-            conv = pd.to_numeric(col, errors="coerce")
-            if conv.notna().sum() == col.notna().sum():
-                frame.isetitem(i, conv)
-    return dedupe_columns(frame)
-
-
-def _decode(raw: bytes, name: str) -> str:
+def _check_text(raw: bytes, name: str) -> str:
+    """The encoding of a text table; binary data is refused."""
     head = raw[:65536]
     if b"\x00" in head:
         raise DataError(E_BINARY.format(name=name))
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        pass
-    # Latin-1 decodes any byte string, so first reject data that is mostly control bytes.
-    ctrl = sum(1 for b in head if b < 32 and b not in (9, 10, 13))
-    if ctrl > 0.01 * len(head):
-        raise DataError(E_BINARY.format(name=name))
-    try:
-        return raw.decode("cp1252")
-    except UnicodeDecodeError:
-        return raw.decode("latin-1")
+    enc = guess_encoding(raw)
+    if enc != "utf-8-sig":
+        # Latin-1 decodes any byte string, so first reject data that is mostly control bytes.
+        ctrl = sum(1 for b in head if b < 32 and b not in (9, 10, 13))
+        if ctrl > 0.01 * len(head):
+            raise DataError(E_BINARY.format(name=name))
+    return enc
 
 
-def _read_csv(raw: bytes, name: str) -> pd.DataFrame:
-    text = _decode(raw, name)
-    sample = text[:65536]
+def _header(raw: bytes, enc: str, sep: str, name: str) -> list[str]:
+    """The whole first record, however long, checked against the first data row.
+
+    The C csv reader streams both in linear time. pandas turns extra leading fields of
+    the first data row into an index, one level per field: a 60 KB row of ``,"a`` took
+    8 s, so a first row wider than the header is refused here instead.
+    """
+    text = io.TextIOWrapper(io.BytesIO(raw), encoding=enc, newline="")
+    reader = csv.reader(text, delimiter=sep, skipinitialspace=True)
+    try:
+        header = [h.strip() for h in next(reader, [])]
+        first = next(reader, [])
+    except csv.Error as exc:
+        raise DataError(E_UNPARSEABLE.format(name=name, detail=f"the first rows cannot be parsed ({exc})")) from exc
+    if len(first) > len(header):
+        raise DataError(E_UNPARSEABLE.format(
+            name=name, detail=f"the first data row has {len(first):,} fields but the header names {len(header):,} columns"))
+    return header
+
+
+def _read_csv(raw: bytes, name: str, opts: DataOptions) -> pd.DataFrame:
+    enc = _check_text(raw, name)
+    sample = raw[:SAMPLE_BYTES].decode(enc, errors="ignore")
     first_line = sample.splitlines()[0] if sample.splitlines() else ""
+    sep = guess_delimiter(sample, cut=len(raw) > SAMPLE_BYTES)
+    header = _header(raw, enc, sep, name)
+    limits.check_columns(len(header), opts, name)
+    budget = limits.row_budget(len(header), opts)
     try:
-        dialect = csv.Sniffer().sniff(sample, delimiters=",;\t|")
-        sep = dialect.delimiter
-    except csv.Error:
-        counts = {d: first_line.count(d) for d in ",;\t|"}
-        sep = max(counts, key=counts.get) if max(counts.values()) > 0 else ","
-    header = next(csv.reader([first_line], delimiter=sep), [])
-    header = [h.strip() for h in header]
-    try:
-        frame = pd.read_csv(io.StringIO(text), sep=sep, skipinitialspace=True, na_values=["?", "NA", "N/A", "null", "NULL", ""], keep_default_na=True)
+        # Read one row past the budget: a longer file is refused without parsing the rest.
+        frame = pd.read_csv(io.BytesIO(raw), encoding=enc, sep=sep, skipinitialspace=True, nrows=budget + 1,
+                            na_values=["?", "NA", "N/A", "null", "NULL", ""], keep_default_na=True)
     except pd.errors.EmptyDataError as exc:
         raise DataError(E_EMPTY.format(name=name)) from exc
     except (pd.errors.ParserError, ValueError, csv.Error) as exc:
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DataError(E_UNPARSEABLE.format(name=name, detail=detail)) from exc
+    limits.check_rows(len(frame), frame.shape[1], opts, name, more=len(frame) > budget)
     if len(header) == frame.shape[1] and len(set(header)) < len(header):
-        # pandas mangles a repeated name into "name.1"; restore the file's names and dedupe below.
+        # pandas mangles a repeated name into "name.1"; restore the file's names and dedupe after.
         frame.columns = header
     frame.columns = [str(c).strip() for c in frame.columns]
     if frame.empty:
         raise DataError(E_NO_ROWS.format(name=name))
-    if frame.shape[1] == 1 and len(text) > 0 and not any(d in first_line for d in ",;\t|"):
+    if frame.shape[1] == 1 and not any(d in first_line for d in ",;\t|"):
         # One column and no delimiter anywhere: free text, not a table.
         raise DataError(E_UNPARSEABLE.format(name=name, detail="found a single column and no delimiter (expected comma, semicolon, tab or pipe separated values)"))
-    return dedupe_columns(frame)
+    return frame
 
 
 def dedupe_columns(frame: pd.DataFrame) -> pd.DataFrame:

@@ -383,7 +383,7 @@ def load_dataset(
     opts = options or DataOptions()
     if isinstance(source, pd.DataFrame):
         return prepare_dataset(source.copy(), target=target, sensitive=sensitive, options=opts, name=name or "data", seed=seed, predictions=predictions)
-    frame, shown, sha = load_table(source, max_file_mb=opts.max_file_mb, name=name)
+    frame, shown, sha = load_table(source, options=opts, name=name)
     return prepare_dataset(frame, target=target, sensitive=sensitive, options=opts, name=shown, sha256=sha, seed=seed, predictions=predictions)
 
 

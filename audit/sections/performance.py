@@ -31,6 +31,7 @@ from sklearn.metrics import (
 from sklearn.model_selection import train_test_split
 
 from audit.serial import ReportMixin
+from audit.bounds import bounded
 from audit.errors import ConfigError
 from audit.models.baselines import TrainedModels, metric_value
 from audit.models.multiclass import class_proba
@@ -41,6 +42,7 @@ _EPS = 1e-15
 SUPPORTS_MULTICLASS = True  # the pipeline runs only sections that handle multiclass targets
 
 
+@bounded("performance")
 @dataclass(frozen=True)
 class PerformanceOptions(ReportMixin):
     """Options and thresholds of the performance audit.

@@ -38,6 +38,7 @@ from audit.sections.drift.stats import (
 )
 from audit.serial import ReportMixin
 from audit.sections.drift.shift import apply_shift, code_labels, parse_shift, split_frame
+from audit.bounds import bounded
 from audit.errors import ConfigError, DataError
 from audit.models.baselines import TrainedModels
 from audit.verdict import Verdict, decide
@@ -47,6 +48,7 @@ SUPPORTS_MULTICLASS = True  # predicted-class and label drift over classes (mult
 Progress = Callable[[float, str], None] | None
 
 
+@bounded("drift")
 @dataclass(frozen=True)
 class DriftOptions(ReportMixin):
     """Options and thresholds of the drift audit (TOML table ``[drift]``).

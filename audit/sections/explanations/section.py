@@ -36,6 +36,7 @@ from audit.sections.explanations.shap_summary import (
 )
 from audit.sections.explanations.shap_values import EXPLAINERS, FeatureCodec, choose_explainer, compute_shap
 from audit.sections.explanations.surrogate import ReadableEncoder, SurrogateRule, SurrogateTree, fit_surrogate
+from audit.bounds import bounded
 from audit.errors import ConfigError
 from audit.models.baselines import TrainedModels
 from audit.verdict import Verdict, decide
@@ -45,6 +46,7 @@ _COMPARED_WITH = {"log_odds": "decision_function", "decision_function": "decisio
 SUPPORTS_MULTICLASS = True  # SHAP per class, summed, and for the predicted class (multiclass.py)
 
 
+@bounded("explanations")
 @dataclass(frozen=True)
 class ExplanationOptions(ReportMixin):
     """Options and thresholds of the explanations section.

@@ -39,6 +39,7 @@ from audit.sections.fairness.metrics import (
 from audit.sections.fairness.multiclass import ClassFairness, audit_multiclass
 from audit.sections.fairness.mitigation import MITIGATIONS, ModelVariant, Scorer, mitigate, retrain_unaware, skipped
 from audit.serial import ReportMixin
+from audit.bounds import bounded
 from audit.errors import ConfigError
 from audit.models.baselines import TrainedModels
 from audit.sections.performance import weighted_auc
@@ -48,6 +49,7 @@ _PROXY_METRICS = ("cramers_v", "mutual_information", "auc")
 SUPPORTS_MULTICLASS = True  # one-vs-rest per class, see multiclass.py
 
 
+@bounded("fairness")
 @dataclass(frozen=True)
 class FairnessOptions(ReportMixin):
     """Options and thresholds of the fairness audit (TOML table ``[fairness]``).

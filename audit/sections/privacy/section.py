@@ -27,6 +27,7 @@ from audit.sections.privacy.dp_training import ACCOUNTANTS, NETWORKS, TrainSetti
 from audit.sections.privacy.groups import GroupMetrics, group_metrics
 from audit.sections.privacy.membership import AttackResult, attack_membership
 from audit.serial import ReportMixin
+from audit.bounds import bounded
 from audit.errors import ConfigError
 from audit.models.baselines import TrainedModels, make_preprocessor, metric_value
 from audit.verdict import Verdict, decide
@@ -36,6 +37,7 @@ _MIN_STEPS_PER_EPOCH = 20
 __all__ = ["PrivacyOptions", "PrivacyReport", "ModelPrivacy", "GroupMetrics", "AttackResult", "audit_privacy", "compute_epsilon"]
 
 
+@bounded("privacy")
 @dataclass(frozen=True)
 class PrivacyOptions(ReportMixin):
     """Options and thresholds of the privacy audit (TOML table ``[privacy]``).

@@ -21,6 +21,7 @@ from threadpoolctl import threadpool_limits
 
 from audit.sections.robustness.attacks import ATTACK_NORMS, AttackReport, AttackResult, BudgetPoint, FeatureChange, attack_model
 from audit.serial import ReportMixin
+from audit.bounds import bounded
 from audit.errors import ConfigError
 from audit.models.baselines import TrainedModels
 from audit.verdict import Verdict, decide
@@ -29,6 +30,7 @@ _UNSEEN = "__unseen_category__"
 SUPPORTS_MULTICLASS = True  # a flip is a change of predicted class
 
 
+@bounded("robustness")
 @dataclass(frozen=True)
 class RobustnessOptions(ReportMixin):
     """Options and thresholds of the robustness audit.
