@@ -33,7 +33,7 @@ _BOOT = (0, 100_000)
 
 RANGES: dict[str, dict[str, tuple[float, float]]] = {
     "data": {
-        "max_file_mb": (0.001, 1_000_000), "min_group_size": (1, 1_000_000), "max_rows": (0, 10**10),
+        "max_file_mb": (0.001, 1_000_000), "min_group_size": (1, 1_000_000), "max_rows": (0, 10**10), "max_classes": (3, 1000),
         "max_uncompressed_mb": (0.001, 1_000_000), "max_input_rows": (1, 10**10), "max_columns": (1, 1_000_000),
         "max_cells": (1, 10**11), "max_excel_cells": (1, 10**9),
     },

@@ -23,6 +23,12 @@ from audit.verdict import Verdict, worst
 
 REPORT_FORMAT = "rai-audit-report/1"
 
+# Caps on a report read from JSON (someone else's file, via "Open a saved report"): a real
+# report is a few MB and nests about 8 deep; past these it is refused, not parsed on.
+MAX_REPORT_MB = 64
+MAX_REPORT_DEPTH = 64
+MAX_REPORT_VALUES = 5_000_000
+
 
 @dataclass(frozen=True)
 class SectionTiming(ReportMixin):
@@ -92,12 +98,16 @@ class AuditReport:
 
     ``sections`` maps every registered section name to its report, or ``None`` when
     it did not run (``null`` in JSON). Each is also an attribute: ``report.fairness``.
+    ``imported_from`` names the file a report was opened from (the dashboard's "Open a
+    saved report"): its verdicts were not computed by this installation, and every view
+    and card of it says so. ``None`` for a report computed here.
     """
 
     manifest: Manifest
     models: ModelsReport | None = None
     sections: Mapping[str, Any] = field(default_factory=dict)
     scorecard: Mapping[str, Verdict] = field(default_factory=dict)
+    imported_from: str | None = None
 
     def __post_init__(self) -> None:
         reg = registry.active()
@@ -125,6 +135,8 @@ class AuditReport:
         for name, sec in self.sections.items():
             out[name] = None if sec is None else to_jsonable(sec)
         out["scorecard"] = {k: v.to_dict() for k, v in self.scorecard.items()}
+        if self.imported_from is not None:  # absent for reports computed here: their JSON is unchanged
+            out["imported_from"] = self.imported_from
         return out
 
     def to_json(self, *, indent: int | None = 2) -> str:
@@ -141,21 +153,39 @@ class AuditReport:
                 raw = data.get(spec.name)
                 sections[spec.name] = None if raw is None else from_jsonable(spec.report_type(), raw)
             scorecard = {k: Verdict.from_dict(v) for k, v in (data.get("scorecard") or {}).items()}
-        except (KeyError, TypeError, ValueError) as exc:
+            imported = data.get("imported_from")
+            if imported is not None and not isinstance(imported, str):
+                raise TypeError(f"imported_from must be a file name, got {type(imported).__name__}")
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             if isinstance(exc, AuditError):
                 raise
             raise AuditError(f"not a valid audit report: {exc!r}") from exc
-        return cls(manifest=manifest, models=models, sections=sections, scorecard=scorecard)
+        return cls(manifest=manifest, models=models, sections=sections, scorecard=scorecard, imported_from=imported)
 
     @classmethod
-    def from_json(cls, text: str | bytes) -> "AuditReport":
+    def from_json(cls, text: str | bytes, *, imported_from: str | None = None) -> "AuditReport":
+        """Parse a report, refusing one over ``MAX_REPORT_MB``, ``MAX_REPORT_DEPTH`` or ``MAX_REPORT_VALUES``.
+
+        ``imported_from``: the file name of a report someone supplied; it marks the report as imported
+        (overriding whatever the file says).
+        """
+        if len(text) > MAX_REPORT_MB * 1024 * 1024:
+            raise AuditError(f"not a valid audit report: {len(text) / 1048576:,.1f} MB, over the {MAX_REPORT_MB} MB cap")
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise AuditError(f"not a valid audit report: the JSON does not parse ({exc})") from exc
+        except RecursionError as exc:  # the C decoder gives up near Python's recursion limit
+            raise AuditError(_E_DEEP) from exc
+        except UnicodeDecodeError as exc:
+            raise AuditError(f"not a valid audit report: the file is not UTF-8 text ({exc.reason})") from exc
+        _check_shape(data)
         if not isinstance(data, dict) or "manifest" not in data:
             raise AuditError("not a valid audit report: no manifest found")
-        return cls.from_dict(data)
+        report = cls.from_dict(data)
+        if imported_from is not None:
+            object.__setattr__(report, "imported_from", imported_from)
+        return report
 
     def sections_present(self) -> tuple[str, ...]:
         return tuple(n for n, sec in self.sections.items() if sec is not None)
@@ -163,6 +193,25 @@ class AuditReport:
     @property
     def overall_status(self) -> str:
         return worst([v.status for v in self.scorecard.values()])
+
+
+_E_DEEP = f"not a valid audit report: nested deeper than {MAX_REPORT_DEPTH} levels"
+
+
+def _check_shape(data: Any) -> None:
+    """Depth and value count of parsed JSON, walked without recursion (the walk must not overflow either)."""
+    stack, values = [(data, 1)], 0
+    while stack:
+        obj, depth = stack.pop()
+        values += 1
+        if depth > MAX_REPORT_DEPTH:
+            raise AuditError(_E_DEEP)
+        if values > MAX_REPORT_VALUES:
+            raise AuditError(f"not a valid audit report: more than {MAX_REPORT_VALUES:,} values")
+        if isinstance(obj, dict):
+            stack.extend((v, depth + 1) for v in obj.values())
+        elif isinstance(obj, list):
+            stack.extend((v, depth + 1) for v in obj)
 
 
 __all__ = ["AuditReport", "Manifest", "SectionTiming", "DatasetInfo", "REPORT_FORMAT"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import typing
 
 import pytest
@@ -11,13 +10,13 @@ import pytest
 from audit.bounds import MAX_ITEMS, RANGES
 from audit.config import DataOptions, ModelOptions, build_options, config_from_mapping
 from audit.errors import ConfigError
-from audit.pipeline import SECTIONS
+from audit.sections import registry
 
 
 def _option_classes() -> dict[str, type]:
     out = {"data": DataOptions, "models": ModelOptions}
-    for name, spec in SECTIONS.items():
-        out[name] = getattr(importlib.import_module(spec.module), spec.options_class)
+    for spec in registry.active():
+        out[spec.name] = spec.options_type()
     return out
 
 
