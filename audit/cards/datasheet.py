@@ -115,12 +115,19 @@ def datasheet(report: Any, *, narrative: Narrative | None = None) -> Datasheet:
         Section("composition", "Composition", tuple(_composition(sheet, int(m.data_options.min_group_size or 0), representation))),
         _answer("collection", answers.collection),
         _answer("preprocessing", answers.preprocessing, auto=_preprocessing(sheet)),
-        _answer("uses", answers.uses, auto=(f"This audit used the dataset to train and evaluate {model} "
-                                             f"predicting {sheet.target!r}, on {m.started_at}.",)),
+        _answer("uses", answers.uses, auto=(_use_line(r, model, sheet.target),)),
         _answer("distribution", answers.distribution),
         _answer("maintenance", answers.maintenance),
     )
     return replace(sheet, sections=sections)
+
+
+def _use_line(r: AuditReport, model: str, target: str) -> str:
+    user = r.models.user_model if r.models is not None else None
+    if user is None:
+        return f"This audit used the dataset to train and evaluate {model} predicting {target!r}, on {r.manifest.started_at}."
+    return (f"This audit used the dataset to evaluate {model} predicting {target!r} ({user.evaluated_rows} rows; the model was "
+            f"not trained here) and to train reference baselines beside it, on {r.manifest.started_at}.")
 
 
 def _facts(r: AuditReport, answers: DatasheetNarrative) -> dict[str, Any]:

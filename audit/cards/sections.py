@@ -111,6 +111,9 @@ def model_details(r: AuditReport, n: Narrative, title: str, review: Review | Non
         ("Review status", review_status(review).replace("_", " ")),
         ("Audit tool", f"rai-audit {m.tool_version}, seed {m.seed}, Python {m.python}"),
     ]
+    user = models.user_model if models is not None else None
+    if user is not None:
+        pairs[6:8] = _user_model_pairs(user, task)
     blocks: list[Block] = [Paragraph(n.overview) if n.overview else Paragraph(f"Overview: {NOT_PROVIDED}", muted=True), Facts(tuple(pairs))]
     if models is not None and models.leaderboard:
         blocks += _leaderboard(models)
@@ -119,16 +122,35 @@ def model_details(r: AuditReport, n: Narrative, title: str, review: Review | Non
     return Section("model_details", "Model details", tuple(blocks))
 
 
+def _user_model_pairs(u, task: str) -> list[tuple[str, str]]:
+    """The user's own model in "Model details": what it is, where it came from, its inputs and outputs."""
+    fmt = {"onnx": "ONNX graph run with onnxruntime", "skops": "scikit-learn estimator from a skops file",
+           "predictions": "predictions supplied in a column of the data (no callable model)"}.get(u.kind, u.kind)
+    if u.threshold is not None:
+        out = f"a score on its own scale; predicted positive when it is at least {num(u.threshold)}"
+    else:
+        out = "probability of the positive class; predicted positive when it is at least 0.5" if task == "binary" else "a predicted value"
+    pairs = [("Format", fmt), ("Producer", u.producer)]
+    if u.file_name:
+        pairs.append(("File", f"{u.file_name}, sha256 {u.sha256}"))
+    pairs += [("Model inputs", "; ".join(u.inputs) or "n/a"), ("Model outputs", "; ".join(u.outputs) or "n/a"), ("Output", out),
+              ("Evaluated on", f"{u.evaluated_rows} rows ({'every row of the table' if u.evaluate_on == 'all' else 'the test split'})")]
+    return pairs
+
+
 def _leaderboard(models: ModelsReport) -> list[Block]:
     board, metric, folds = models.leaderboard, models.selection_metric, int(models.cv_folds or 0)
     rows = [(row.label, f"{num(row.cv_mean)} ± {num(row.cv_std)}" if folds >= 2 else "n/a",
              num(row.val_score), num(row.test_score), "yes" if row.selected else "") for row in board]
     return [
         Heading("Training algorithm and model selection"),
-        Paragraph(f"{len(board)} baseline models were fitted on the training split"
-                  + (f"; {folds}-fold cross-validation measured their stability" if folds >= 2 else "")
-                  + f", and the one with the best validation {metric} is audited. "
-                  "Numeric features are median-imputed (and standardised for linear models); categorical features are "
+        Paragraph((f"The audited model is the user's own ({models.selected_label}); {len(board) - 1} baseline models were fitted on "
+                   f"the training split as references and all are scored on the same validation and test splits. "
+                   if models.user_model is not None else
+                   f"{len(board)} baseline models were fitted on the training split"
+                   + (f"; {folds}-fold cross-validation measured their stability" if folds >= 2 else "")
+                   + f", and the one with the best validation {metric} is audited. ")
+                  + "Numeric features are median-imputed (and standardised for linear models); categorical features are "
                   "one-hot encoded, with categories rarer than 5 rows pooled."),
         table(("Model", f"CV {metric}", f"Validation {metric}", f"Test {metric}", "Audited"), rows,
               numeric=(False, True, True, True, False)),
