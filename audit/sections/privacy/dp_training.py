@@ -68,28 +68,29 @@ class TrainedNet:
     ``ScikitlearnClassifier`` exactly like the baseline pipelines.
     """
 
-    classes_ = np.array([0, 1])
-
-    def __init__(self, module: Any, n_features: int, info: dict[str, Any]):
+    def __init__(self, module: Any, n_features: int, info: dict[str, Any], n_classes: int = 2):
         self._module = module
         self.n_features_in_ = n_features
         self.info = info
+        self.classes_ = np.arange(n_classes)
 
     def predict_proba(self, Z: np.ndarray) -> np.ndarray:
         import torch
 
         with torch.no_grad():
-            logit = self._module(torch.as_tensor(np.asarray(Z, dtype=np.float32))).squeeze(1)
-            p = torch.sigmoid(logit).double().numpy()
+            logit = self._module(torch.as_tensor(np.asarray(Z, dtype=np.float32)))
+            if len(self.classes_) > 2:  # multiclass: one logit per class, softmax output
+                return torch.softmax(logit, dim=1).double().numpy()
+            p = torch.sigmoid(logit.squeeze(1)).double().numpy()
         return np.column_stack([1.0 - p, p])
 
 
-def _build(kind: str, d: int, hidden: int, gen: Any) -> Any:
-    """The network, with PyTorch's default initialisation drawn from ``gen``."""
+def _build(kind: str, d: int, hidden: int, gen: Any, n_out: int = 1) -> Any:
+    """The network (``n_out`` logits), with PyTorch's default initialisation drawn from ``gen``."""
     import torch
     from torch import nn
 
-    net = nn.Linear(d, 1) if kind == "logistic" else nn.Sequential(nn.Linear(d, hidden), nn.ReLU(), nn.Linear(hidden, 1))
+    net = nn.Linear(d, n_out) if kind == "logistic" else nn.Sequential(nn.Linear(d, hidden), nn.ReLU(), nn.Linear(hidden, n_out))
     with torch.no_grad():
         for layer in net.modules():
             if isinstance(layer, nn.Linear):
@@ -157,28 +158,31 @@ def train_net(
     target_epsilon: float | None,
     delta: float,
     seed: int,
+    n_classes: int = 2,
 ) -> TrainedNet:
     """Train one network with DP-SGD (``target_epsilon`` set) or plain SGD (``None``).
 
     Both runs use the same optimiser, epochs, batch size and initialisation, so the
     time ratio is the cost of DP-SGD itself. The private run uses Poisson sampling
-    (Opacus's ``DPDataLoader``); the plain run shuffles.
+    (Opacus's ``DPDataLoader``); the plain run shuffles. ``n_classes`` > 2 trains a
+    softmax output (cross-entropy on the class codes ``y``).
     """
     import torch
     from torch.utils.data import DataLoader
 
     s = settings
     X = torch.as_tensor(np.ascontiguousarray(Z, dtype=np.float32))
-    Y = torch.as_tensor(np.asarray(y, dtype=np.float32))
+    multi = n_classes > 2
+    Y = torch.as_tensor(np.asarray(y, dtype=np.int64 if multi else np.float32))
     init_gen = torch.Generator().manual_seed(seed)
     sample_gen = torch.Generator().manual_seed(seed + 1)
     noise_gen = torch.Generator().manual_seed(seed + 2)
-    module = _build(kind, X.shape[1], s.mlp_hidden, init_gen)
+    module = _build(kind, X.shape[1], s.mlp_hidden, init_gen, n_out=n_classes if multi else 1)
     optimizer = torch.optim.SGD(module.parameters(), lr=s.learning_rate, momentum=s.momentum)
     loader = DataLoader(_Tensors(X, Y), batch_size=s.batch_size, shuffle=True, generator=sample_gen, collate_fn=_as_batch)
     info: dict[str, Any] = {"n_train": len(Y)}
     engine = None
-    loss_fn = torch.nn.BCEWithLogitsLoss()
+    loss_fn = torch.nn.CrossEntropyLoss() if multi else torch.nn.BCEWithLogitsLoss()
     if target_epsilon is not None:
         from opacus import PrivacyEngine
 
@@ -203,7 +207,8 @@ def train_net(
     for _ in range(s.epochs):
         for xb, yb in loader:
             optimizer.zero_grad()
-            loss_fn(module(xb).squeeze(1), yb).backward()
+            out = module(xb)
+            loss_fn(out if multi else out.squeeze(1), yb).backward()
             optimizer.step()
             steps += 1
     info["seconds"] = time.perf_counter() - t_wall
@@ -214,7 +219,7 @@ def train_net(
         info["epsilon_spent"] = float(engine.accountant.get_epsilon(delta=delta, **accountant_kwargs(s.accountant)))
         # The GradSampleModule keeps per-sample gradient hooks; scoring needs the bare network.
         module = module._module
-    return TrainedNet(module, X.shape[1], info)
+    return TrainedNet(module, X.shape[1], info, n_classes=n_classes)
 
 
 def compute_epsilon(*, n: int, batch_size: int, noise_multiplier: float, epochs: float, delta: float,

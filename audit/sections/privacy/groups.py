@@ -21,7 +21,8 @@ class GroupMetrics(ReportMixin):
     """Test-split accuracy by group of one sensitive attribute, and fairlearn's gaps.
 
     The gaps use only groups with at least ``min_group_size`` test rows; smaller
-    groups are listed in ``excluded``.
+    groups are listed in ``excluded``. Multiclass: the gaps are the largest one-vs-rest
+    gap over the classes and ``selection_rate`` is empty (see ``multiclass.py``).
     """
 
     attribute: str

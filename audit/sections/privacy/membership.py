@@ -58,8 +58,12 @@ class AttackResult(ReportMixin):
 
 
 def row_loss(y: np.ndarray, score: np.ndarray, task: str) -> np.ndarray:
-    """Per-row log loss (binary, ``score`` = P(y=1)) or squared error (regression)."""
+    """Per-row log loss (binary, ``score`` = P(y=1); multiclass, ``score`` = (n, k) class
+    probabilities) or squared error (regression)."""
     y = np.asarray(y, dtype=np.float64)
+    if task == "multiclass":
+        P = np.asarray(score, dtype=np.float64)
+        return -np.log(np.clip(P[np.arange(len(y)), y.astype(np.int64)], _EPS, 1.0))
     if task == "binary":
         p = np.clip(np.asarray(score, dtype=np.float64), _EPS, 1 - _EPS)
         return -(y * np.log(p) + (1 - y) * np.log(1 - p))
@@ -111,7 +115,7 @@ def attack_membership(
     member = np.r_[np.ones(len(y_in), dtype=np.int64), np.zeros(len(y_out), dtype=np.int64)]
     loss = np.r_[row_loss(y_in, score_in, task), row_loss(y_out, score_out, task)]
     out = [_summarise("loss_threshold", member, -loss, n_fit=0, n_boot=n_boot, confidence=confidence, low_fpr=low_fpr, rng=rng)]
-    if task == "binary":
+    if task in ("binary", "multiclass"):
         out.append(_black_box(target, score_in, y_in, score_out, y_out, seed=seed, n_boot=n_boot,
                               confidence=confidence, low_fpr=low_fpr, rng=rng))
     return tuple(out)
@@ -124,7 +128,7 @@ def _black_box(target: Any, score_in: np.ndarray, y_in: np.ndarray, score_out: n
 
     def proba(s: np.ndarray) -> np.ndarray:
         s = np.asarray(s, dtype=np.float64)
-        return np.column_stack([1 - s, s])
+        return s if s.ndim == 2 else np.column_stack([1 - s, s])  # multiclass scores are (n, k) already
 
     split = np.random.default_rng(seed + 1)
     pi, po = split.permutation(len(y_in)), split.permutation(len(y_out))

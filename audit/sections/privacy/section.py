@@ -26,6 +26,7 @@ import numpy as np
 from audit.sections.privacy.dp_training import ACCOUNTANTS, NETWORKS, TrainSettings, auto_delta, check_secure_mode_available, compute_epsilon
 from audit.sections.privacy.groups import GroupMetrics, group_metrics
 from audit.sections.privacy.membership import AttackResult, attack_membership
+from audit.sections.privacy.multiclass import multiclass_evaluation
 from audit.serial import ReportMixin
 from audit.bounds import bounded
 from audit.errors import ConfigError
@@ -33,6 +34,7 @@ from audit.models.baselines import TrainedModels, make_preprocessor, metric_valu
 from audit.verdict import Verdict, decide
 
 _MIN_STEPS_PER_EPOCH = 20
+SUPPORTS_MULTICLASS = True  # softmax DP-SGD networks, attacks on class probabilities (multiclass.py)
 
 __all__ = ["PrivacyOptions", "PrivacyReport", "ModelPrivacy", "GroupMetrics", "AttackResult", "audit_privacy", "compute_epsilon"]
 
@@ -236,8 +238,10 @@ def audit_privacy(
     task = trained.task
     rng = np.random.default_rng(seed)
     notes: list[str] = []
-    networks = opts.networks if task == "binary" else ()
-    if task != "binary" and opts.networks:
+    multi = task == "multiclass"
+    n_classes = len(trained.classes) if multi else 2
+    networks = opts.networks if task != "regression" else ()
+    if task == "regression" and opts.networks:
         notes.append("DP-SGD sweep skipped: it trains classifiers and the task is regression; "
                      "the loss-threshold attack uses the squared error")
     epsilons = tuple(sorted(set(float(e) for e in opts.target_epsilons)))
@@ -274,6 +278,8 @@ def audit_privacy(
     min_size = trained.dataset.options.min_group_size
 
     def evaluate(s_test: np.ndarray) -> tuple[float, float, tuple[GroupMetrics, ...]]:
+        if multi:
+            return multiclass_evaluation(trained.y_test, s_test, trained.groups_test, min_size)
         if task != "binary":
             return math.nan, math.nan, ()
         pred = (s_test >= trained.report.decision_threshold).astype(np.int64)
@@ -282,7 +288,8 @@ def audit_privacy(
 
     say(0.0, f"membership attacks on the audited model ({m} members, {m} non-members)")
     sel = trained.selected
-    s_in, s_te = trained.score(trained.X_train.iloc[members]), trained.score(trained.X_test)
+    score = trained.proba if multi else trained.score  # multiclass: (n, k) class probabilities
+    s_in, s_te = score(trained.X_train.iloc[members]), score(trained.X_test)
     fit_s = next((r.fit_seconds for r in trained.report.leaderboard if r.name == sel), math.nan)
     acc, auc, grp = evaluate(s_te)
     models = [ModelPrivacy(
@@ -312,7 +319,8 @@ def audit_privacy(
                 label = f"{net} " + ("non-private" if eps is None else f"epsilon {eps:g}")
                 say(0.05 + 0.9 * k / len(runs), f"training {label} on {n_train} rows")
                 # One seed per network: the private and non-private runs start from the same weights.
-                fitted = train_net(net, Z_tr, y_tr, settings=settings, target_epsilon=eps, delta=delta, seed=net_seeds[net])
+                fitted = train_net(net, Z_tr, y_tr, settings=settings, target_epsilon=eps, delta=delta, seed=net_seeds[net],
+                                   n_classes=n_classes)
                 info = fitted.info
                 rel = None
                 if eps is None:
@@ -320,7 +328,7 @@ def audit_privacy(
                 else:
                     rel = info["cpu_seconds"] / base_cpu[net] if base_cpu[net] > 0 else math.nan
                     ratios[net].append(rel)
-                s_test = fitted.predict_proba(Z_te)[:, 1]
+                s_test = fitted.predict_proba(Z_te) if multi else fitted.predict_proba(Z_te)[:, 1]
                 acc, auc, grp = evaluate(s_test)
                 models.append(ModelPrivacy(
                     name=label, network=net, role="non_private" if eps is None else "dp", target_epsilon=eps,
@@ -328,7 +336,7 @@ def audit_privacy(
                     max_grad_norm=None if eps is None else opts.max_grad_norm, sample_rate=info.get("sample_rate"),
                     steps=info["steps"], n_train=n_train, n_test=n_test, accuracy=acc, roc_auc=auc, groups=grp,
                     train_seconds=info["seconds"], train_cpu_seconds=info["cpu_seconds"], relative_train_time=rel,
-                    membership=attacks(fitted, fitted.predict_proba(Z_all[members])[:, 1], s_test),
+                    membership=attacks(fitted, fitted.predict_proba(Z_all[members])[:, slice(None) if multi else 1], s_test),
                 ))
         overhead = {net: float(np.median(r)) for net, r in ratios.items() if r}
     say(1.0, "privacy done")
@@ -374,3 +382,4 @@ def _verdict(models: list[ModelPrivacy], opts: PrivacyOptions) -> Verdict:
         if dp:
             passes.append(remedy)
     return decide(fails, warns, passes)
+
