@@ -289,6 +289,21 @@ def test_comments_per_section_answers_and_resolve(store, reports):
     assert at.button(key=f"resolve_{question.id}").label == "Reopen"
 
 
+def test_authors_edit_their_own_comment_and_the_trail_records_it(store, reports):
+    saved = _save(store, "alice", reports["credit1"], submit=True)
+    mine = store.add_comment(saved.id, user=_user(store, "bob"), body="check drift", section="drift")
+    theirs = store.add_comment(saved.id, user=_user(store, "vera"), body="what is PSI?", section="drift")
+    at = _open_from_history(_sign_in(_session(), "bob"), saved.id)
+    _page(at, "reviews")
+    assert f"edit_body_{theirs.id}" not in [t.key for t in at.text_area]  # only one's own comments
+    at.text_area(key=f"edit_body_{mine.id}").input("check drift on age and hours")
+    at.form_submit_button(key=f"edit_save_{mine.id}").click().run()
+    _ok(at)
+    assert store.list_comments(saved.id, user=_user(store, "bob"))[0].body == "check drift on age and hours"
+    assert store.list_events(user=_user(store, "bob"), audit_id=saved.id)[-1].action == "comment.edited"
+    assert store.verify_trail().ok
+
+
 def test_viewer_may_not_resolve_anothers_comment(store, reports):
     saved = _save(store, "alice", reports["credit1"], submit=True)
     comment = store.add_comment(saved.id, user=_user(store, "bob"), body="check drift", section="drift")

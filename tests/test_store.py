@@ -497,8 +497,8 @@ def _cli(monkeypatch, capsys, argv, *, stdin="", env_password=None):
     return code, out, err
 
 
-def test_cli_creates_users_from_stdin_or_environment_and_lists_them(tmp_path, monkeypatch, capsys):
-    db = str(tmp_path / "cli.db")
+def test_cli_creates_users_from_stdin_or_environment_and_lists_them(db_url, monkeypatch, capsys):
+    db = db_url
     assert _cli(monkeypatch, capsys, ["--db", db, "create-user", "ann", "--role", "admin", "--password-stdin"],
                 stdin=PW + "\n")[:2] == (0, "created user ann (admin)\n")
     assert _cli(monkeypatch, capsys, ["create-user", "ben", "--role", "viewer", "--db", db],
@@ -510,13 +510,27 @@ def test_cli_creates_users_from_stdin_or_environment_and_lists_them(tmp_path, mo
         assert check.authenticate("ben", password="from the environment").role is Role.VIEWER
 
 
-def test_cli_reset_password(tmp_path, monkeypatch, capsys):
-    db = str(tmp_path / "cli.db")
+def test_cli_reset_password(db_url, monkeypatch, capsys):
+    db = db_url
     _cli(monkeypatch, capsys, ["--db", db, "create-user", "ann", "--role", "admin"], env_password=PW)
     assert _cli(monkeypatch, capsys, ["--db", db, "reset-password", "ann", "--password-stdin"],
                 stdin="second password\r\n")[0] == 0
     with AuditStore(db) as check:
         assert check.authenticate("ann", password="second password").username == "ann"
+
+
+def test_cli_set_role_changes_the_role_and_ends_sessions(db_url, monkeypatch, capsys):
+    _cli(monkeypatch, capsys, ["--db", db_url, "create-user", "ann", "--role", "admin"], env_password=PW)
+    with AuditStore(db_url, password_hasher=FAST) as store:
+        session = store.authenticate("ann", password=PW)
+    assert _cli(monkeypatch, capsys, ["--db", db_url, "set-role", "ann", "--role", "viewer"])[:2] == (
+        0, "ann is now viewer; their sessions have ended\n")
+    with AuditStore(db_url, password_hasher=FAST) as store:
+        with pytest.raises(PermissionDenied, match="session of ann has ended"):
+            store.check_session(session)
+        assert store.authenticate("ann", password=PW).role is Role.VIEWER
+    code, _, err = _cli(monkeypatch, capsys, ["--db", db_url, "set-role", "ghost", "--role", "viewer"])
+    assert (code, err) == (2, "error: no user named 'ghost'\n")
 
 
 @pytest.mark.parametrize("argv, env_password, message", [

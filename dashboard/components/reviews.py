@@ -172,6 +172,22 @@ def _comment(store: Any, user: Any, c: Any, depth: int) -> None:
                 auth.store_error(exc)
             else:
                 _done(f"Comment #{c.id} {'reopened' if c.resolved else 'resolved'}.")
+        if c.author == user.username and not c.resolved:
+            _edit_box(store, user, c)
+
+
+def _edit_box(store: Any, user: Any, c: Any) -> None:
+    """The author's own open comment can be reworded; the store's trail keeps the edit."""
+    with st.expander("Edit", icon=":material/edit:"), st.form(f"edit_comment_{c.id}"):
+        body = st.text_area("Comment", value=c.body, key=f"edit_body_{c.id}")
+        saved = st.form_submit_button("Save the edit", key=f"edit_save_{c.id}")
+    if saved and body != c.body:
+        try:
+            store.edit_comment(c.id, user=user, body=body)
+        except StoreError as exc:
+            auth.store_error(exc)
+        else:
+            _done(f"Comment #{c.id} edited; the audit trail records the change.")
 
 
 def comments(store: Any, user: Any, rec: AuditRecord) -> None:
