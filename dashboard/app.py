@@ -17,7 +17,9 @@ st.set_page_config(page_title="Responsible-AI audit", page_icon=":material/balan
 
 
 def _page(file: str, title: str, icon: str, **kw) -> st.Page:
-    return st.Page(f"pages/{file}.py", title=title, icon=f":material/{icon}:", url_path=file, **kw)
+    # Page scripts live in views/, not pages/: with a pages/ directory, a fresh server runs a
+    # deep-linked page (/login) as Streamlit's old multipage app, without this script.
+    return st.Page(f"views/{file}.py", title=title, icon=f":material/{icon}:", url_path=file, **kw)
 
 
 pages = {
@@ -26,7 +28,7 @@ pages = {
         _page("overview", "Overview", "dashboard"),
         _page("datasheet", "Data", "table_chart"),
     ],
-    # One page per registered section, pages/<name>.py, in the registry's order.
+    # One page per registered section, views/<name>.py, in the registry's order.
     "Sections": [_page(s.name, s.title, s.icon) for s in registry.active()],
     "Share": [
         _page("model_card", "Model card", "description"),

@@ -83,7 +83,7 @@ def test_start_page_offers_the_sample_and_an_upload():
 @pytest.mark.parametrize("page", PAGES)
 def test_every_page_without_a_report_says_so(page):
     at = _app().run()
-    at.switch_page(f"pages/{page}.py").run()
+    at.switch_page(f"views/{page}.py").run()
     _no_exception(at)
     if page not in ("reviews", "history"):
         assert any("No audit yet" in i.value for i in at.info)
@@ -97,7 +97,7 @@ def _open_tab(at: AppTest, page: str, label: str) -> AppTest:
 @pytest.mark.parametrize("page", PAGES)
 def test_every_page_renders_the_report(app_report, page):
     at = _with_report(app_report)
-    at.switch_page(f"pages/{page}.py").run()
+    at.switch_page(f"views/{page}.py").run()
     _no_exception(at)
     text = _texts(at)
     if page in TABS and getattr(app_report, page, True) is not None:
@@ -114,7 +114,7 @@ def test_every_page_renders_the_report(app_report, page):
 
 def test_overview_shows_scorecard_and_headline_numbers(app_report):
     at = _with_report(app_report)
-    at.switch_page("pages/overview.py").run()
+    at.switch_page("views/overview.py").run()
     _no_exception(at)
     text = _texts(at)
     perf = app_report.performance
@@ -126,7 +126,7 @@ def test_overview_shows_scorecard_and_headline_numbers(app_report):
 
 def test_performance_page_values_and_charts(app_report):
     at = _with_report(app_report)
-    at.switch_page("pages/performance.py").run()
+    at.switch_page("views/performance.py").run()
     _no_exception(at)
     perf = app_report.performance
     assert any(m.value == f"{perf.baseline_primary:.3f}" for m in at.metric)
@@ -146,7 +146,7 @@ def test_performance_page_values_and_charts(app_report):
 
 def test_datasheet_lists_the_schema(app_report):
     at = _with_report(app_report)
-    at.switch_page("pages/datasheet.py").run()
+    at.switch_page("views/datasheet.py").run()
     _no_exception(at)
     schema = at.dataframe[0].value
     assert set(schema["column"]) == {c.name for c in app_report.manifest.schema}
@@ -267,7 +267,7 @@ def test_markdown_escaping_of_user_text():
 
 def test_model_card_narrative_and_downloads(app_report):
     at = _with_report(app_report)
-    at.switch_page("pages/model_card.py").run()
+    at.switch_page("views/model_card.py").run()
     _no_exception(at)
     assert len(at.get("download_button")) == 8
     at.text_input(key="nar_test_modelcard_model_name").set_value("Income model *v2* <b>")
@@ -329,7 +329,7 @@ def regression_report() -> AuditReport:
 def test_every_page_renders_a_regression_report(regression_report, page):
     assert regression_report.manifest.task == "regression"
     at = _with_report(regression_report)
-    at.switch_page(f"pages/{page}.py").run()
+    at.switch_page(f"views/{page}.py").run()
     _no_exception(at)
     for label in TABS.get(page, (None, ()))[1]:
         _open_tab(at, page, label)

@@ -80,7 +80,7 @@ def _session(report: AuditReport | None = None, key: str = "upload-key") -> AppT
 
 
 def _page(at: AppTest, page: str) -> AppTest:
-    at.switch_page(f"pages/{page}.py").run()
+    at.switch_page(f"views/{page}.py").run()
     _ok(at)
     return at
 

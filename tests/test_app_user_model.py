@@ -59,11 +59,11 @@ def test_onnx_upload_is_the_audited_model_on_every_page():
     assert rep.models.selected == "user" and rep.models.user_model.kind == "onnx"
     assert rep.models.user_model.sha256 == hashlib.sha256(onnx_raw).hexdigest()
     for page in PAGES:
-        at.switch_page(f"pages/{page}.py").run()
+        at.switch_page(f"views/{page}.py").run()
         assert not at.exception, (page, [e.value for e in at.exception])
         if page not in ("overview", "model_card"):
             assert "audited model Your model (model.onnx, ONNX)" in _texts(at), page
-    at.switch_page("pages/explanations.py").run()
+    at.switch_page("views/explanations.py").run()
     assert "Not run: needs a scikit-learn pipeline" in _texts(at)
 
 
@@ -79,9 +79,9 @@ def test_predictions_only_audit_says_which_sections_need_a_callable_model():
     rep = at.session_state[state.REPORT]
     assert rep.models.user_model.kind == "predictions" and rep.models.user_model.threshold == 6.0
     assert "risk" not in rep.manifest.features and rep.drift is None
-    at.switch_page("pages/drift.py").run()
+    at.switch_page("views/drift.py").run()
     assert "Not run: needs a callable model" in _texts(at)
-    at.switch_page("pages/performance.py").run()
+    at.switch_page("views/performance.py").run()
     assert "Your predictions (column risk)" in _texts(at)
 
 

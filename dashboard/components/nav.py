@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from audit.sections import registry
 
-START_PAGE = "pages/start.py"
-OVERVIEW_PAGE = "pages/overview.py"
+START_PAGE = "views/start.py"
+OVERVIEW_PAGE = "views/overview.py"
 
 def area_label(area: str) -> str:
     """How a scorecard area or section is named on screen (section titles come from the registry)."""

@@ -18,7 +18,7 @@ panels.review_queue(store, user, current=audit_id)
 if audit_id is None:
     st.info("No stored audit is open. Save the current audit above, open one waiting for review, "
             "or open any past audit on the History page.")
-    st.page_link("pages/history.py", label="History", icon=":material/history:")
+    st.page_link("views/history.py", label="History", icon=":material/history:")
     st.stop()
 
 record = panels.load(store, user, audit_id)

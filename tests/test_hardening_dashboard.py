@@ -1,0 +1,38 @@
+"""Dashboard hardening (issue 17, items 13-17) under the real Streamlit AppTest."""
+
+from __future__ import annotations
+
+import tomllib
+
+from streamlit.runtime.pages_manager import PagesManager
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import ROOT
+
+APP = str(ROOT / "dashboard" / "app.py")
+TIMEOUT = 120
+
+
+# -- item 17: deep links and tracebacks ----------------------------------------------------
+
+
+def test_a_fresh_server_runs_the_entry_script_for_a_deep_link():
+    # Streamlit decides once per process, on its first session, whether the app is an old
+    # pages/-directory app; if so a deep link runs that page without app.py (and its sys.path).
+    PagesManager.uses_pages_directory = None
+    PagesManager(APP)
+    assert PagesManager.uses_pages_directory is False
+
+
+def test_deep_links_open_through_the_navigation_before_any_other_page():
+    for page in ("login", "reviews", "history"):
+        at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+        at.switch_page(f"views/{page}.py").run()  # the first run of this app: no visit to / before
+        assert not at.exception, at.exception
+        assert "No audit loaded." in [c.value for c in at.sidebar.caption]  # app.py drew its sidebar
+        assert at.title[0].value == {"login": "Sign in", "reviews": "Reviews", "history": "History"}[page]
+
+
+def test_tracebacks_never_reach_a_browser():
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["client"]["showErrorDetails"] == "none"
