@@ -257,17 +257,20 @@ class StoreBase:
         moment = throttle.utcnow()
         usable = isinstance(password, str) and len(password) <= MAX_PASSWORD_LENGTH
         new_hash = None
+        with self._tx(write=False) as conn:  # refused at once, without queueing for a hashing slot
+            throttle.check(conn, self._limits, username=name, client=client, moment=moment)
         with self._hash_slot():
-            with self._tx(write=False) as conn:
+            dummy = self._dummy_hash()  # made before the lookup, so the first unknown name is not the slow one
+            with self._tx(write=False) as conn:  # again: attempts that queued meanwhile count now
                 throttle.check(conn, self._limits, username=name, client=client, moment=moment)
                 row = conn.execute(sa.select(USERS).where(USERS.c.username == name)).first() if name else None
-            ok = usable and self._verify(row.password_hash if row else self._dummy_hash(), password)
+            ok = usable and self._verify(row.password_hash if row else dummy, password)
             current = row is not None and self._is_current(row.password_hash)
             if row is not None and not current:
                 if ok:  # argon2 parameters were raised since this hash was made; upgrade it now
                     new_hash = self._hasher.hash(password)
                 elif usable:  # a cheaper old hash would answer faster than everyone else's
-                    self._verify(self._dummy_hash(), password)
+                    self._verify(dummy, password)
             ok = ok and row is not None  # row is None: only if someone's password is the dummy's
         with self._tx(write=True) as conn:
             throttle.record(conn, self._limits, username=name, client=client, succeeded=ok, moment=moment)
