@@ -117,20 +117,24 @@ def test_a_model_without_signal_fails():
     assert r.verdict.status == "fail"
 
 
-def test_pipeline_runs_multiclass_and_skips_sections_that_cannot_say_so():
+@pytest.mark.slow
+def test_pipeline_runs_every_section_on_a_multiclass_target():
     from audit.config import AuditConfig
     from audit.pipeline import run_audit
-    from audit.sections import registry
     from audit.report import AuditReport
+    from audit.sections import registry
 
     cfg = AuditConfig(target="decision", sensitive=("group",), models=ModelOptions(cv_folds=0, models=("dummy", "logistic")),
-                      section_options={"performance": {"bootstrap": 50, "learning_curve_sizes": [1.0]}})
-    ready = [s.name for s in registry.active() if getattr(s.load(), "SUPPORTS_MULTICLASS", False)]
+                      section_options={"performance": {"bootstrap": 50, "learning_curve_sizes": [1.0]},
+                                       "fairness": {"bootstrap": 50}, "explanations": {"sample_size": 100, "permutation_sample": 100},
+                                       "robustness": {"attack_rows": 20, "max_rows": 200},
+                                       "privacy": {"target_epsilons": [2.0], "networks": ["logistic"], "epochs": 2, "bootstrap": 20}})
     rep = run_audit(cfg, make_multiclass(800), workers=1)
     assert rep.manifest.task == "multiclass" and rep.performance.classes == tuple(sorted(MULTICLASS_LABELS))
     assert set(rep.manifest.label_counts) == set(MULTICLASS_LABELS)
-    for t in rep.manifest.timings:
-        if t.name in registry.active() and t.name not in ready:
-            assert t.status == "skipped" and "multiclass" in t.message
-            assert getattr(rep, t.name) is None
+    status = {t.name: t.status for t in rep.manifest.timings}
+    for spec in registry.active():
+        assert getattr(spec.load(), "SUPPORTS_MULTICLASS", False), spec.name
+        assert status[spec.name] == "done", (spec.name, status)
+    assert rep.fairness.worst_class == "approve" and rep.explanations.per_class
     assert AuditReport.from_dict(rep.to_dict()).to_dict() == rep.to_dict()

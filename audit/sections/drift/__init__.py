@@ -12,4 +12,6 @@ from audit.sections.drift.section import (  # noqa: F401
     PerformanceShift,
 )
 
+from audit.sections.drift.section import SUPPORTS_MULTICLASS  # noqa: F401,E402  (read by the pipeline)
+
 __all__ = ['audit_drift', 'compare_frames', 'DriftOptions', 'DriftReport', 'DatasetDrift', 'FeatureDrift', 'DomainClassifier', 'SeparatingFeature', 'PerformanceShift']

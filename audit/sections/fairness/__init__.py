@@ -7,4 +7,6 @@ from audit.sections.fairness.section import (  # noqa: F401
     audit_fairness,
 )
 
+from audit.sections.fairness.section import SUPPORTS_MULTICLASS  # noqa: F401,E402  (read by the pipeline)
+
 __all__ = ['FairnessOptions', 'FourFifths', 'FairnessReport', 'audit_fairness']

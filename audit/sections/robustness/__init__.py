@@ -16,4 +16,6 @@ from audit.sections.robustness.section import (  # noqa: F401
     FeatureChange,
 )
 
+from audit.sections.robustness.section import SUPPORTS_MULTICLASS  # noqa: F401,E402  (read by the pipeline)
+
 __all__ = ['audit_robustness', 'RobustnessOptions', 'RobustnessReport', 'Curve', 'CurvePoint', 'FlipTest', 'GroupFlip', 'EdgeCases', 'EdgeSlice', 'AttackReport', 'AttackResult', 'BudgetPoint', 'FeatureChange']
