@@ -23,6 +23,7 @@ from audit.cards import sections as cs
 from audit.cards.blocks import Document, finite_or_none, num, render_markdown_document
 from audit.cards.extras import extra_section, privacy_tradeoffs
 from audit.cards.fairness import fairness_metric_entries, fairness_tradeoffs
+from audit.cards.multiclass import metric_entries as mc_metric_entries
 from audit.cards.review import Review, review_status
 from audit.cards.narrative import DATASHEET_FIELDS, MODELCARD_FIELDS, DatasheetNarrative, Narrative, load_narrative, narrative_of
 from audit.cards.datasheet import Datasheet, csv_safe, datasheet, datasheet_csv
@@ -106,6 +107,7 @@ def build_model_card(report: Any, *, narrative: Narrative | None = None, review:
     metrics = [CardMetric(k, finite_or_none(v.value), finite_or_none(v.ci_low), finite_or_none(v.ci_high))
                for k, v in (perf.metrics if perf is not None else {}).items()]
     metrics += [CardMetric(*e) for e in fairness_metric_entries(r.fairness)]
+    metrics += [CardMetric(*e) for e in mc_metric_entries(r)]  # per-class slices (multiclass only)
     started = str(m.started_at)
     return ModelCard(
         title=title,

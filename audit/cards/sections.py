@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from audit.cards import multiclass as mcc
 from audit.cards.blocks import (
     Bar,
     BarChart,
@@ -96,6 +97,8 @@ def model_details(r: AuditReport, n: Narrative, title: str, review: Review | Non
     m, models = r.manifest, r.models
     task, target, pos = m.task, m.target, m.positive_label
     what = f"binary classification of {target!r}" + (f" (positive class {pos!r})" if pos is not None else "") if task == "binary" else f"{task} of {target!r}"
+    if task == "multiclass":
+        what = mcc.task_description(r)
     pairs = [
         ("Model", title),
         ("Type", f"{models.selected_label if models else 'n/a'} ({what})"),
@@ -106,7 +109,8 @@ def model_details(r: AuditReport, n: Narrative, title: str, review: Review | Non
         ("Inputs", f"{len(models.features if models else m.features)} features "
                    f"({len(models.numeric_features) if models else 0} numeric, {len(models.categorical_features) if models else 0} categorical)"),
         ("Output", "probability of the positive class; predicted positive when it is at least "
-                   f"{num(models.decision_threshold if models else None)}" if task == "binary" else "a predicted value"),
+                   f"{num(models.decision_threshold if models else None)}" if task == "binary"
+                   else mcc.OUTPUT if task == "multiclass" else "a predicted value"),
         ("Overall audit status", _overall(r)),
         ("Review status", review_status(review).replace("_", " ")),
         ("Audit tool", f"rai-audit {m.tool_version}, seed {m.seed}, Python {m.python}"),
@@ -222,7 +226,7 @@ def evaluation_data(r: AuditReport) -> Section:
         ("Dataset", f"{ds.name} (sha256 {ds.sha256})"),
         ("Test split", f"{num(models.n_test if models else None)} rows held out from training and model selection"),
         ("Validation split", f"{num(models.n_val if models else None)} rows, used to select the audited model"),
-        ("Split", "random" + (", stratified by the label" if m.task == "binary" else "") + f", seed {m.seed}"),
+        ("Split", "random" + (", stratified by the label" if m.task != "regression" else "") + f", seed {m.seed}"),
     ]
     cur = m.current_dataset
     if cur is not None:
@@ -275,8 +279,10 @@ def quantitative(r: AuditReport) -> Section:
             blocks.append(table(("", "Predicted negative", "Predicted positive"),
                                 [("Actual negative", tn, fp), ("Actual positive", fn, tp)], numeric=(False, True, True),
                                 caption=f"Confusion matrix at threshold {num(perf.decision_threshold)}"))
+        blocks += mcc.performance_blocks(r)
     blocks.append(Heading("Disaggregated and intersectional results"))
     blocks += fairness_blocks(r.fairness) if r.fairness is not None else list(not_run("fairness", r))
+    blocks += mcc.fairness_blocks(r) + mcc.explanation_blocks(r)
     return Section("quantitative_analyses", "Quantitative analyses", tuple(blocks))
 
 
