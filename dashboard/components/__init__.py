@@ -10,7 +10,7 @@ numbers). The panels of single pages are imported from their own module: ``intak
 
 from dashboard.charts.base import metric_name
 from dashboard.components.headlines import headlines
-from dashboard.components.nav import area_label, OVERVIEW_PAGE, START_PAGE
+from dashboard.components.nav import OVERVIEW_PAGE, START_PAGE, area_label
 from dashboard.components.page import (
     chart,
     header,

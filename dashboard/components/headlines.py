@@ -17,7 +17,7 @@ def headlines(report: AuditReport, area: str) -> list[tuple[str, str, str | None
     if area == "data":
         return [("Rows audited", f"{m.rows_used:,}", f"{m.dataset.rows:,} rows in the file" + ("; a seeded sample" if m.sampled else "")),
                 ("Features", str(len(m.features)), f"{len(m.excluded)} columns excluded")]
-    sec = getattr(report, area, None)
+    sec = report.sections.get(area)
     if sec is None:
         return []
     fn = _HEADLINES.get(area)

@@ -14,7 +14,7 @@ import streamlit as st
 from audit.report import AuditReport
 from audit.verdict import Verdict
 from dashboard import state
-from dashboard.components.nav import area_label, START_PAGE
+from dashboard.components.nav import START_PAGE, area_label
 from dashboard.components.text import badge, md
 
 
@@ -60,17 +60,17 @@ def require_report() -> AuditReport:
 
 def require_section(report: AuditReport, name: str) -> Any:
     """The section's report, or a plain note that it was not computed (and stop the page)."""
-    sec = getattr(report, name, None)
+    sec = report.section(name)
     if sec is None:
         t = section_timing(report, name)
         if t is not None and t.status == "not run":
             # The audited model lacks what the section needs: running again would not change it.
             st.info(f"Not run: {md(t.message)}.")
             st.stop()
-        why = {
-            "not requested": "it was not selected for this audit",
-            "not available in this version": "this version of the audit core does not include it yet",
-        }.get(t.message if t else "", md(t.message) if t and t.message else "it is not in this report")
+        if t is not None and t.message == "not requested":
+            why = "it was not selected for this audit"
+        else:
+            why = md(t.message) if t and t.message else "it is not in this report"
         st.info(f"The {area_label(name).lower()} section was not computed: {why}. "
                 "Select it under Audit options on the New audit page and run the audit again.")
         st.page_link(START_PAGE, label="New audit", icon=":material/play_arrow:")
