@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import io
 import json
 import sqlite3
 
@@ -15,9 +14,8 @@ from argon2 import PasswordHasher
 from sqlalchemy import exc as sa_exc
 
 import audit.store.schema as schema
-from audit.store import users_cli
 from audit.errors import AuditError, PermissionDenied, StoreError
-from audit.store.core import AuditStore, Outcome, Role, Status, compare_reports
+from audit.store.core import AuditStore, Outcome, Role, Status
 from tests.store_backends import db_url, run_sql  # noqa: F401 - db_url is a fixture
 
 # Cheap argon2 parameters: the tests hash dozens of passwords.
@@ -425,169 +423,6 @@ def test_trail_records_who_did_what_to_which_audit(store, team):
     assert [e.id for e in all_events] == sorted(e.id for e in all_events)
 
 
-# -- compare_reports -------------------------------------------------------------------------
-
-def _metric(value, low, high):
-    return {"value": value, "ci_low": low, "ci_high": high}
-
-
-def test_compare_reports_finds_metric_deltas_drift_changes_and_one_sided_keys():
-    a = {
-        "manifest": {"seed": 0},
-        "performance": {"metrics": {"accuracy": _metric(0.80, 0.75, 0.85), "auc": _metric(0.9, 0.88, 0.92)}},
-        "fairness": {"disparities": {"sex": {"demographic_parity_difference": 0.10}}, "verdict": "warn"},
-        "drift": {"features": [{"name": "age", "drifted": True, "p_value": 0.01},
-                               {"name": "hours", "drifted": False, "p_value": 0.5}]},
-        "privacy": None,
-        "robustness": {"noise": [0.9, 0.8]},
-    }
-    b = {
-        "manifest": {"seed": 0},
-        "performance": {"metrics": {"accuracy": _metric(0.85, 0.75, 0.90), "auc": _metric(0.9, 0.88, 0.92),
-                                    "f1": _metric(0.7, 0.6, 0.8)}},
-        "fairness": {"disparities": {"sex": {"demographic_parity_difference": 0.04}}, "verdict": "pass"},
-        "drift": {"features": [{"name": "hours", "drifted": True, "p_value": 0.5},
-                               {"name": "age", "drifted": False, "p_value": 0.01}]},
-        "privacy": {"epsilon": 3.0},
-        "new_section": {"score": 1},
-    }
-    result = compare_reports(a, b)
-    assert [s.section for s in result.sections] == ["performance", "fairness", "drift", "privacy", "robustness",
-                                                    "new_section"]
-    perf = result.section("performance")
-    assert [(d.path, d.before, d.after) for d in perf.deltas] == [
-        ("performance.metrics.accuracy.value", 0.80, 0.85), ("performance.metrics.accuracy.ci_high", 0.85, 0.90)]
-    assert perf.deltas[0].delta == pytest.approx(0.05)
-    assert perf.only_in_b == ("performance.metrics.f1",) and perf.only_in_a == ()
-    fairness = result.section("fairness")
-    assert [(d.path, d.delta) for d in fairness.deltas] == [
-        ("fairness.disparities.sex.demographic_parity_difference", pytest.approx(-0.06))]
-    assert [(c.path, c.before, c.after) for c in fairness.changes] == [("fairness.verdict", "warn", "pass")]
-    # Matched by name although the order changed; p-values equal, so only the flags differ.
-    assert result.section("drift").deltas == ()
-    assert result.newly_drifted == ("hours",) and result.no_longer_drifted == ("age",)
-    assert result.section("privacy").only_in_b == ("privacy",)
-    assert result.section("robustness").only_in_a == ("robustness",)
-    assert result.section("new_section").only_in_b == ("new_section",)
-    assert result.section("manifest") is None
-    assert json.loads(json.dumps(result.to_dict()))["newly_drifted"] == ["hours"]
-
-
-def test_compare_reports_on_identical_or_empty_reports_finds_nothing():
-    report = {"performance": {"metrics": {"x": _metric(float("nan"), 0, 1)}}, "flag": True}
-    same = compare_reports(report, json.loads(json.dumps(report, allow_nan=True)))
-    assert same.sections == () and same.newly_drifted == ()
-    assert compare_reports({}, {}).sections == ()
-    flags = compare_reports({"s": {"ok": True, "n": 1}}, {"s": {"ok": 1, "n": True}}).section("s")
-    assert flags.deltas == () and len(flags.changes) == 2  # booleans are not numbers
-    with pytest.raises(StoreError, match="report_b must be a report object"):
-        compare_reports({}, [1])
-
-
-# -- users CLI -------------------------------------------------------------------------------
-
-def _cli(monkeypatch, capsys, argv, *, stdin="", env_password=None):
-    monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
-    if env_password is None:
-        monkeypatch.delenv("AUDIT_PASSWORD", raising=False)
-    else:
-        monkeypatch.setenv("AUDIT_PASSWORD", env_password)
-    code = users_cli.main(argv)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def test_cli_creates_users_from_stdin_or_environment_and_lists_them(db_url, monkeypatch, capsys):
-    db = db_url
-    assert _cli(monkeypatch, capsys, ["--db", db, "create-user", "ann", "--role", "admin", "--password-stdin"],
-                stdin=PW + "\n")[:2] == (0, "created user ann (admin)\n")
-    assert _cli(monkeypatch, capsys, ["create-user", "ben", "--role", "viewer", "--db", db],
-                env_password="from the environment")[0] == 0
-    code, out, _ = _cli(monkeypatch, capsys, ["list-users", "--db", db])
-    assert code == 0 and [line.split()[:2] for line in out.splitlines()[1:]] == [["ann", "admin"], ["ben", "viewer"]]
-    with AuditStore(db) as check:
-        assert check.authenticate("ann", password=PW).role is Role.ADMIN
-        assert check.authenticate("ben", password="from the environment").role is Role.VIEWER
-
-
-def test_cli_reset_password(db_url, monkeypatch, capsys):
-    db = db_url
-    _cli(monkeypatch, capsys, ["--db", db, "create-user", "ann", "--role", "admin"], env_password=PW)
-    assert _cli(monkeypatch, capsys, ["--db", db, "reset-password", "ann", "--password-stdin"],
-                stdin="second password\r\n")[0] == 0
-    with AuditStore(db) as check:
-        assert check.authenticate("ann", password="second password").username == "ann"
-
-
-def test_cli_set_role_changes_the_role_and_ends_sessions(db_url, monkeypatch, capsys):
-    _cli(monkeypatch, capsys, ["--db", db_url, "create-user", "ann", "--role", "admin"], env_password=PW)
-    with AuditStore(db_url, password_hasher=FAST) as store:
-        session = store.authenticate("ann", password=PW)
-    assert _cli(monkeypatch, capsys, ["--db", db_url, "set-role", "ann", "--role", "viewer"])[:2] == (
-        0, "ann is now viewer; their sessions have ended\n")
-    with AuditStore(db_url, password_hasher=FAST) as store:
-        with pytest.raises(PermissionDenied, match="session of ann has ended"):
-            store.check_session(session)
-        assert store.authenticate("ann", password=PW).role is Role.VIEWER
-    code, _, err = _cli(monkeypatch, capsys, ["--db", db_url, "set-role", "ghost", "--role", "viewer"])
-    assert (code, err) == (2, "error: no user named 'ghost'\n")
-
-
-@pytest.mark.parametrize("argv, env_password, message", [
-    (["create-user", "ann", "--role", "admin"], None, "no password given"),
-    (["create-user", "ann", "--role", "admin", "--password", PW], PW, "never from the command line"),
-    (["create-user", "ann", "--role", "boss"], PW, "invalid choice"),
-    (["create-user", "ann", "--role", "admin"], "short", "at least 8 characters"),
-    (["reset-password", "ghost"], PW, "no user named 'ghost'"),
-    (["frobnicate"], PW, "invalid choice"),
-])
-def test_cli_errors_are_one_line_on_stderr_with_exit_code_2(tmp_path, monkeypatch, capsys, argv,
-                                                             env_password, message):
-    code, out, err = _cli(monkeypatch, capsys, ["--db", str(tmp_path / "cli.db"), *argv], env_password=env_password)
-    assert (code, out) == (2, "")
-    assert err.count("\n") == 1 and err.startswith("error: ") and message in err
-    assert PW not in err
-
-
-def test_cli_reports_a_corrupted_database_in_one_line(tmp_path, monkeypatch, capsys):
-    bad = tmp_path / "bad.db"
-    bad.write_bytes(b"this is not a database, just some text" * 20)
-    code, _, err = _cli(monkeypatch, capsys, ["--db", str(bad), "list-users"])
-    assert code == 2 and err.count("\n") == 1 and "not a SQLite database" in err
-
-
 def test_store_errors_are_audit_errors():
     # Pages and the CLI catch AuditError only.
     assert issubclass(StoreError, AuditError) and issubclass(PermissionDenied, StoreError)
-
-
-def test_compare_reports_reads_drift_nested_under_data():
-    """The drift section keeps its per-feature results under drift.data.features."""
-    def rep(drifted):
-        feats = [{"feature": f, "drifted": f in drifted, "effect_size": 0.0} for f in ("age", "sex")]
-        return {"drift": {"data": {"features": feats}}}
-
-    cmp = compare_reports(rep(set()), rep({"age"}))
-    assert cmp.newly_drifted == ("age",) and cmp.no_longer_drifted == ()
-
-
-def test_compare_reports_reads_typed_reports_like_their_json():
-    """The history page compares typed reports: the same differences as their JSON, drift read from AuditReport.drift."""
-    from audit.config import config_from_mapping
-    from audit.pipeline import run_audit
-    from audit.report import AuditReport
-    from tests.conftest import make_synthetic
-
-    def audit(shift):
-        cfg = config_from_mapping({"target": "label", "sensitive": ["sex"], "sections": ["drift"],
-                                   "models": {"cv_folds": 0, "models": ["dummy", "logistic"]},
-                                   "drift": {"performance_bootstrap": 20, "domain_classifier": False, "simulate_shift": shift}})
-        return run_audit(cfg, make_synthetic(400, seed=1), workers=1)
-
-    calm, shifted = audit(""), audit("x1:+2sd")
-    assert "x1" in shifted.drift.data.drifted_features and "x1" not in calm.drift.data.drifted_features
-    typed = compare_reports(calm, shifted)
-    assert typed.newly_drifted == ("x1",) and typed.no_longer_drifted == ()
-    as_json = compare_reports(json.loads(calm.to_json()), json.loads(shifted.to_json()))
-    assert typed == as_json
-    assert compare_reports(AuditReport.from_json(calm.to_json()), calm).section("drift") is None
