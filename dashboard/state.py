@@ -223,10 +223,38 @@ STORED_PREFIX = "store:"  # report keys of audits opened from the store
 
 
 def store_url() -> str:
-    """Where the audit database is, for display: ``$AUDIT_DB_URL``, else ``./audit.db``."""
+    """Where the audit database is, for display: ``$AUDIT_DB_URL`` with its password masked, else ``./audit.db``."""
+    from sqlalchemy.engine import make_url
+
     from audit.store.schema import DEFAULT_PATH, ENV_URL
 
-    return os.environ.get(ENV_URL) or DEFAULT_PATH
+    raw = os.environ.get(ENV_URL) or DEFAULT_PATH
+    if "://" not in raw:
+        return raw
+    try:
+        return make_url(raw).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - an unparseable URL is shown as its scheme only
+        return raw.split("://", 1)[0] + "://***"
+
+
+def redact(text: object) -> str:
+    """``text`` with the database URL's password masked (store errors may quote the URL)."""
+    from urllib.parse import unquote
+
+    from sqlalchemy.engine import make_url
+
+    from audit.store.schema import ENV_URL
+
+    out, raw = str(text), os.environ.get(ENV_URL) or ""
+    if "://" in raw:
+        try:
+            password = make_url(raw).password
+        except Exception:  # noqa: BLE001
+            password = None
+        out = out.replace(raw, store_url())
+        for secret in {str(password), unquote(str(password))} if password else ():
+            out = out.replace(secret, "***")
+    return out
 
 
 def client_key() -> str | None:

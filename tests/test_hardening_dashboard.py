@@ -36,3 +36,38 @@ def test_deep_links_open_through_the_navigation_before_any_other_page():
 def test_tracebacks_never_reach_a_browser():
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
     assert config["client"]["showErrorDetails"] == "none"
+
+
+# -- item 14: the database URL's password -----------------------------------------------------
+
+SECRET_URL = "postgresql+psycopg://auditor:S3cret-pw@127.0.0.1:1/audit"  # port 1: refused at once
+
+
+def _all_text(at: AppTest) -> str:
+    parts = []
+    for kind in ("markdown", "caption", "info", "warning", "error", "success", "title", "header", "subheader", "text"):
+        parts += [str(e.value) for e in getattr(at, kind)]
+    return "\n".join(parts)
+
+
+def test_signed_out_visitor_never_sees_the_database_password(monkeypatch):
+    monkeypatch.setenv("AUDIT_DB_URL", SECRET_URL)
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.switch_page("views/login.py").run()
+    at.text_input(key="login_username").input("mallory")
+    at.text_input(key="login_password").input("guess")
+    at.form_submit_button(key="login_submit").click().run()
+    shown = _all_text(at)
+    assert "cannot be used" in shown and r"auditor\:\*\*\*@127\.0\.0\.1" in shown
+    assert "S3cret" not in shown
+
+
+def test_the_signed_in_caption_masks_the_password(monkeypatch):
+    from dashboard import state
+
+    monkeypatch.setenv("AUDIT_DB_URL", SECRET_URL)
+    assert state.store_url() == "postgresql+psycopg://auditor:***@127.0.0.1:1/audit"
+    assert state.redact(f"failed at {SECRET_URL} with password S3cret-pw") == (
+        "failed at postgresql+psycopg://auditor:***@127.0.0.1:1/audit with password ***")
+    monkeypatch.setenv("AUDIT_DB_URL", "/srv/audit.db")
+    assert state.store_url() == "/srv/audit.db"

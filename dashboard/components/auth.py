@@ -23,13 +23,13 @@ def open_store() -> Any:
     try:
         return state.audit_store()
     except StoreError as exc:
-        st.error(f"The audit database at {ui.md(state.store_url())} cannot be used: {ui.md(exc)}")
+        st.error(f"The audit database at {ui.md(state.store_url())} cannot be used: {ui.md(state.redact(exc))}")
         st.stop()
 
 
 def store_error(exc: StoreError) -> None:
     """The store's own message (a rule broken, a permission missing), never a traceback."""
-    st.error(ui.md(exc), icon=":material/block:")
+    st.error(ui.md(state.redact(exc)), icon=":material/block:")
 
 
 def login_form() -> None:
