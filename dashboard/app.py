@@ -12,6 +12,7 @@ import streamlit as st  # noqa: E402
 from audit.sections import registry  # noqa: E402
 from dashboard import components as ui  # noqa: E402
 from dashboard import state  # noqa: E402
+from dashboard.components import auth  # noqa: E402
 
 st.set_page_config(page_title="Responsible-AI audit", page_icon=":material/balance:", layout="wide")
 
@@ -49,4 +50,5 @@ with st.sidebar:
                     f"Overall {ui.badge(report.overall_status)}")
         st.caption(f"audited {ui.md(m.started_at)} in {m.duration_seconds:.0f} s")
 
-nav.run()
+with auth.database_errors():  # a corrupted or lost database: one line, not SQL
+    nav.run()

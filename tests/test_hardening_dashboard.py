@@ -71,3 +71,37 @@ def test_the_signed_in_caption_masks_the_password(monkeypatch):
         "failed at postgresql+psycopg://auditor:***@127.0.0.1:1/audit with password ***")
     monkeypatch.setenv("AUDIT_DB_URL", "/srv/audit.db")
     assert state.store_url() == "/srv/audit.db"
+
+
+# -- item 16: a corrupted database ------------------------------------------------------------
+
+
+def test_a_corrupted_database_is_one_line_on_history(tmp_path, monkeypatch):
+    import random
+
+    from argon2 import PasswordHasher
+
+    from audit.store.core import AuditStore
+
+    path = tmp_path / "audit.db"
+    store = AuditStore(str(path), password_hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    alice = store.create_user("alice", password="correct horse battery", role="reviewer")
+    for i in range(30):
+        store.create_audit(user=alice, dataset_name=f"d{i}.csv", dataset_sha256="0" * 64, report_json='{"x": "' + "y" * 3000 + '"}')
+    store.close()
+    rng = random.Random(0)
+    with path.open("r+b") as fh:  # scribble over every page but the first two (header and schema)
+        for offset in range(8192, path.stat().st_size, 4096):
+            fh.seek(offset + 100)
+            fh.write(bytes(rng.randrange(256) for _ in range(300)))
+    monkeypatch.setenv("AUDIT_DB_URL", str(path))
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.switch_page("views/history.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    at.text_input(key="login_username").input("alice")
+    at.text_input(key="login_password").input("correct horse battery")
+    at.form_submit_button(key="login_submit").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and "cannot" in errors[0] and "malformed" in errors[0], errors
+    assert "SELECT" not in errors[0] and "\n" not in errors[0] and "sqlalche.me" not in errors[0]

@@ -6,9 +6,12 @@ the store checks passwords and every permission, the pages only show its answers
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import streamlit as st
+from sqlalchemy.exc import SQLAlchemyError
 
 from audit.errors import StoreError
 from dashboard import components as ui
@@ -25,6 +28,28 @@ def open_store() -> Any:
     except StoreError as exc:
         st.error(f"The audit database at {ui.md(state.store_url())} cannot be used: {ui.md(state.redact(exc))}")
         st.stop()
+    except SQLAlchemyError as exc:
+        database_error(exc)
+
+
+def database_error(exc: SQLAlchemyError) -> None:
+    """A database failure (a corrupted file, a lost server) as one line, never SQL or a traceback; stops the page."""
+    orig = getattr(exc, "orig", None) or exc
+    lines = str(orig).strip().splitlines()
+    reason = lines[0] if lines else type(orig).__name__
+    st.error(f"The audit database at {ui.md(state.store_url())} cannot be read: {ui.md(state.redact(reason))}. "
+             "Nothing was changed; check it with `python -m audit users verify` or restore it from a backup.",
+             icon=":material/database:")
+    st.stop()
+
+
+@contextmanager
+def database_errors() -> Iterator[None]:
+    """Around a page: any SQLAlchemy error the store lets through becomes :func:`database_error`."""
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        database_error(exc)
 
 
 def store_error(exc: StoreError) -> None:
