@@ -237,3 +237,27 @@ def test_sql_injection_attempts_are_stored_as_plain_text(db_url, evil):
         assert store.list_audits(user=admin, dataset="x' OR '1'='1") == ()
         tables = set(sa.inspect(store._engine).get_table_names())
     assert {"users", "audits", "comments", "decisions"} <= tables
+
+
+def test_verify_while_writers_are_busy_finds_nothing_wrong(db_url):
+    audit_id, names = _seed(db_url)
+    with AuditStore(db_url, password_hasher=FAST) as store:
+        writers = [store.authenticate(n, password=PW) for n in names[:4]]
+        stop = threading.Event()
+
+        def write(user):
+            i = 0
+            while not stop.is_set() and i < 100:
+                store.add_comment(audit_id, user=user, body=f"{user.username} {i}")
+                i += 1
+
+        threads = [threading.Thread(target=write, args=(u,)) for u in writers]
+        for t in threads:
+            t.start()
+        try:
+            reports = [store.verify_trail() for _ in range(6)]  # each one snapshot, however busy
+        finally:
+            stop.set()
+            for t in threads:
+                t.join()
+        assert [r.problems for r in reports] == [()] * 6

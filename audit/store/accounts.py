@@ -112,10 +112,17 @@ class StoreBase:
         self.close()
 
     @contextmanager
-    def _tx(self, *, write: bool) -> Iterator[sa.Connection]:
-        """One transaction; commits on success, rolls everything back on any exception."""
+    def _tx(self, *, write: bool, snapshot: bool = False) -> Iterator[sa.Connection]:
+        """One transaction; commits on success, rolls everything back on any exception.
+
+        ``snapshot`` makes every statement of a read see the same state on PostgreSQL
+        (REPEATABLE READ), as SQLite's transactions always do.
+        """
+        reader = self._engine
+        if snapshot and self._engine.dialect.name == "postgresql":
+            reader = self._engine.execution_options(isolation_level="REPEATABLE READ")
         try:
-            with (self._writer.begin() if write else self._engine.connect()) as conn:
+            with (self._writer.begin() if write else reader.connect()) as conn:
                 yield conn
         except exc.IntegrityError as err:
             raise StoreError(f"the database refused the change: {str(err.orig).splitlines()[0]}") from err
@@ -321,7 +328,7 @@ class StoreBase:
     def verify_trail(self, *, actor: User | None = None) -> TrailReport:
         """Check the trail's chain and guards and every audit, run, decision, comment and role
         against it (see :mod:`audit.store.verify`); admin ``actor``, or None for the local operator."""
-        with self._tx(write=False) as conn:
+        with self._tx(write=False, snapshot=True) as conn:
             self._check_actor(conn, actor)
             return verify_store(conn)
 
