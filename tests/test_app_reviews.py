@@ -244,6 +244,18 @@ def test_author_cannot_approve_their_own_audit(store, reports):
     assert store.get_audit(saved.id, user=_user(store, "alice")).status == "in_review"
 
 
+def test_a_reviewer_looking_at_an_earlier_run_cannot_approve_the_latest(store, reports):
+    saved = _save(store, "alice", reports["credit1"], submit=True)
+    store.add_run(saved.id, user=_user(store, "alice"), report_json=reports["credit1"].to_json())
+    at = _open_from_history(_sign_in(_session(), "bob"), saved.id, run=1)  # bob reads run 1
+    _decide(_page(at, "reviews"), "approved")
+    assert any(md("has run 2, newer than run 1 you reviewed") in e for e in _errors(at))
+    assert store.list_decisions(saved.id, user=_user(store, "bob")) == ()
+    _open_from_history(at, saved.id)  # the latest run
+    _decide(_page(at, "reviews"), "approved")
+    assert [d.run for d in store.list_decisions(saved.id, user=_user(store, "bob"))] == [2]
+
+
 def test_reviewer_approves_another_authors_audit(store, reports):
     saved = _save(store, "alice", reports["credit1"], submit=True)
     at = _open_from_history(_sign_in(_session(), "bob"), saved.id)
