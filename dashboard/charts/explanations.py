@@ -82,6 +82,11 @@ def row_contributions(expl, row: int) -> list[tuple[str, str, float]]:
     return out
 
 
+def _base(expl, row: int) -> float:
+    """The row's base value: multiclass rows explain their predicted class, whose base value differs."""
+    return expl.row_base_values[row] if expl.row_base_values else expl.base_value
+
+
 def shap_waterfall_chart(expl, row: int, *, top: int = 12) -> go.Figure:
     """Local explanation of one explained row: from the base value to the model output, feature by feature."""
     contrib = sorted(row_contributions(expl, row), key=lambda c: -abs(c[2]) if finite(c[2]) else 0)
@@ -94,7 +99,7 @@ def shap_waterfall_chart(expl, row: int, *, top: int = 12) -> go.Figure:
         labels.append(f"{len(rest)} other features")
         values.append(sum(s for _, _, s in rest if finite(s)))
     fig = go.Figure(go.Waterfall(
-        orientation="h", y=["base value", *labels, "model output"], x=[expl.base_value, *values, expl.outputs[row]],
+        orientation="h", y=["base value", *labels, "model output"], x=[_base(expl, row), *values, expl.outputs[row]],
         measure=["absolute", *["relative"] * len(values), "total"],
         increasing=dict(marker_color=SENSITIVE_COLOUR), decreasing=dict(marker_color=TEST_COLOUR),
         totals=dict(marker_color=TRAIN_COLOUR), connector=dict(line=dict(color="#bbb", width=1)),

@@ -46,7 +46,7 @@ def confusion_matrix_chart(perf, positive_label: str | None = None) -> go.Figure
     """The test confusion matrix at the decision threshold, counts and row shares."""
     cm = [list(r) for r in perf.confusion_matrix]
     pos = positive_label or "1"
-    labels = [f"not {pos}", pos]
+    labels = list(perf.classes) if perf.classes else [f"not {pos}", pos]
     text = []
     for row in cm:
         total = sum(row) or 1
@@ -55,6 +55,8 @@ def confusion_matrix_chart(perf, positive_label: str | None = None) -> go.Figure
                                text=text, texttemplate="%{text}", colorscale="Blues", showscale=False,
                                hovertemplate="%{y}, %{x}: %{z}<extra></extra>"))
     fig.update_yaxes(autorange="reversed")
+    if perf.classes:
+        return layout(fig, "Confusion matrix (predicted = the most probable class)", height=max(360, 26 * len(labels) + 160))
     return layout(fig, f"Confusion matrix (threshold {perf.decision_threshold:g})", height=360)
 
 
@@ -72,8 +74,9 @@ def reliability_chart(perf) -> go.Figure:
                     hovertemplate="scores %{customdata[1]:.1f}-%{customdata[2]:.1f}: predicted %{x:.2f}, observed %{y:.2f} (%{customdata[0]} rows)<extra></extra>")
     ece = perf.metrics.get("ece")
     title = "Reliability curve" + (f" (ECE {ece.value:.3f})" if ece is not None and finite(ece.value) else "")
-    fig.update_xaxes(title="mean predicted probability", range=[0, 1])
-    fig.update_yaxes(title="observed positive rate", range=[0, 1])
+    top = bool(perf.classes)  # multiclass: the top label's probability against how often it is right
+    fig.update_xaxes(title="mean probability of the predicted class" if top else "mean predicted probability", range=[0, 1])
+    fig.update_yaxes(title="share predicted right" if top else "observed positive rate", range=[0, 1])
     return layout(fig, title)
 
 

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from dashboard import components as ui
+from dashboard.charts import classes as class_charts
 from dashboard.charts import explanations as charts
 
 report = ui.require_report()
@@ -17,9 +18,14 @@ c[3].metric("Surrogate fidelity", ui.fmt(ex.surrogate.fidelity), help=f"{ex.surr
 
 
 def global_view() -> None:
+    shown = ex
+    if ex.per_class:  # multiclass: summed over classes, or one class's own output
+        label = st.selectbox("Importance for", [None, *ex.per_class], key="explain_class",
+                             format_func=lambda c: "all classes (summed)" if c is None else c)
+        shown = class_charts.explanations_class_slice(ex, label)
     left, right = st.columns(2)
     with left:
-        ui.chart(charts.shap_bar_chart(ex))
+        ui.chart(charts.shap_bar_chart(shown))
     with right:
         ui.chart(charts.permutation_chart(ex.permutation))
 
@@ -32,7 +38,9 @@ def beeswarm_view() -> None:
 
 def row_view() -> None:
     row = st.selectbox("Explained row", range(len(ex.rows)), key="explain_row", format_func=lambda i:
-                       f"data row {ex.data_rows[i]}: score {ex.predictions[i]:.3f}, label {ex.labels[i]:g}")
+                       f"data row {ex.data_rows[i]}: " + (f"predicted {ex.predicted_classes[i]} ({ex.predictions[i]:.3f}), "
+                                                          f"label {ex.classes[int(ex.labels[i])]}" if ex.classes else
+                                                          f"score {ex.predictions[i]:.3f}, label {ex.labels[i]:g}"))
     ui.chart(charts.shap_waterfall_chart(ex, row))
     ui.table([{"feature": f, "value": v, "SHAP": s} for f, v, s in charts.row_contributions(ex, row)])
 

@@ -3,12 +3,20 @@
 import streamlit as st
 
 from dashboard import components as ui
+from dashboard.charts import classes as class_charts
 from dashboard.charts import fairness as charts
 
 report = ui.require_report()
 ui.header(report, "Fairness", "fairness")
 fr = ui.require_section(report, "fairness")
 ui.verdict(fr.verdict)
+overall = fr
+if fr.per_class:  # multiclass: one class at a time, one-vs-rest; the worst class first
+    classes = list(fr.per_class)
+    label = st.selectbox("Class (one-vs-rest)", classes, index=classes.index(fr.worst_class) if fr.worst_class in classes else 0,
+                         key="fair_class", format_func=lambda c: c + (" (worst)" if c == fr.worst_class else ""))
+    fr = class_charts.fairness_class_slice(fr, label or classes[0])
+    st.caption(f"Rates below are for predicting {ui.md(label)} or not. fairlearn's mitigations support binary targets only and were not run.")
 
 keys = list(fr.keys)
 key = st.segmented_control("Groups by", keys, default=keys[0], key="fair_key") or keys[0]
@@ -51,4 +59,9 @@ ui.table([{"variant": v.label, "status": v.status, "detail": v.detail, "fitted o
            charts.disparity_name(disparity or ""): v.disparities.get(key, {}).get(disparity).value
            if v.disparities.get(key, {}).get(disparity) else None, "seconds": v.seconds}
           for v in (*fr.mitigations, fr.unawareness) if v is not None])
-ui.whole_json(fr)
+if overall.group_accuracy:
+    st.subheader("Accuracy per group (all classes)")
+    ui.table([{"group": g.group, "test rows": g.count, "adequate": g.adequate,
+               "accuracy": ui.fmt_ci(g.metrics["accuracy"].value, g.metrics["accuracy"].ci_low, g.metrics["accuracy"].ci_high)}
+              for g in overall.group_accuracy.get(key, ())])
+ui.whole_json(overall)

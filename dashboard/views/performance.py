@@ -3,6 +3,7 @@
 import streamlit as st
 
 from dashboard import components as ui
+from dashboard.charts import classes as class_charts
 from dashboard.charts import performance as charts
 
 report = ui.require_report()
@@ -23,8 +24,10 @@ if "ece" in perf.metrics:
 ui.table([{"metric": ui.metric_name(name), "test": mc.value, f"CI low ({perf.confidence:.0%})": mc.ci_low,
            "CI high": mc.ci_high, "train": mc.train} for name, mc in perf.metrics.items()],
          column_config={c: st.column_config.NumberColumn(format="%.3f") for c in ("test", f"CI low ({perf.confidence:.0%})", "CI high", "train")})
+decision = (f"{len(perf.classes)} classes, the most probable is predicted" if perf.classes
+            else f"decision threshold {perf.decision_threshold:g}")
 st.caption(f"Audited model: {models.selected_label if models else perf.model} · {perf.n_test:,} test rows · "
-           f"{perf.n_bootstrap:,} bootstrap resamples · decision threshold {perf.decision_threshold:g}.")
+           f"{perf.n_bootstrap:,} bootstrap resamples · {decision}.")
 
 
 def metrics_view() -> None:
@@ -59,6 +62,16 @@ def baselines_view() -> None:
                f"{models.cv_folds}-fold cross-validation; {models.n_encoded_features} encoded features.")
 
 
-ui.lazy_tabs({"Metrics and errors": metrics_view, "Calibration and learning curve": calibration_view, "Baselines": baselines_view},
-             key="perf_tab")
+def classes_view() -> None:
+    metric = st.selectbox("Metric", class_charts.PER_CLASS_METRICS, format_func=ui.metric_name, key="perf_class_metric")
+    ui.chart(class_charts.per_class_chart(perf, metric or "f1"))
+    ui.table([{"class": lab, "test rows": perf.class_support.get(lab, 0),
+               **{ui.metric_name(m): ui.fmt_ci(v.value, v.ci_low, v.ci_high) for m, v in perf.per_class[lab].items()}}
+              for lab in perf.classes])
+
+
+tabs = {"Metrics and errors": metrics_view, "Calibration and learning curve": calibration_view, "Baselines": baselines_view}
+if perf.classes:
+    tabs = {"Metrics and errors": metrics_view, "Per class": classes_view, **{k: v for k, v in tabs.items() if k != "Metrics and errors"}}
+ui.lazy_tabs(tabs, key="perf_tab")
 ui.whole_json(perf)
