@@ -145,7 +145,9 @@ class StoreBase:
         """``user`` as stored now if its session is still valid; PermissionDenied otherwise.
 
         A password reset or a role change ends every session of that user: the
-        pages call this on each run and sign the session out when it raises.
+        pages call this on each run and sign the session out when it raises. A
+        sign-in that outlives the browser session (a stored token) should record the
+        user's id and ``session_version`` and be honoured only through this check.
         """
         with self._tx(write=False) as conn:
             return self._current(conn, user)
