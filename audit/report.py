@@ -18,10 +18,11 @@ from audit.data import ColumnSchema
 from audit.errors import AuditError
 from audit.models.baselines import ModelsReport
 from audit.sections import registry
+from audit.upgrade import upgrade
 from audit.serial import ReportMixin, from_jsonable, to_jsonable
 from audit.verdict import Verdict, worst
 
-REPORT_FORMAT = "rai-audit-report/1"
+REPORT_FORMAT = "rai-audit-report/2"  # audit/upgrade.py reads the older ones
 
 # Caps on a report read from JSON (someone else's file, via "Open a saved report"): a real
 # report is a few MB and nests about 8 deep; past these it is refused, not parsed on.
@@ -145,6 +146,7 @@ class AuditReport:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "AuditReport":
         try:
+            data = upgrade(data, REPORT_FORMAT)
             manifest = Manifest.from_dict(data["manifest"])
             raw_models = data.get("models")
             models = None if raw_models is None else from_jsonable(ModelsReport, raw_models)

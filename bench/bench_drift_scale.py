@@ -87,7 +87,7 @@ def main() -> None:
         print(f"{f.feature:<16}{f.test:>6}{f.statistic:>10.4g}{f.p_value_adjusted:>10.2g}{f.effect_size:>9.4f}{f.psi:>8.4f}  {'yes' if f.drifted else ''}")
     d = rep.domain
     if d is not None:
-        print(f"domain classifier: AUC {d.auc:.3f} [{d.ci_low:.3f}, {d.ci_high:.3f}] on {d.n_reference:,} + {d.n_current:,} rows, "
+        print(f"domain classifier: AUC {d.auc.text()} on {d.n_reference:,} + {d.n_current:,} rows, "
               f"{d.folds} folds; separating: {', '.join(d.separating) or 'none'}")
     print(f"drifted: {rep.n_drifted} of {rep.n_features} ({rep.share_drifted:.0%})")
     print(f"time: per-feature {per_feature:.2f} s + domain classifier {total - per_feature:.2f} s = {total:.2f} s "

@@ -1,6 +1,7 @@
 """Same seed, same numbers: build a small seeded report, or compare two reports' numbers.
 
     python bench/report_numbers.py make OUT.json        # small synthetic report, every section
+    python bench/report_numbers.py make-multiclass OUT.json   # the sections a multiclass target runs
     python bench/report_numbers.py compare A.json B.json
 
 ``compare`` loads both files through ``AuditReport.from_json`` (so a report of an
@@ -41,6 +42,18 @@ def make(out: str) -> None:
     Path(out).write_text(report.to_json(), encoding="utf-8")
 
 
+def make_multiclass(out: str) -> None:
+    from audit.config import AuditConfig, ModelOptions
+    from audit.pipeline import run_audit
+    from conftest import make_multiclass as frame
+
+    config = AuditConfig(target="decision", sensitive=("group",), models=ModelOptions(cv_folds=0, models=("dummy", "logistic")),
+                         section_options={"performance": {"bootstrap": 50, "learning_curve_sizes": [1.0]},
+                                          "fairness": {"bootstrap": 50}})
+    report = run_audit(config, frame(600), workers=1)
+    Path(out).write_text(report.to_json(), encoding="utf-8")
+
+
 def _diff(a, b, path: str, out: list[str]) -> None:
     if isinstance(a, dict) and isinstance(b, dict):
         for k in sorted(set(a) | set(b)):
@@ -73,8 +86,8 @@ def compare(first: str, second: str) -> list[str]:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "make":
-        make(sys.argv[2])
+    if len(sys.argv) == 3 and sys.argv[1] in ("make", "make-multiclass"):
+        (make if sys.argv[1] == "make" else make_multiclass)(sys.argv[2])
     elif len(sys.argv) == 4 and sys.argv[1] == "compare":
         diffs = compare(sys.argv[2], sys.argv[3])
         print("\n".join(diffs[:50]) or "same numbers")

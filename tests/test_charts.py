@@ -77,7 +77,7 @@ def test_metric_ci_error_bars_reach_the_interval_bounds(report):
         key = next(k for k in perf.metrics if base.metric_name(k) == label)
         mc = perf.metrics[key]
         assert _close(x, mc.value)
-        assert _close(x + plus, mc.ci_high) and _close(x - minus, mc.ci_low)
+        assert _close(x + plus, mc.high) and _close(x - minus, mc.low)
 
 
 def test_reliability_curve_skips_empty_bins_and_draws_the_diagonal(report):
@@ -259,7 +259,7 @@ def test_privacy_charts(report):
     assert {s.y0 for s in mem.layout.shapes} >= {pv.thresholds["warn_attack_auc"], pv.thresholds["fail_attack_auc"]} == {0.55, 0.75}
     first = mem.data[0]
     attack = next(a for a in pv.models[0].membership if a.attack.replace("_", " ") == first.name)
-    assert _close(first.y[0], attack.auc) and _close(first.y[0] + first.error_y.array[0], attack.auc_ci_high)
+    assert _close(first.y[0], attack.auc.value) and _close(first.y[0] + first.error_y.array[0], attack.auc.high)
     roc = privacy_charts.membership_roc_chart(pv, 0)
     attacks = [a for a in pv.models[0].membership if a.roc_fpr]
     assert len(roc.data) == len(attacks) + 1 and roc.data[-1].name == "chance"
@@ -277,7 +277,7 @@ def test_fairness_group_metrics_disparities_and_tradeoff(report):
     assert list(sel.x) == [r.group for r in rows]
     for y, plus, minus, r in zip(sel.y, sel.error_y.array, sel.error_y.arrayminus, rows):
         iv = r.metrics["selection_rate"]
-        assert _close(y, iv.value) and _close(y + plus, iv.ci_high) and _close(y - minus, iv.ci_low)
+        assert _close(y, iv.value) and _close(y + plus, iv.high) and _close(y - minus, iv.low)
     # make_synthetic shifts the label log-odds of M: its selection rate is higher.
     assert dict(zip(sel.x, sel.y))["M"] > dict(zip(sel.x, sel.y))["F"]
     dis = fair_charts.disparity_chart(fr, "sex")

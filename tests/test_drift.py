@@ -61,8 +61,8 @@ def test_same_distribution_flags_nothing_and_domain_auc_is_half():
     rep = compare(frame(4000, 1), frame(4000, 2))
     assert rep.n_drifted == 0 and rep.drifted_features == () and not rep.dataset_drift
     assert all(not f.drifted for f in rep.features)
-    assert abs(rep.domain.auc - 0.5) < 0.03
-    assert rep.domain.ci_low < 0.5 < rep.domain.ci_high
+    assert abs(rep.domain.auc.value - 0.5) < 0.03
+    assert rep.domain.auc.low < 0.5 < rep.domain.auc.high
     assert rep.domain.separating == ()
     assert (rep.n_reference, rep.n_current, rep.domain.n_reference, rep.domain.n_current) == (4000, 4000, 4000, 4000)
 
@@ -74,7 +74,7 @@ def test_mean_shift_flags_that_feature_only():
     assert x2.test == "ks" and x2.p_value_adjusted < 1e-10
     assert x2.effect_size == pytest.approx(0.5, abs=0.08)  # Wasserstein of a mean shift = the shift, in sd
     assert x2.current_mean - x2.reference_mean == pytest.approx(0.5, abs=0.08)
-    assert rep.domain.auc > 0.6 and rep.domain.ci_low > 0.5
+    assert rep.domain.auc.value > 0.6 and rep.domain.auc.low > 0.5
     assert rep.domain.features[0].feature == "x2" and rep.domain.separating[0] == "x2"
 
 
@@ -90,7 +90,7 @@ def test_changed_category_mix_is_flagged():
 def test_joint_drift_with_stable_marginals_is_caught_by_the_domain_classifier_only():
     rep = compare(frame(4000, 1, rho=0.8), frame(4000, 2, rho=-0.8))
     assert rep.n_drifted == 0
-    assert rep.domain.auc > 0.75
+    assert rep.domain.auc.value > 0.75
     assert set(rep.domain.separating[:2]) == {"x1", "x2"}
 
 
@@ -318,7 +318,7 @@ def test_uploaded_current_data_with_labels(synthetic_trained):
     assert rep.comparison == "training split vs current data"
     assert rep.data.n_drifted == 0 and not rep.labels.drifted
     assert {p.metric for p in rep.performance} == {"roc_auc", "accuracy"}
-    assert all(p.reference_source == "held-out test split" and p.n_current == 1500 for p in rep.performance)
+    assert all(p.reference_source == "held-out test split" and p.current.n == 1500 for p in rep.performance)
     assert rep.verdict.status == "pass"
 
     raw = make_synthetic(n=3000, seed=8)
@@ -346,7 +346,7 @@ def test_reference_file_replaces_the_training_split(synthetic_trained):
 def test_default_audit_of_adult_sample_flags_nothing(adult_small_trained):
     rep = audit_drift(adult_small_trained, options=DriftOptions(), seed=0, progress=None)
     assert rep.data.n_drifted == 0 and rep.verdict.status == "pass"
-    assert rep.data.domain.ci_low < 0.5 + 0.05
+    assert rep.data.domain.auc.low < 0.5 + 0.05
     shifted = audit_drift(adult_small_trained, options=DriftOptions(simulate_shift="age:+1sd"), seed=0, progress=None)
     assert shifted.data.drifted_features == ("age",)
 
@@ -366,7 +366,7 @@ def test_regression_model_loses_r2_under_a_feature_shift():
     rep = audit_drift(trained, options=opts, seed=0, progress=None)
     assert rep.data.drifted_features == ("x1",) and rep.labels is not None and not rep.labels.drifted
     (r2,) = rep.performance
-    assert r2.metric == "r2" and r2.reference > 0.95 and r2.current < 0.5  # every prediction is off by 2 sd
-    assert r2.current_ci_low < r2.current < r2.current_ci_high and r2.ci_method.startswith("bootstrap")
+    assert r2.metric == "r2" and r2.reference.value > 0.95 and r2.current.value < 0.5  # every prediction is off by 2 sd
+    assert r2.current.low < r2.current.value < r2.current.high and r2.current.method.startswith("percentile bootstrap")
     assert rep.verdict.status == "fail"
     assert_round_trips(rep)

@@ -264,18 +264,18 @@ def test_error_tree_finds_the_cohort_with_coin_flip_labels():
     rep = explain_model(tr, options=ExplanationOptions(**{**FAST, "sample_size": 200, "n_clusters": 2}), seed=0)
     ea = rep.errors
     err = (tr.predict(tr.X_test) != tr.y_test)
-    assert ea.overall_error == pytest.approx(err.mean()) and ea.n_test == len(err)
+    assert ea.overall.value == pytest.approx(err.mean()) and ea.n_test == len(err)
     assert ea.tree_fit_split == "validation" and ea.n_tree_fit == len(tr.X_val)
     worst = ea.tree_cohorts[0]
     assert any("colour = red" in c or "x3 >" in c for c in worst.conditions)
-    assert worst.error > 0.3 and worst.versus_overall == "higher" and worst.ci_low > ea.overall_error
+    assert worst.error.value > 0.3 and worst.versus_overall == "higher" and worst.error.low > ea.overall.value
     assert sum(c.size for c in ea.tree_cohorts) == len(err)
     # k-means sees the shifted red rows as their own cluster, and it is the worst one.
     assert ea.n_clusters == 2 and sum(c.size for c in ea.cluster_cohorts) == len(err)
     bad = ea.cluster_cohorts[0]
     assert bad.versus_overall == "higher" and ("x3" in bad.description or "colour = red" in bad.description)
     for c in ea.tree_cohorts + ea.cluster_cohorts:
-        assert c.ci_low <= c.error <= c.ci_high and c.size >= 1
+        assert c.error.low <= c.error.value <= c.error.high and c.size >= 1
     assert ea.worst() in (worst, bad)
 
 

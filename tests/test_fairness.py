@@ -26,7 +26,7 @@ from audit.data import prepare_dataset
 from audit.errors import ConfigError
 from audit.sections.fairness.section import FairnessOptions, FairnessReport, audit_fairness
 from audit.models.baselines import train_models
-from audit.sections.performance import bootstrap_weights
+from audit.stats import bootstrap_weights
 from tests.conftest import make_synthetic
 
 FAST = dict(bootstrap=100, mitigations=(), unawareness=False)
@@ -167,7 +167,7 @@ def test_numbers_equal_fairlearn_functions_on_the_same_predictions(biased, biase
 
 def test_injected_group_effect_is_detected_with_ci_excluding_zero(biased_report):
     dp = biased_report.disparities_adequate["sex"]["demographic_parity_difference"]
-    assert dp.value > 0.3 and dp.ci_low > 0.2 and dp.ci_low <= dp.value <= dp.ci_high
+    assert dp.value > 0.3 and dp.low > 0.2 and dp.low <= dp.value <= dp.high
     ff = biased_report.four_fifths["sex"]
     assert ff.reference_group == "M" and ff.lowest_group == "F" and not ff.passes
     assert biased_report.verdict.status == "fail"
@@ -176,14 +176,14 @@ def test_injected_group_effect_is_detected_with_ci_excluding_zero(biased_report)
     assert biased_report.base_rate_gap["sex"]["difference"] > 0.2
     # race has no effect: its interval of the gap between extreme groups covers 0.
     r = biased_report.disparities_adequate["race"]["demographic_parity_difference"]
-    assert r.ci_low < 0 < r.ci_high
+    assert r.low < 0 < r.high
 
 
 def test_no_group_effect_gives_interval_covering_zero_and_no_fail():
     tr = _trained(make_synthetic(n=3000, seed=1, group_effect=0.0))
     rep = audit_fairness(tr, options=FairnessOptions(**FAST), seed=0)
     dp = rep.disparities["sex"]["demographic_parity_difference"]
-    assert dp.value < 0.06 and dp.ci_low < 0 < dp.ci_high
+    assert dp.value < 0.06 and dp.low < 0 < dp.high
     assert rep.four_fifths["sex"].passes
     assert rep.verdict.status == "pass"
 
@@ -245,8 +245,8 @@ def test_without_bootstrap_values_are_kept_and_intervals_are_missing():
     tr = _trained(make_synthetic(n=1000, seed=0, group_effect=2.0))
     rep = audit_fairness(tr, options=FairnessOptions(bootstrap=0, mitigations=("reweighing",)), seed=0)
     dp = rep.disparities["sex"]["demographic_parity_difference"]
-    assert dp.value > 0.2 and np.isnan(dp.ci_low) and np.isnan(dp.ci_high)
-    assert rep.n_bootstrap == 0 and np.isnan(rep.mitigations[1].metrics["accuracy"].ci_low)
+    assert dp.value > 0.2 and np.isnan(dp.low) and np.isnan(dp.high)
+    assert rep.n_bootstrap == 0 and np.isnan(rep.mitigations[1].metrics["accuracy"].low)
     # With no interval a failing four-fifths rule can only warn: a fail needs the interval.
     assert rep.verdict.status == "warn" and "no interval" in rep.verdict.reasons[0]
     json.dumps(rep.to_dict(), allow_nan=False)
@@ -280,7 +280,7 @@ def test_mitigations_reduce_the_disparity_they_target(biased, biased_report):
     assert rows["threshold_dp"].fit_split == "validation" and rows["threshold_dp"].fit_rows == len(biased.y_val)
     assert rows["expgrad_dp"].fit_rows == len(biased.y_train)  # mitigation_max_rows=0: every training row
     u = rows["unmitigated"]
-    assert u.metrics["accuracy"].ci_low < u.metrics["accuracy"].value < u.metrics["accuracy"].ci_high
+    assert u.metrics["accuracy"].low < u.metrics["accuracy"].value < u.metrics["accuracy"].high
     assert u.disparities["sex"]["demographic_parity_difference"].value == pytest.approx(
         biased_report.disparities_adequate["sex"]["demographic_parity_difference"].value, abs=1e-12)
 
@@ -297,7 +297,7 @@ def test_report_round_trips_through_json_and_states_sample_sizes(biased, biased_
     # Per-group intervals exist for the charts' error bars.
     f = [r for r in biased_report.groups["sex"] if r.group == "F"][0]
     for m in ("selection_rate", "tpr", "fpr", "roc_auc"):
-        assert f.metrics[m].ci_low <= f.metrics[m].value <= f.metrics[m].ci_high, m
+        assert f.metrics[m].low <= f.metrics[m].value <= f.metrics[m].high, m
 
 
 def test_regression_task_is_handled_and_classification_mitigations_are_skipped():
@@ -311,7 +311,7 @@ def test_regression_task_is_handled_and_classification_mitigations_are_skipped()
     rep = audit_fairness(tr, options=FairnessOptions(bootstrap=50), seed=0)
     d = rep.disparities["sex"]
     assert set(d) == {"mean_prediction_difference", "mean_prediction_ratio", "mae_difference", "mae_ratio"}
-    assert d["mean_prediction_difference"].value == pytest.approx(2.0, abs=0.3) and d["mean_prediction_difference"].ci_low > 1.5
+    assert d["mean_prediction_difference"].value == pytest.approx(2.0, abs=0.3) and d["mean_prediction_difference"].low > 1.5
     assert set(rep.groups["sex"][0].metrics) == {"mae", "mean_prediction", "mean_target"}
     assert rep.four_fifths == {}
     assert rep.verdict.status == "warn"
@@ -353,7 +353,7 @@ def test_adult_sample_flags_relationship_as_a_proxy_for_sex(adult_small_trained)
     flagged = {(r.sensitive, r.feature) for r in rep.flagged_proxies()}
     assert ("sex", "relationship") in flagged and ("sex", "age") not in flagged
     assert rep.excluded_groups["sex x race"]  # tiny intersections exist in a 600-row test split
-    assert rep.disparities_adequate["sex"]["demographic_parity_difference"].ci_low > 0.05
+    assert rep.disparities_adequate["sex"]["demographic_parity_difference"].low > 0.05
 
 
 def test_single_group_sensitive_column_warns_instead_of_passing():

@@ -229,7 +229,7 @@ def test_a_section_of_unknown_shape_is_refused_where_the_dict_is_read(report):
     data = report.to_dict()
     data["robustness"] = {
         "verdict": {"status": "warn", "reasons": ["accuracy drops 0.12 under noise"]},
-        "attacks": [{"name": EVIL_VALUE, "accuracy": {"value": 0.7, "ci_low": 0.6, "ci_high": 0.8}}],
+        "attacks": [{"name": EVIL_VALUE, "accuracy": {"value": 0.7, "low": 0.6, "high": 0.8}}],
     }
     with pytest.raises(AuditError, match="not a valid audit report"):
         build_model_card(data)
@@ -247,7 +247,7 @@ def test_a_section_without_a_dedicated_renderer_is_rendered_generically_and_esca
     assert "<script" not in page.lower() and "<u>" not in page and "<u>" not in md
     assert "F &amp; &lt;u&gt;co&lt;/u&gt;" in page and "F &amp; &lt;u&gt;co&lt;/u&gt;" in md
     dpd = report.fairness.disparities["sex"]["demographic_parity_difference"]
-    assert f"{dpd.value:.3f} [{dpd.ci_low:.3f}, {dpd.ci_high:.3f}]" in md  # an interval, as one cell
+    assert f"{dpd.value:.3f} [{dpd.low:.3f}, {dpd.high:.3f}]" in md  # an interval, as one cell
 
 
 def test_narrative_round_trips_and_loads_from_toml_and_yaml(tmp_path):

@@ -93,7 +93,7 @@ def test_performance_report_on_known_data(multiclass_trained):
     assert r.metrics["accuracy"].value == pytest.approx(accuracy_score(t.y_test, pred))
     for name in ("balanced_accuracy", "precision_macro", "recall_weighted", "f1_weighted", "roc_auc", "log_loss", "ece"):
         m = r.metrics[name]
-        assert m.ci_low <= m.value <= m.ci_high, name
+        assert m.low <= m.value <= m.high, name
     cm = np.array(r.confusion_matrix)
     assert cm.shape == (3, 3) and cm.sum() == len(t.y_test)
     assert cm.diagonal().sum() == (pred == t.y_test).sum()
@@ -101,7 +101,7 @@ def test_performance_report_on_known_data(multiclass_trained):
     assert set(r.per_class) == set(t.classes)
     for lab, ms in r.per_class.items():
         assert set(ms) == set(mc.PER_CLASS_METRICS)
-        assert ms["recall"].ci_low <= ms["recall"].value <= ms["recall"].ci_high
+        assert ms["recall"].low <= ms["recall"].value <= ms["recall"].high
     assert sum(b.count for b in r.reliability) == len(t.y_test)
     assert r.baseline_primary == pytest.approx(0.5) and r.verdict.status != "fail"
     assert PerformanceReport.from_dict(r.to_dict()).to_dict() == r.to_dict()

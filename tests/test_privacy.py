@@ -141,17 +141,17 @@ def test_loss_attack_ground_truth():
     perfect = attack_membership(score_in=np.where(y_in == 1, 0.99, 0.01), y_in=y_in,
                                 score_out=np.where(y_out == 1, 0.2, 0.8), y_out=y_out, **kw)
     loss = perfect[0]
-    assert loss.attack == "loss_threshold" and (loss.auc, loss.advantage, loss.tpr_at_low_fpr) == (1.0, 1.0, 1.0)
+    assert loss.attack == "loss_threshold" and (loss.auc.value, loss.advantage, loss.tpr_at_low_fpr) == (1.0, 1.0, 1.0)
     assert loss.n_members == loss.n_nonmembers == 400 and loss.n_fit == 0
     bb = perfect[1]
-    assert bb.attack == "confidence_black_box" and bb.auc > 0.99 and bb.n_members == bb.n_nonmembers == 200 and bb.n_fit == 400
+    assert bb.attack == "confidence_black_box" and bb.auc.value > 0.99 and bb.n_members == bb.n_nonmembers == 200 and bb.n_fit == 400
     # Same score distribution for members and non-members: chance, and equal to scikit-learn's AUC of -loss.
     s_in, s_out = rng.random(400), rng.random(400)
     chance = attack_membership(score_in=s_in, y_in=y_in, score_out=s_out, y_out=y_out, **kw)[0]
     member = np.r_[np.ones(400), np.zeros(400)]
     minus_loss = -np.r_[row_loss(y_in, s_in, "binary"), row_loss(y_out, s_out, "binary")]
-    assert chance.auc == pytest.approx(roc_auc_score(member, minus_loss))
-    assert abs(chance.auc - 0.5) < 0.06 and chance.auc_ci_low < 0.5 < chance.auc_ci_high
+    assert chance.auc.value == pytest.approx(roc_auc_score(member, minus_loss))
+    assert abs(chance.auc.value - 0.5) < 0.06 and chance.auc.low < 0.5 < chance.auc.high
     # The ROC on the fixed grid: starts at (0, .), ends at (1, 1), never decreases; the perfect attack's TPR is 1 at FPR 0.
     for res in (loss, chance):
         assert res.roc_fpr[0] == 0.0 and res.roc_fpr[-1] == 1.0 and res.roc_tpr[-1] == 1.0
@@ -171,9 +171,9 @@ def test_overfitted_model_leaks_membership_regularised_does_not(synthetic_traine
     leaky = audit_privacy(overfit, options=opts, seed=0)
     tight = audit_privacy(dataclasses.replace(synthetic_trained, selected="logistic"), options=opts, seed=0)
     loss_leaky, loss_tight = leaky.audited.membership[0], tight.audited.membership[0]
-    assert loss_leaky.auc_ci_low > 0.6 and loss_leaky.advantage > 0.2, loss_leaky
-    assert leaky.audited.membership[1].auc_ci_low > 0.6
-    assert abs(loss_tight.auc - 0.5) < 0.05 and loss_tight.auc_ci_low < 0.5 < loss_tight.auc_ci_high
+    assert loss_leaky.auc.low > 0.6 and loss_leaky.advantage > 0.2, loss_leaky
+    assert leaky.audited.membership[1].auc.low > 0.6
+    assert abs(loss_tight.auc.value - 0.5) < 0.05 and loss_tight.auc.low < 0.5 < loss_tight.auc.high
     assert leaky.verdict.status == "warn" and "leaks membership" in leaky.verdict.reasons[0]
     assert tight.verdict.status == "pass"
     assert leaky.n_attack_members == leaky.n_attack_nonmembers == len(synthetic_trained.y_test)  # capped by the test split
@@ -230,8 +230,8 @@ def test_verdict_thresholds(fast_report):
 
     audited, *rest = fast_report.models
     opts = PrivacyOptions()
-    strong = dataclasses.replace(audited.membership[0], auc=0.9, auc_ci_low=0.85, auc_ci_high=0.95)
-    mild = dataclasses.replace(strong, auc=0.6, auc_ci_low=0.57, auc_ci_high=0.63)
+    strong = dataclasses.replace(audited.membership[0], auc=dataclasses.replace(audited.membership[0].auc, value=0.9, low=0.85, high=0.95))
+    mild = dataclasses.replace(strong, auc=dataclasses.replace(strong.auc, value=0.6, low=0.57, high=0.63))
     leaky = dataclasses.replace(audited, membership=(strong,))
     # A severe leak with an affordable DP model warns and names it; without one it fails.
     assert fast_report.dp_models()[-1].accuracy >= audited.accuracy - opts.accuracy_budget
@@ -240,7 +240,7 @@ def test_verdict_thresholds(fast_report):
     unaffordable = dataclasses.replace(leaky, accuracy=1.0)
     assert _verdict([unaffordable, *rest], opts).status == "fail"
     assert _verdict([dataclasses.replace(unaffordable, membership=(mild,)), *rest], opts).status == "warn"
-    no_ci = dataclasses.replace(mild, auc_ci_low=float("nan"), auc_ci_high=float("nan"))  # bootstrap = 0
+    no_ci = dataclasses.replace(mild, auc=dataclasses.replace(mild.auc, low=float("nan"), high=float("nan")))  # bootstrap = 0
     assert _verdict([dataclasses.replace(audited, membership=(no_ci,)), *rest], opts).status == "warn"
     assert _verdict([audited, *rest], opts).status == "pass"
 

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+from pathlib import Path
 
 import pytest
 
 from audit.config import AuditConfig, ModelOptions
 from audit.errors import AuditError
 from audit.pipeline import run_audit
-from audit.report import AuditReport
+from audit.report import REPORT_FORMAT, AuditReport
 from audit.sections import registry
 
 from conftest import make_synthetic
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -76,3 +80,57 @@ def test_json_is_strict_and_nulls_unrun_sections():
 def test_invalid_report_json(text, message):
     with pytest.raises(AuditError, match=message):
         AuditReport.from_json(text)
+
+
+# ---- older formats -----------------------------------------------------------------------
+
+REPORT_V1 = ROOT / "tests" / "data" / "report_v1.json"  # written by the format-1 code (bench/report_numbers.py make)
+
+
+def test_a_format_1_report_loads_with_its_numbers_as_estimates():
+    raw = json.loads(REPORT_V1.read_text(encoding="utf-8"))
+    assert raw["manifest"]["format"] == "rai-audit-report/1"
+    rep = AuditReport.from_dict(raw)
+    assert rep.manifest.format == REPORT_FORMAT == "rai-audit-report/2"
+    old = raw["performance"]["metrics"]["roc_auc"]
+    auc = rep.performance.metrics["roc_auc"]
+    assert (auc.value, auc.low, auc.high, auc.level, auc.n) == (old["value"], old["ci_low"], old["ci_high"], 0.95, raw["performance"]["n_test"])
+    assert auc.method == "percentile bootstrap (100 resamples)" and rep.performance.train_metrics["roc_auc"] == old["train"]
+    old_dp = raw["fairness"]["disparities"]["sex"]["demographic_parity_difference"]
+    dp = rep.fairness.disparities["sex"]["demographic_parity_difference"]
+    assert (dp.value, dp.low, dp.high) == (old_dp["value"], old_dp["ci_low"], old_dp["ci_high"])
+    row, old_row = rep.fairness.groups["sex"][0], raw["fairness"]["groups"]["sex"][0]
+    assert row.metrics["tpr"].n == old_row["count"] and row.metrics["tpr"].low == old_row["metrics"]["tpr"]["ci_low"]
+    old_attack = raw["privacy"]["models"][0]["membership"][0]
+    attack = rep.privacy.models[0].membership[0]
+    assert (attack.auc.value, attack.auc.low, attack.auc.high) == (old_attack["auc"], old_attack["auc_ci_low"], old_attack["auc_ci_high"])
+    assert attack.auc.n == old_attack["n_members"] + old_attack["n_nonmembers"]
+    old_dom, dom = raw["drift"]["data"]["domain"], rep.drift.data.domain
+    assert (dom.auc.value, dom.auc.high, dom.auc.method) == (old_dom["auc"], old_dom["ci_high"], old_dom["ci_method"])
+    old_shift, shift = raw["drift"]["performance"][1], rep.drift.performance[1]
+    assert (shift.current.value, shift.current.low, shift.current.n, shift.current.method) == (
+        old_shift["current"], old_shift["current_ci_low"], old_shift["n_current"], old_shift["ci_method"])
+    old_err, err = raw["explanations"]["errors"], rep.explanations.errors
+    assert (err.overall.value, err.overall.high, err.overall.level) == (old_err["overall_error"], old_err["overall_ci_high"], old_err["confidence"])
+    # The loaded report is a current one: it writes format 2 and round-trips exactly.
+    text = rep.to_json()
+    assert json.loads(text)["manifest"]["format"] == REPORT_FORMAT
+    assert AuditReport.from_json(text).to_json() == text
+    assert raw["manifest"]["format"] == "rai-audit-report/1"  # the caller's dict is left alone
+
+
+def test_an_unknown_report_format_is_refused():
+    raw = json.loads(REPORT_V1.read_text(encoding="utf-8"))
+    raw["manifest"]["format"] = "rai-audit-report/9"
+    with pytest.raises(AuditError, match="not a readable audit report: format 'rai-audit-report/9'"):
+        AuditReport.from_dict(raw)
+
+
+@pytest.mark.slow
+def test_same_seed_gives_the_numbers_of_the_format_1_report(tmp_path):
+    """The committed format-1 report and today's code agree on every number (timings and versions aside)."""
+    spec = importlib.util.spec_from_file_location("report_numbers", ROOT / "bench" / "report_numbers.py")
+    numbers = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(numbers)
+    numbers.make(str(tmp_path / "now.json"))
+    assert numbers.compare(str(REPORT_V1), str(tmp_path / "now.json")) == []

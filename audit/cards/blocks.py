@@ -156,8 +156,8 @@ def as_text(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         return ", ".join(as_text(v) for v in value)
     if isinstance(value, dict):
-        if {"value", "ci_low", "ci_high"} <= set(value):
-            return f"{num(value['value'])} {ci(value['ci_low'], value['ci_high'])}"
+        if {"value", "low", "high"} <= set(value):
+            return f"{num(value['value'])} {ci(value['low'], value['high'])}"
         return "; ".join(f"{k}: {as_text(v)}" for k, v in value.items())
     return str(value)
 

@@ -86,13 +86,13 @@ def _surrogate(e: ExplanationReport) -> list[Block]:
 
 def _errors(e: ExplanationReport) -> list[Block]:
     err = e.errors
-    cohorts = sorted(err.tree_cohorts + err.cluster_cohorts, key=lambda c: -(finite_or_none(c.error) or 0))
+    cohorts = sorted(err.tree_cohorts + err.cluster_cohorts, key=lambda c: -(finite_or_none(c.error.value) or 0))
     cohorts = [c for c in cohorts if c.versus_overall == "higher"][:5]
     out: list[Block] = [Heading("Where the model errs most"),
-                        Paragraph(f"Overall {err.error_metric}: {num(err.overall_error)} {ci(err.overall_ci_low, err.overall_ci_high)}.")]
+                        Paragraph(f"Overall {err.error_metric}: {num(err.overall.value)} {ci(err.overall.low, err.overall.high)}.")]
     if cohorts:
         out.append(table(("Cohort", "Rows", "Error", "Interval"),
-                         [(c.description or " and ".join(map(str, c.conditions)), c.size, num(c.error), ci(c.ci_low, c.ci_high))
+                         [(c.description or " and ".join(map(str, c.conditions)), c.size, num(c.error.value), ci(c.error.low, c.error.high))
                           for c in cohorts], numeric=(False, True, True, True), caption="Cohorts whose error interval lies above the overall error"))
     else:
         out.append(Paragraph("No cohort's error is clearly above the overall error."))
@@ -110,11 +110,11 @@ def _drift(d: DriftReport) -> list[Block]:
                                       f"({', '.join(map(str, data.drifted_features)) or 'none'})"))
     dom = data.domain
     if dom is not None:
-        facts.append(("Domain classifier AUC", f"{num(dom.auc)} {ci(dom.ci_low, dom.ci_high)} (0.5 = the two data sets are indistinguishable)"))
+        facts.append(("Domain classifier AUC", f"{num(dom.auc.value)} {ci(dom.auc.low, dom.auc.high)} (0.5 = the two data sets are indistinguishable)"))
     # One entry per metric (ROC AUC and accuracy for binary tasks, R² for regression).
     for perf in d.performance:
-        facts.append(("Performance shift", f"{perf.metric} {num(perf.reference)} {ci(perf.reference_ci_low, perf.reference_ci_high)} "
-                                           f"on the reference, {num(perf.current)} {ci(perf.current_ci_low, perf.current_ci_high)} on current data"))
+        facts.append(("Performance shift", f"{perf.metric} {num(perf.reference.value)} {ci(perf.reference.low, perf.reference.high)} "
+                                           f"on the reference, {num(perf.current.value)} {ci(perf.current.low, perf.current.high)} on current data"))
     if not d.performance and d.performance_note:
         facts.append(("Performance shift", str(d.performance_note)))
     pred = d.prediction
@@ -142,9 +142,9 @@ def _privacy(p: PrivacyReport) -> list[Block]:
     if p.models:
         rows = []
         for m in p.models:
-            best = max(m.membership, key=lambda a: finite_or_none(a.auc) or 0, default=None)
+            best = max(m.membership, key=lambda a: finite_or_none(a.auc.value) or 0, default=None)
             rows.append((m.name, m.role, _epsilon(m), num(m.accuracy), num(m.roc_auc),
-                         f"{num(best.auc)} {ci(best.auc_ci_low, best.auc_ci_high)}" if best else "n/a",
+                         f"{num(best.auc.value)} {ci(best.auc.low, best.auc.high)}" if best else "n/a",
                          num(best.advantage) if best else "n/a"))
         out.append(table(("Model", "Role", "Epsilon spent", "Accuracy", "ROC AUC", "Strongest attack AUC", "Advantage"), rows,
                          numeric=(False, False, True, True, True, True, True),
@@ -152,7 +152,7 @@ def _privacy(p: PrivacyReport) -> list[Block]:
         audited = p.audited
         if audited is not None and audited.membership:
             out.append(table(("Attack on the audited model", "AUC", "Interval", "Advantage", "TPR at low FPR"),
-                             [(a.attack, num(a.auc), ci(a.auc_ci_low, a.auc_ci_high), num(a.advantage),
+                             [(a.attack, num(a.auc.value), ci(a.auc.low, a.auc.high), num(a.advantage),
                                f"{num(a.tpr_at_low_fpr)} (at FPR {num(a.low_fpr, 3)})") for a in audited.membership],
                              numeric=(False, True, True, True, True)))
         groups = [(m.name, gm.attribute, num(gm.demographic_parity_difference), num(gm.equalized_odds_difference))

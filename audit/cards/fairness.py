@@ -10,7 +10,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from audit.cards.blocks import Bar, BarChart, Block, Bullets, Facts, Heading, Paragraph, StatusLine, ci, finite_or_none, num, pct, table
-from audit.sections.fairness.metrics import GroupRow, Interval
+from audit.sections.fairness.metrics import GroupRow
+from audit.stats import Estimate
 from audit.sections.fairness.mitigation import ModelVariant
 from audit.sections.fairness.section import FairnessReport
 
@@ -33,14 +34,14 @@ NOTES = {
 }
 
 
-def _iv(v: Interval | None) -> str:
+def _iv(v: Estimate | None) -> str:
     """``0.425 [0.353, 0.508]`` from an interval, ``n/a`` when missing."""
     if v is None:
         return "n/a"
-    return f"{num(v.value)} {ci(v.ci_low, v.ci_high)}".replace(" n/a", "")
+    return f"{num(v.value)} {ci(v.low, v.high)}".replace(" n/a", "")
 
 
-def _value(v: Interval | None) -> str:
+def _value(v: Estimate | None) -> str:
     return num(None if v is None else v.value)
 
 
@@ -93,7 +94,7 @@ def _group_chart(fair: FairnessReport, rows: tuple[GroupRow, ...], names: list[s
     for r in rows:
         iv = r.metrics.get(metric)
         if iv is not None and finite_or_none(iv.value) is not None:
-            bars.append(Bar(r.group, float(iv.value), finite_or_none(iv.ci_low), finite_or_none(iv.ci_high), flagged=not r.adequate))
+            bars.append(Bar(r.group, float(iv.value), finite_or_none(iv.low), finite_or_none(iv.high), flagged=not r.adequate))
     if not bars:
         return []
     overall = finite_or_none(fair.overall.get(metric))
@@ -151,7 +152,7 @@ def _mitigation_blocks(fair: FairnessReport) -> list[Block]:
                   caption="On the same test rows and resamples as the audited model; the audited model itself is not changed")]
 
 
-def _disparities(m: ModelVariant, key: str | None) -> Mapping[str, Interval]:
+def _disparities(m: ModelVariant, key: str | None) -> Mapping[str, Estimate]:
     return m.disparities.get(key) or {} if key is not None else {}
 
 
@@ -206,8 +207,8 @@ def fairness_metric_entries(fair: FairnessReport | None) -> list[tuple[str, floa
     if fair is None:
         return []
 
-    def entry(m: str, iv: Interval, where: str) -> tuple[str, float | None, float | None, float | None, str]:
-        return (m, finite_or_none(iv.value), finite_or_none(iv.ci_low), finite_or_none(iv.ci_high), where)
+    def entry(m: str, iv: Estimate, where: str) -> tuple[str, float | None, float | None, float | None, str]:
+        return (m, finite_or_none(iv.value), finite_or_none(iv.low), finite_or_none(iv.high), where)
 
     out = [entry(m, iv, f"{key} = {r.group}") for key, rows in fair.groups.items() for r in rows for m, iv in r.metrics.items()]
     out += [entry(m, iv, f"{key} (adequate groups)") for key, disp in fair.disparities_adequate.items() for m, iv in disp.items()]

@@ -17,13 +17,13 @@ _SCALAR = (str, int, float, bool, type(None))
 
 
 def is_ci(v: Any) -> bool:
-    """A value with a confidence interval: ``{"value", "ci_low", "ci_high", ...}``."""
-    return isinstance(v, Mapping) and {"value", "ci_low", "ci_high"} <= set(v)
+    """A value with a confidence interval: ``{"value", "low", "high", ...}`` (an ``audit.stats.Estimate``)."""
+    return isinstance(v, Mapping) and {"value", "low", "high"} <= set(v)
 
 
 def cell(v: Any) -> str:
     if is_ci(v):
-        return f"{num(v['value'])} {ci(v['ci_low'], v['ci_high'])}"
+        return f"{num(v['value'])} {ci(v['low'], v['high'])}"
     return as_text(v)
 
 

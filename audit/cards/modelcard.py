@@ -104,7 +104,7 @@ def build_model_card(report: Any, *, narrative: Narrative | None = None, review:
         *(extra_section(s.name, r) for s in registry.active() if s.card_appendix),
         cs.scorecard(r), cs.review_section(rv),
     )
-    metrics = [CardMetric(k, finite_or_none(v.value), finite_or_none(v.ci_low), finite_or_none(v.ci_high))
+    metrics = [CardMetric(k, finite_or_none(v.value), finite_or_none(v.low), finite_or_none(v.high))
                for k, v in (perf.metrics if perf is not None else {}).items()]
     metrics += [CardMetric(*e) for e in fairness_metric_entries(r.fairness)]
     metrics += [CardMetric(*e) for e in mc_metric_entries(r)]  # per-class slices (multiclass only)

@@ -267,12 +267,12 @@ def quantitative(r: AuditReport) -> Section:
         blocks.append(verdict_block(perf))
         mets, conf = perf.metrics, _percent(perf.confidence)
         blocks.append(table(("Metric", "Test", f"{conf}% CI", "Train"),
-                            [(k, num(v.value), ci(v.ci_low, v.ci_high), num(v.train)) for k, v in mets.items()],
+                            [(k, num(v.value), ci(v.low, v.high), num(perf.train_metrics.get(k))) for k, v in mets.items()],
                             numeric=(False, True, True, True), caption=f"On the {num(perf.n_test)} test rows"))
         bounded = [(k, v) for k, v in mets.items() if k in _BOUNDED]
         if bounded:
             blocks.append(BarChart(f"Test metrics with {conf}% confidence intervals",
-                                   tuple(Bar(k, finite_or_none(v.value) or 0.0, finite_or_none(v.ci_low), finite_or_none(v.ci_high)) for k, v in bounded)))
+                                   tuple(Bar(k, finite_or_none(v.value) or 0.0, finite_or_none(v.low), finite_or_none(v.high)) for k, v in bounded)))
         cm = perf.confusion_matrix
         if len(cm) == 2 and all(len(row) == 2 for row in cm):
             (tn, fp), (fn, tp) = cm

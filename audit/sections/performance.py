@@ -32,6 +32,7 @@ from sklearn.model_selection import train_test_split
 
 from audit.serial import ReportMixin
 from audit.bounds import bounded
+from audit.stats import Estimate, bootstrap_estimate, bootstrap_weights, weighted_auc, weighted_average_precision
 from audit.errors import ConfigError
 from audit.models.baselines import TrainedModels, metric_value
 from audit.models.multiclass import class_proba
@@ -76,16 +77,6 @@ class PerformanceOptions(ReportMixin):
 
 
 @dataclass(frozen=True)
-class MetricCI(ReportMixin):
-    """A metric on the test split with its bootstrap interval, and on the training split."""
-
-    value: float
-    ci_low: float
-    ci_high: float
-    train: float
-
-
-@dataclass(frozen=True)
 class ReliabilityBin(ReportMixin):
     lower: float
     upper: float
@@ -108,7 +99,8 @@ class PerformanceReport(ReportMixin):
     task: str
     model: str
     primary_metric: str
-    metrics: Mapping[str, MetricCI]
+    metrics: Mapping[str, Estimate]  # on the test split, with bootstrap intervals
+    train_metrics: Mapping[str, float]  # the same metrics on the training split
     n_test: int
     n_bootstrap: int
     confidence: float
@@ -124,47 +116,9 @@ class PerformanceReport(ReportMixin):
     # precision / recall / F1 / one-vs-rest ROC AUC with intervals, and test rows per class.
     # ``reliability`` is then the top-label curve (confidence vs share right).
     classes: tuple[str, ...] = ()
-    per_class: Mapping[str, Mapping[str, MetricCI]] = field(default_factory=dict)
+    per_class: Mapping[str, Mapping[str, Estimate]] = field(default_factory=dict)
+    train_per_class: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     class_support: Mapping[str, int] = field(default_factory=dict)
-
-
-def bootstrap_weights(n: int, n_boot: int, rng: np.random.Generator, *, chunk: int = 100):
-    """Yield blocks of bootstrap count vectors, shape (block, n): row b counts how often each row is drawn."""
-    done = 0
-    while done < n_boot:
-        b = min(chunk, n_boot - done)
-        idx = rng.integers(0, n, size=(b, n))
-        idx += (np.arange(b) * n)[:, None]
-        yield np.bincount(idx.ravel(), minlength=b * n).reshape(b, n).astype(np.float64)
-        done += b
-
-
-def weighted_auc(y: np.ndarray, score: np.ndarray, W: np.ndarray) -> np.ndarray:
-    """ROC AUC for each weight row of ``W`` (ties count one half), vectorised."""
-    order = np.argsort(score, kind="mergesort")
-    s, yy, Ws = score[order], y[order], W[:, order]
-    starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
-    gpos = np.add.reduceat(Ws * yy, starts, axis=1)
-    gneg = np.add.reduceat(Ws * (1 - yy), starts, axis=1)
-    below = np.cumsum(gneg, axis=1) - gneg
-    num = np.sum(gpos * (below + 0.5 * gneg), axis=1)
-    den = gpos.sum(axis=1) * gneg.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(den > 0, num / den, np.nan)
-
-
-def weighted_average_precision(y: np.ndarray, score: np.ndarray, W: np.ndarray) -> np.ndarray:
-    """Average precision (scikit-learn's step definition) for each weight row, vectorised."""
-    order = np.argsort(-score, kind="mergesort")
-    s, yy, Ws = score[order], y[order], W[:, order]
-    starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
-    gpos = np.add.reduceat(Ws * yy, starts, axis=1)
-    gneg = np.add.reduceat(Ws * (1 - yy), starts, axis=1)
-    tp, fp = np.cumsum(gpos, axis=1), np.cumsum(gneg, axis=1)
-    P = tp[:, -1:]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        prec = np.where(tp + fp > 0, tp / (tp + fp), 0.0)
-        return np.where(P[:, 0] > 0, np.sum(gpos * prec, axis=1) / P[:, 0], np.nan)
 
 
 def _binary_weighted(y: np.ndarray, p: np.ndarray, W: np.ndarray, thr: float, bins: int) -> dict[str, np.ndarray]:
@@ -296,13 +250,8 @@ def audit_performance(
     for W in bootstrap_weights(len(y), opts.bootstrap, rng):
         for k, v in weighted(W).items():
             samples[k].append(v)
-    alpha = (1 - opts.confidence) / 2
-    metrics = {}
-    for k, v in point.items():
-        arr = np.concatenate(samples[k]) if samples[k] else np.array([])
-        arr = arr[np.isfinite(arr)]
-        lo, hi = (np.quantile(arr, [alpha, 1 - alpha]) if len(arr) else (np.nan, np.nan))
-        metrics[k] = MetricCI(value=float(v), ci_low=float(lo), ci_high=float(hi), train=float(train_point[k]))
+    metrics = {k: bootstrap_estimate(v, samples[k], level=opts.confidence, n=len(y), resamples=opts.bootstrap) for k, v in point.items()}
+    train_metrics = {k: float(v) for k, v in train_point.items()}
 
     cm: tuple = ()
     reliability: tuple = ()
@@ -317,8 +266,10 @@ def audit_performance(
                                       observed_rate=float(y[m].mean()) if m.any() else float("nan")))
         reliability = tuple(rel)
     per_class: dict = {}
+    train_per_class: dict = {}
     if task == "multiclass":
         metrics, per_class = mc.split_per_class(metrics)
+        train_metrics, train_per_class = mc.split_per_class(train_metrics)
         cm = mc.multiclass_confusion(yc, P, len(classes))
         reliability = tuple(ReliabilityBin(*b) for b in mc.top_label_reliability(yc, P, opts.calibration_bins))
 
@@ -331,17 +282,17 @@ def audit_performance(
     if "dummy" in trained.pipelines:
         dummy = trained.proba(trained.X_test, "dummy") if task == "multiclass" else trained.score(trained.X_test, "dummy")
         base = metric_value(primary, trained.y_test, dummy)
-    gap = metrics[primary].train - metrics[primary].value
+    gap = train_metrics[primary] - metrics[primary].value
     verdict = _verdict(metrics, primary, base, gap, opts, task)
     if progress:
         progress(1.0, "performance done")
     return PerformanceReport(
-        task=task, model=trained.selected, primary_metric=primary, metrics=metrics, n_test=len(y),
+        task=task, model=trained.selected, primary_metric=primary, metrics=metrics, train_metrics=train_metrics, n_test=len(y),
         n_bootstrap=opts.bootstrap, confidence=opts.confidence, decision_threshold=thr,
         confusion_matrix=cm, reliability=reliability, learning_curve=curve, learning_curve_metric=lc_metric,
         baseline_primary=base, train_test_gap=float(gap), verdict=verdict,
         **({} if task != "multiclass" else dict(
-            classes=classes, per_class=per_class,
+            classes=classes, per_class=per_class, train_per_class=train_per_class,
             class_support={lab: int((yc == c).sum()) for c, lab in enumerate(classes)})),
     )
 
@@ -370,13 +321,13 @@ def _learning_curve(trained: TrainedModels, sizes: tuple[float, ...], metric: st
     return tuple(out)
 
 
-def _verdict(metrics: Mapping[str, MetricCI], primary: str, base: float, gap: float, opts: PerformanceOptions, task: str) -> Verdict:
+def _verdict(metrics: Mapping[str, Estimate], primary: str, base: float, gap: float, opts: PerformanceOptions, task: str) -> Verdict:
     fails, warns, passes = [], [], []
     m = metrics[primary]
-    if np.isfinite(base) and np.isfinite(m.ci_low) and m.ci_low <= base:
-        fails.append(f"{primary} {m.value:.3f} (CI low {m.ci_low:.3f}) is not better than the dummy baseline ({base:.3f})")
+    if np.isfinite(base) and np.isfinite(m.low) and m.low <= base:
+        fails.append(f"{primary} {m.value:.3f} (CI low {m.low:.3f}) is not better than the dummy baseline ({base:.3f})")
     else:
-        passes.append(f"{primary} {m.value:.3f} [{m.ci_low:.3f}, {m.ci_high:.3f}] beats the dummy baseline ({base:.3f})")
+        passes.append(f"{primary} {m.text()} beats the dummy baseline ({base:.3f})")
     if gap > opts.warn_gap:
         warns.append(f"train {primary} exceeds test by {gap:.3f} (> {opts.warn_gap}): possible overfitting")
     if task != "regression":

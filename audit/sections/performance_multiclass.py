@@ -58,7 +58,8 @@ def multiclass_point(y: np.ndarray, proba: np.ndarray, classes: tuple[str, ...],
 
 def multiclass_weighted(y: np.ndarray, proba: np.ndarray, classes: tuple[str, ...], W: np.ndarray, bins: int) -> dict:
     """The metrics of :func:`multiclass_point` for each weight row of ``W`` (shape (b, n))."""
-    from audit.sections.performance import _weighted_ece, weighted_auc
+    from audit.sections.performance import _weighted_ece
+    from audit.stats import weighted_auc
 
     k = len(classes)
     pred = proba.argmax(axis=1)

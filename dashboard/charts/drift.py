@@ -52,7 +52,7 @@ def domain_classifier_chart(domain) -> go.Figure:
     fig.add_vline(x=domain.min_importance, line_dash="dot", line_color=STATUS_COLOURS["warn"])
     fig.update_yaxes(autorange="reversed")
     fig.update_xaxes(title="drop in the domain classifier's AUC when shuffled")
-    return layout(fig, f"Domain classifier AUC {domain.auc:.3f} [{domain.ci_low:.3f}, {domain.ci_high:.3f}]",
+    return layout(fig, f"Domain classifier AUC {domain.auc.text()}",
                    height=max(260, 24 * len(feats) + 110))
 
 
@@ -61,10 +61,10 @@ def performance_shift_chart(shifts) -> go.Figure:
     shifts = list(shifts)
     names = [metric_name(s.metric) for s in shifts]
     fig = go.Figure()
-    ref = [s.reference for s in shifts]
-    cur = [s.current for s in shifts]
+    ref = [s.reference.value for s in shifts]
+    cur = [s.current.value for s in shifts]
     fig.add_scatter(name="reference", x=names, y=nan_to_none(ref), mode="markers", marker=dict(size=11, color=TRAIN_COLOUR),
-                    error_y=error_bars(ref, [s.reference_ci_low for s in shifts], [s.reference_ci_high for s in shifts]))
+                    error_y=error_bars(ref, [s.reference.low for s in shifts], [s.reference.high for s in shifts]))
     fig.add_scatter(name="current", x=names, y=nan_to_none(cur), mode="markers", marker=dict(size=11, color=TEST_COLOUR),
-                    error_y=error_bars(cur, [s.current_ci_low for s in shifts], [s.current_ci_high for s in shifts]))
+                    error_y=error_bars(cur, [s.current.low for s in shifts], [s.current.high for s in shifts]))
     return layout(fig, "Model performance: reference vs current", height=340)

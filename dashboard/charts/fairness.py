@@ -60,8 +60,8 @@ def group_metrics_chart(fair, key: str, metrics: Sequence[str] = ("selection_rat
         fig.add_scatter(
             name=GROUP_METRICS.get(metric, metric), x=[r.group for r in rows], y=nan_to_none(vals), mode="markers",
             marker=dict(size=11, color=colour, symbol=["circle" if r.adequate else "circle-open" for r in rows]),
-            error_y=error_bars(vals, [r.metrics[metric].ci_low if metric in r.metrics else None for r in rows],
-                         [r.metrics[metric].ci_high if metric in r.metrics else None for r in rows]),
+            error_y=error_bars(vals, [r.metrics[metric].low if metric in r.metrics else None for r in rows],
+                         [r.metrics[metric].high if metric in r.metrics else None for r in rows]),
             customdata=[[r.count, "" if r.adequate else " (below the minimum size: not in verdicts)"] for r in rows],
             hovertemplate="%{x}: %{y:.3f} (%{customdata[0]} test rows%{customdata[1]})<extra>" + GROUP_METRICS.get(metric, metric) + "</extra>",
         )
@@ -81,7 +81,7 @@ def disparity_chart(fair, key: str, *, adequate_only: bool = True) -> go.Figure:
     vals = [table[n].value for n in names]
     fig = go.Figure(go.Scatter(
         x=nan_to_none(vals), y=[disparity_name(n) for n in names], mode="markers", marker=dict(size=11, color=SENSITIVE_COLOUR),
-        error_x=error_bars(vals, [table[n].ci_low for n in names], [table[n].ci_high for n in names]),
+        error_x=error_bars(vals, [table[n].low for n in names], [table[n].high for n in names]),
     ))
     fig.add_vline(x=0, line_color=TRAIN_COLOUR)
     fig.add_vline(x=1, line_color=TRAIN_COLOUR, line_dash="dot")
@@ -118,8 +118,8 @@ def tradeoff_chart(fair, key: str, *, disparity: str = "demographic_parity_diffe
         m = v.metrics.get(metric)
         if d is None or m is None:
             continue
-        xs.append(d.value), xl.append(d.ci_low), xh.append(d.ci_high)
-        ys.append(m.value), yl.append(m.ci_low), yh.append(m.ci_high)
+        xs.append(d.value), xl.append(d.low), xh.append(d.high)
+        ys.append(m.value), yl.append(m.low), yh.append(m.high)
         labels.append(v.label)
         colours.append(STATUS_COLOURS["pass"] if v.name == "unmitigated" else TRAIN_COLOUR if v.name == "unaware" else TEST_COLOUR)
     fig = go.Figure(go.Scatter(

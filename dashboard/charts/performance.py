@@ -34,8 +34,8 @@ def metric_ci_chart(perf) -> go.Figure:
     labels = [metric_name(m) for m in names]
     fig.add_scatter(name=f"test ({perf.confidence:.0%} CI)", x=nan_to_none(vals), y=labels, mode="markers",
                     marker=dict(size=11, color=TEST_COLOUR),
-                    error_x=error_bars(vals, [perf.metrics[m].ci_low for m in names], [perf.metrics[m].ci_high for m in names]))
-    fig.add_scatter(name="train", x=nan_to_none(perf.metrics[m].train for m in names), y=labels, mode="markers",
+                    error_x=error_bars(vals, [perf.metrics[m].low for m in names], [perf.metrics[m].high for m in names]))
+    fig.add_scatter(name="train", x=nan_to_none(perf.train_metrics[m] for m in names), y=labels, mode="markers",
                     marker=dict(size=10, symbol="circle-open", color=TRAIN_COLOUR, line=dict(width=2)))
     fig.update_yaxes(autorange="reversed")
     return layout(fig, f"Test metrics, {perf.n_bootstrap} bootstrap resamples of {perf.n_test} rows",

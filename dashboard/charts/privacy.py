@@ -90,9 +90,9 @@ def membership_chart(priv) -> go.Figure:
             if a is None:
                 continue
             xs.append(model_label(m))
-            ys.append(a.auc)
-            lo.append(a.auc_ci_low)
-            hi.append(a.auc_ci_high)
+            ys.append(a.auc.value)
+            lo.append(a.auc.low)
+            hi.append(a.auc.high)
         fig.add_scatter(name=attack.replace("_", " "), x=xs, y=nan_to_none(ys), mode="markers", marker=dict(size=10, color=colour),
                         error_y=error_bars(ys, lo, hi))
     fig.add_hline(y=0.5, line_dash="dash", line_color=TRAIN_COLOUR, annotation_text="chance")
@@ -113,7 +113,7 @@ def membership_roc_chart(priv, model_index: int = 0) -> go.Figure:
     for a, colour in zip(m.membership, (SENSITIVE_COLOUR, VAL_COLOUR, TEST_COLOUR, "#00838f")):
         if not a.roc_fpr:
             continue
-        fig.add_scatter(name=f"{a.attack.replace('_', ' ')} (AUC {a.auc:.3f})", x=list(a.roc_fpr), y=list(a.roc_tpr),
+        fig.add_scatter(name=f"{a.attack.replace('_', ' ')} (AUC {a.auc.value:.3f})", x=list(a.roc_fpr), y=list(a.roc_tpr),
                         mode="lines", line=dict(color=colour, shape="hv"),
                         hovertemplate="FPR %{x:.3f}, TPR %{y:.3f}<extra></extra>")
     fig.add_scatter(name="chance", x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dash", color=TRAIN_COLOUR))

@@ -28,11 +28,11 @@ def _perf_headlines(report: AuditReport, p: Any) -> list[tuple[str, str, str | N
     k = p.primary_metric
     mc = p.metrics[k]
     out = [(f"{metric_name(k)} (test)", fmt(mc.value),
-            f"{p.confidence:.0%} bootstrap CI [{fmt(mc.ci_low)}, {fmt(mc.ci_high)}]; dummy baseline {fmt(p.baseline_primary)}; "
+            f"{p.confidence:.0%} bootstrap CI [{fmt(mc.low)}, {fmt(mc.high)}]; dummy baseline {fmt(p.baseline_primary)}; "
             f"model {report.models.selected_label if report.models else p.model}")]
     if "accuracy" in p.metrics:
         a = p.metrics["accuracy"]
-        out.append(("Accuracy (test)", fmt(a.value), f"CI [{fmt(a.ci_low)}, {fmt(a.ci_high)}]"))
+        out.append(("Accuracy (test)", fmt(a.value), f"CI [{fmt(a.low)}, {fmt(a.high)}]"))
     return out
 
 
@@ -61,7 +61,7 @@ def _drift_headlines(report: AuditReport, d: Any) -> list[tuple[str, str, str | 
     out = [("Features drifted", f"{d.data.n_drifted} / {d.data.n_features}", ", ".join(d.data.drifted_features) or None)]
     if d.data.domain is not None:
         dc = d.data.domain
-        out.append(("Domain classifier AUC", fmt(dc.auc), f"{dc.confidence:.0%} CI [{fmt(dc.ci_low)}, {fmt(dc.ci_high)}]; 0.5 = no shift"))
+        out.append(("Domain classifier AUC", fmt(dc.auc.value), f"{dc.auc.level:.0%} CI [{fmt(dc.auc.low)}, {fmt(dc.auc.high)}]; 0.5 = no shift"))
     return out
 
 
@@ -69,8 +69,8 @@ def _privacy_headlines(report: AuditReport, p: Any) -> list[tuple[str, str, str 
     audited = p.audited
     out = []
     if audited is not None and audited.membership:
-        worst = max(audited.membership, key=lambda a: a.auc)
-        out.append(("Membership attack AUC", fmt(worst.auc), f"{worst.attack} on the audited model; 0.5 = chance"))
+        worst = max(audited.membership, key=lambda a: a.auc.value)
+        out.append(("Membership attack AUC", fmt(worst.auc.value), f"{worst.attack} on the audited model; 0.5 = chance"))
     dp = [m for m in p.models if m.role == "dp"]
     if dp:
         out.append(("DP models trained", str(len(dp)), f"epsilons {', '.join(f'{e:g}' for e in p.target_epsilons)}"))
@@ -85,7 +85,7 @@ def _fair_headlines(report: AuditReport, f: Any) -> list[tuple[str, str, str | N
         vals = [(k, d[name]) for k, d in f.disparities_adequate.items() if name in d and d[name].value == d[name].value]
         if vals:
             k, iv = max(vals, key=lambda kv: kv[1].value)
-            out.append((label, fmt(iv.value), f"by {k}; {f.confidence:.0%} CI [{fmt(iv.ci_low)}, {fmt(iv.ci_high)}]"))
+            out.append((label, fmt(iv.value), f"by {k}; {f.confidence:.0%} CI [{fmt(iv.low)}, {fmt(iv.high)}]"))
     return out
 
 

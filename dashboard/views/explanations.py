@@ -61,9 +61,9 @@ def groups_view() -> None:
 def rules_view() -> None:
     st.code(ex.surrogate.text, language=None)
     st.markdown(f"**Error cohorts** (overall {ex.errors.error_metric.replace('_', ' ')} "
-                f"{ui.fmt_ci(ex.errors.overall_error, ex.errors.overall_ci_low, ex.errors.overall_ci_high)})")
-    ui.table([{"cohort": co.description, "method": co.method, "rows": co.size, "error": co.error, "CI low": co.ci_low,
-               "CI high": co.ci_high, "vs overall": co.versus_overall} for co in (*ex.errors.tree_cohorts, *ex.errors.cluster_cohorts)])
+                f"{ui.fmt_ci(ex.errors.overall.value, ex.errors.overall.low, ex.errors.overall.high)})")
+    ui.table([{"cohort": co.description, "method": co.method, "rows": co.size, "error": co.error.value, "CI low": co.error.low,
+               "CI high": co.error.high, "vs overall": co.versus_overall} for co in (*ex.errors.tree_cohorts, *ex.errors.cluster_cohorts)])
 
 
 ui.lazy_tabs({"Global": global_view, "Beeswarm": beeswarm_view, "One row": row_view, "Dependence": dependence_view, "Groups": groups_view,

@@ -25,7 +25,7 @@ c = st.columns(4)
 for col, name in zip(c, [n for n in charts.disparity_names(fr, key) if n.endswith("difference")][:2]):
     if name in dis:
         col.metric(charts.disparity_name(name), ui.fmt(dis[name].value),
-                   help=f"{fr.confidence:.0%} CI [{ui.fmt(dis[name].ci_low)}, {ui.fmt(dis[name].ci_high)}]; groups of at least {fr.min_group_size} test rows")
+                   help=f"{fr.confidence:.0%} CI [{ui.fmt(dis[name].low)}, {ui.fmt(dis[name].high)}]; groups of at least {fr.min_group_size} test rows")
 ff = fr.four_fifths.get(key)
 if ff is not None:
     c[2].metric("Four-fifths rule", "passes" if ff.passes else "fails",
@@ -37,7 +37,7 @@ preferred = [m for m in ("selection_rate", "tpr", "fpr") if m in held] or held[:
 pick = st.multiselect("Metrics", held, default=preferred, format_func=charts.disparity_name, key=f"fair_metrics_{key}")
 ui.chart(charts.group_metrics_chart(fr, key, pick or preferred))
 ui.table([{"group": r.group, "test rows": r.count, "adequate": r.adequate,
-           **{charts.GROUP_METRICS.get(m, m): ui.fmt_ci(iv.value, iv.ci_low, iv.ci_high) for m, iv in r.metrics.items()}}
+           **{charts.GROUP_METRICS.get(m, m): ui.fmt_ci(iv.value, iv.low, iv.high) for m, iv in r.metrics.items()}}
           for r in fr.groups[key]])
 for group, why in fr.excluded_groups.get(key, {}).items():
     st.caption(f"{ui.md(group)}: {ui.md(why)}")

@@ -15,14 +15,14 @@ ui.verdict(perf.verdict)
 k = perf.primary_metric
 c = st.columns(4)
 c[0].metric(f"{ui.metric_name(k)} (test)", ui.fmt(perf.metrics[k].value),
-            help=f"{perf.confidence:.0%} CI [{ui.fmt(perf.metrics[k].ci_low)}, {ui.fmt(perf.metrics[k].ci_high)}]")
+            help=f"{perf.confidence:.0%} CI [{ui.fmt(perf.metrics[k].low)}, {ui.fmt(perf.metrics[k].high)}]")
 c[1].metric("Dummy baseline", ui.fmt(perf.baseline_primary))
 c[2].metric("Train - test gap", ui.fmt(perf.train_test_gap))
 if "ece" in perf.metrics:
     c[3].metric("Calibration error (ECE)", ui.fmt(perf.metrics["ece"].value))
 
-ui.table([{"metric": ui.metric_name(name), "test": mc.value, f"CI low ({perf.confidence:.0%})": mc.ci_low,
-           "CI high": mc.ci_high, "train": mc.train} for name, mc in perf.metrics.items()],
+ui.table([{"metric": ui.metric_name(name), "test": mc.value, f"CI low ({perf.confidence:.0%})": mc.low,
+           "CI high": mc.high, "train": perf.train_metrics[name]} for name, mc in perf.metrics.items()],
          column_config={c: st.column_config.NumberColumn(format="%.3f") for c in ("test", f"CI low ({perf.confidence:.0%})", "CI high", "train")})
 decision = (f"{len(perf.classes)} classes, the most probable is predicted" if perf.classes
             else f"decision threshold {perf.decision_threshold:g}")

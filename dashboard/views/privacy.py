@@ -14,9 +14,9 @@ c = st.columns(3)
 c[0].metric("Training rows", f"{pv.n_train:,}", help=f"of {pv.n_train_available:,} available; {pv.epochs} epochs, batch {pv.batch_size}")
 c[1].metric("delta", f"{pv.delta:g}", help=pv.delta_rule)
 if audited is not None and audited.membership:
-    worst = max(audited.membership, key=lambda a: a.auc)
-    c[2].metric("Membership attack AUC on the audited model", ui.fmt(worst.auc),
-                help=f"{worst.attack}: {pv.confidence:.0%} CI [{ui.fmt(worst.auc_ci_low)}, {ui.fmt(worst.auc_ci_high)}]")
+    worst = max(audited.membership, key=lambda a: a.auc.value)
+    c[2].metric("Membership attack AUC on the audited model", ui.fmt(worst.auc.value),
+                help=f"{worst.attack}: {pv.confidence:.0%} CI [{ui.fmt(worst.auc.low)}, {ui.fmt(worst.auc.high)}]")
 for note in pv.notes:
     st.caption(ui.md(note))
 
@@ -35,6 +35,6 @@ if attrs:
 
 ui.table([{"model": charts.model_label(m), "target epsilon": m.target_epsilon, "epsilon spent": m.epsilon_spent,
            "noise multiplier": m.noise_multiplier, "accuracy": m.accuracy, "ROC AUC": m.roc_auc,
-           "attack AUC (max)": max((a.auc for a in m.membership), default=None), "train seconds": m.train_seconds}
+           "attack AUC (max)": max((a.auc.value for a in m.membership), default=None), "train seconds": m.train_seconds}
           for m in pv.models])
 ui.whole_json(pv)

@@ -15,6 +15,7 @@ import pandas as pd
 from scipy import stats
 
 from audit.serial import ReportMixin
+from audit.stats import Estimate
 
 
 @dataclass(frozen=True)
@@ -30,11 +31,7 @@ class SeparatingFeature(ReportMixin):
 class DomainClassifier(ReportMixin):
     """A classifier trained to tell current rows from reference rows (AUC 0.5 = indistinguishable)."""
 
-    auc: float
-    ci_low: float
-    ci_high: float
-    confidence: float
-    ci_method: str
+    auc: Estimate  # on n_reference + n_current out-of-fold scores
     model: str
     n_reference: int
     n_current: int
@@ -152,7 +149,7 @@ def domain_classifier(
     order = np.argsort(-imp, kind="stable")
     feats = tuple(SeparatingFeature(names[i], float(imp[i]), float(imp_sd[i])) for i in order)
     return DomainClassifier(
-        auc=auc, ci_low=lo, ci_high=hi, confidence=confidence, ci_method="DeLong, on out-of-fold scores",
+        auc=Estimate(float(auc), float(lo), float(hi), level=float(confidence), n=len(y), method="DeLong, on out-of-fold scores"),
         model="HistGradientBoostingClassifier", n_reference=k_ref, n_current=k_cur, folds=folds,
         importance_rows=sum(per_fold), importance_repeats=importance_repeats, features=feats,
         # Without a detectable difference, the largest importances are noise, not separation.

@@ -14,6 +14,7 @@ from scipy import stats
 
 from audit.errors import DataError
 from audit.sections.drift.stats import categorical_drift
+from audit.stats import Estimate
 
 
 def class_counts(codes: np.ndarray, classes: tuple[str, ...]) -> pd.Series:
@@ -47,8 +48,8 @@ def _is_whole(v: str) -> bool:
         return False
 
 
-def accuracy_ci(y: np.ndarray, pred: np.ndarray, confidence: float) -> tuple[float, float, float, str]:
+def accuracy_ci(y: np.ndarray, pred: np.ndarray, confidence: float) -> Estimate:
     """Share of rows whose predicted class is right, with its Wilson interval."""
     k = int(np.sum(pred == y))
     ci = stats.binomtest(k, len(y)).proportion_ci(confidence, method="wilson")
-    return k / len(y), float(ci.low), float(ci.high), "Wilson"
+    return Estimate(k / len(y), float(ci.low), float(ci.high), float(confidence), len(y), "Wilson")

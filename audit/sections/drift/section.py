@@ -37,6 +37,7 @@ from audit.sections.drift.stats import (
     summarise_numeric,
 )
 from audit.serial import ReportMixin
+from audit.stats import Estimate
 from audit.sections.drift.shift import apply_shift, code_labels, parse_shift, split_frame
 from audit.bounds import bounded
 from audit.errors import ConfigError, DataError
@@ -154,17 +155,10 @@ class PerformanceShift(ReportMixin):
     """The audited model's primary metric on labelled current data against the reference."""
 
     metric: str
-    reference: float
-    reference_ci_low: float
-    reference_ci_high: float
-    current: float
-    current_ci_low: float
-    current_ci_high: float
+    reference: Estimate
+    current: Estimate
     drop: float  # reference - current
-    n_reference: int
-    n_current: int
     reference_source: str
-    ci_method: str
 
 
 @dataclass(frozen=True)
@@ -404,12 +398,9 @@ def _performance(y_ref, s_ref, y_cur, s_cur, src: str, trained: TrainedModels, o
         measure = lambda m, y, s, **_: mcd.accuracy_ci(y, s, opts.confidence)  # noqa: E731
     out = []
     for m in metrics:
-        r, r_lo, r_hi, how = measure(m, y_ref, s_ref, **kw)
-        c, c_lo, c_hi, _ = measure(m, y_cur, s_cur, **kw)
-        out.append(PerformanceShift(
-            metric=m, reference=r, reference_ci_low=r_lo, reference_ci_high=r_hi, current=c, current_ci_low=c_lo,
-            current_ci_high=c_hi, drop=r - c, n_reference=len(y_ref), n_current=len(y_cur), reference_source=src, ci_method=how,
-        ))
+        r = measure(m, y_ref, s_ref, **kw)
+        c = measure(m, y_cur, s_cur, **kw)
+        out.append(PerformanceShift(metric=m, reference=r, current=c, drop=r.value - c.value, reference_source=src))
     return tuple(out), ""
 
 
@@ -428,8 +419,8 @@ def _verdict(data: DatasetDrift, prediction: FeatureDrift | None, labels: Featur
         passes.append(f"no feature drifted: 0 of {data.n_features} ({rule})")
     dom = data.domain
     if dom is not None:
-        auc = f"AUC {dom.auc:.3f} [{dom.ci_low:.3f}, {dom.ci_high:.3f}] on {dom.n_reference} + {dom.n_current} rows"
-        if dom.auc >= opts.domain_auc_warn and dom.ci_low > 0.5:
+        auc = f"AUC {dom.auc.text()} on {dom.n_reference} + {dom.n_current} rows"
+        if dom.auc.value >= opts.domain_auc_warn and dom.auc.low > 0.5:
             top = ", ".join(dom.separating[:5]) or "no single feature"
             warns.append(f"a classifier tells current from reference rows: {auc} (>= {opts.domain_auc_warn}); most separating: {top}")
         else:
@@ -440,9 +431,9 @@ def _verdict(data: DatasetDrift, prediction: FeatureDrift | None, labels: Featur
             desc = f"{f.effect_metric} {f.effect_size:.3f}, p {f.p_value:.2g}"
             (warns if f.drifted else passes).append(f"{what} {'drifted' if f.drifted else 'is stable'} ({desc})")
     for p in perf:
-        desc = (f"{p.metric} {p.current:.3f} [{p.current_ci_low:.3f}, {p.current_ci_high:.3f}] on {p.n_current} current rows "
-                f"vs {p.reference:.3f} on the {p.reference_source}")
-        if p.drop > opts.max_performance_drop and p.current_ci_high < p.reference:
+        desc = (f"{p.metric} {p.current.text()} on {p.current.n} current rows "
+                f"vs {p.reference.value:.3f} on the {p.reference_source}")
+        if p.drop > opts.max_performance_drop and p.current.high < p.reference.value:
             fails.append(f"performance fell by {p.drop:.3f} (> {opts.max_performance_drop}): {desc}")
         else:
             passes.append(f"performance held: {desc}")

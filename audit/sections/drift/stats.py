@@ -21,7 +21,7 @@ from scipy.spatial.distance import jensenshannon
 from audit.sections.drift.domain import delong_ci
 from audit.serial import ReportMixin
 from audit.models.baselines import metric_value
-from audit.sections.performance import bootstrap_weights
+from audit.stats import Estimate, bootstrap_estimate, bootstrap_weights
 
 MISSING = "(missing)"
 # Shares are floored before the PSI's logarithm: an empty bin would make it infinite.
@@ -279,30 +279,28 @@ def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
 
 
 def metric_with_ci(metric: str, y: np.ndarray, s: np.ndarray, *, threshold: float, confidence: float, n_boot: int,
-                   rng: np.random.Generator) -> tuple[float, float, float, str]:
-    """A model metric on labelled rows with its interval: (value, low, high, method).
+                   rng: np.random.Generator) -> Estimate:
+    """A model metric on labelled rows with its interval.
 
     ``roc_auc`` uses DeLong, ``accuracy`` the Wilson score interval, ``r2`` a bootstrap
     of ``n_boot`` resamples (none when 0).
     """
+    n, level = len(y), float(confidence)
     if metric == "roc_auc":
         if len(np.unique(y)) < 2:
-            return float("nan"), float("nan"), float("nan"), "undefined: one class"
-        return (*delong_ci(y.astype(np.int64), s, confidence), "DeLong")
+            return Estimate(float("nan"), float("nan"), float("nan"), level, n, "undefined: one class")
+        value, lo, hi = delong_ci(y.astype(np.int64), s, confidence)
+        return Estimate(float(value), float(lo), float(hi), level, n, "DeLong")
     if metric == "accuracy":
         k = int(np.sum((s >= threshold) == (y == 1)))
-        ci = stats.binomtest(k, len(y)).proportion_ci(confidence, method="wilson")
-        return k / len(y), float(ci.low), float(ci.high), "Wilson"
+        ci = stats.binomtest(k, n).proportion_ci(confidence, method="wilson")
+        return Estimate(k / n, float(ci.low), float(ci.high), level, n, "Wilson")
     value = metric_value(metric, y, s)
     if n_boot == 0:
-        return value, float("nan"), float("nan"), "none"
+        return Estimate(float(value), float("nan"), float("nan"), level, n, "none")
     boots = []
-    for W in bootstrap_weights(len(y), n_boot, rng):
+    for W in bootstrap_weights(n, n_boot, rng):
         sst = W @ y**2 - (W @ y) ** 2 / W.sum(axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
             boots.append(1 - (W @ (s - y) ** 2) / sst)
-    arr = np.concatenate(boots)
-    arr = arr[np.isfinite(arr)]
-    a = (1 - confidence) / 2
-    lo, hi = np.quantile(arr, [a, 1 - a]) if len(arr) else (np.nan, np.nan)
-    return value, float(lo), float(hi), f"bootstrap ({n_boot} resamples)"
+    return bootstrap_estimate(value, boots, level=level, n=n, resamples=n_boot)

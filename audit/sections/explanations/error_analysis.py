@@ -25,6 +25,7 @@ from sklearn.cluster import KMeans
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 from audit.serial import ReportMixin
+from audit.stats import Estimate
 from audit.sections.explanations.surrogate import ReadableEncoder, leaf_conditions
 
 HIGHER, LOWER, SIMILAR = "higher", "lower", "similar"
@@ -45,9 +46,7 @@ class Cohort(ReportMixin):
     description: str
     conditions: tuple[str, ...]
     size: int
-    error: float
-    ci_low: float
-    ci_high: float
+    error: Estimate
     versus_overall: str
 
 
@@ -57,10 +56,7 @@ class ErrorAnalysis(ReportMixin):
 
     error_metric: str  # "error_rate" | "mean_absolute_error"
     n_test: int
-    overall_error: float
-    overall_ci_low: float
-    overall_ci_high: float
-    confidence: float
+    overall: Estimate
     tree_fit_split: str
     n_tree_fit: int
     tree_max_depth: int
@@ -72,31 +68,33 @@ class ErrorAnalysis(ReportMixin):
     def worst(self) -> Cohort | None:
         """The cohort (of either method) with the highest error whose interval lies above the overall error."""
         above = [c for c in self.tree_cohorts + self.cluster_cohorts if c.versus_overall == HIGHER]
-        return max(above, key=lambda c: c.error) if above else None
+        return max(above, key=lambda c: c.error.value) if above else None
 
 
-def _interval(err: np.ndarray, binary: bool, confidence: float) -> tuple[float, float, float]:
-    n = len(err)
+def _interval(err: np.ndarray, binary: bool, confidence: float) -> Estimate:
+    """The error rate with its Wilson interval, or the mean absolute error with its Student t interval."""
+    n, nan = len(err), float("nan")
+    method = "Wilson" if binary else "Student t"
     if n == 0:
-        return float("nan"), float("nan"), float("nan")
+        return Estimate(nan, nan, nan, confidence, 0, method)
     if binary:
         k = int(err.sum())
         ci = stats.binomtest(k, n).proportion_ci(confidence_level=confidence, method="wilson")
-        return k / n, float(ci.low), float(ci.high)
+        return Estimate(k / n, float(ci.low), float(ci.high), confidence, n, method)
     m = float(err.mean())
     if n < 2:
-        return m, float("nan"), float("nan")
+        return Estimate(m, nan, nan, confidence, n, method)
     half = float(stats.t.ppf(0.5 + confidence / 2, n - 1) * err.std(ddof=1) / np.sqrt(n))
-    return m, m - half, m + half
+    return Estimate(m, m - half, m + half, confidence, n, method)
 
 
 def _cohort(method: str, name: str, conditions: tuple[str, ...], err: np.ndarray, binary: bool,
             confidence: float, overall: float) -> Cohort:
-    e, lo, hi = _interval(err, binary, confidence)
-    versus = HIGHER if lo > overall else LOWER if hi < overall else SIMILAR
+    e = _interval(err, binary, confidence)
+    versus = HIGHER if e.low > overall else LOWER if e.high < overall else SIMILAR
     desc = " AND ".join(conditions) if method == "tree" else "; ".join(conditions)
     return Cohort(method=method, name=name, description=desc or "all rows", conditions=conditions, size=len(err),
-                  error=e, ci_low=lo, ci_high=hi, versus_overall=versus)
+                  error=e, versus_overall=versus)
 
 
 def _cluster_traits(encoder: ReadableEncoder, Z: np.ndarray, member: np.ndarray, k: int = 3) -> tuple[str, ...]:
@@ -142,7 +140,8 @@ def analyse_errors(
     X_test, err_test : rows and per-row errors the cohorts are scored on (0/1 or absolute error).
     binary : errors are 0/1 (a rate) rather than absolute errors (a mean).
     """
-    overall, olo, ohi = _interval(err_test, binary, confidence)
+    overall_est = _interval(err_test, binary, confidence)
+    overall = overall_est.value
     Zte = encoder.transform(X_test)
     tree_cohorts: list[Cohort] = []
     if max_depth > 0 and len(err_fit) >= 2 * min_cohort_size:
@@ -170,10 +169,10 @@ def analyse_errors(
             if m.any():
                 cluster_cohorts.append(_cohort("kmeans", f"cluster {c}", _cluster_traits(encoder, Zte, m), err_test[m],
                                                binary, confidence, overall))
-    key = lambda c: (-c.error, c.name)  # noqa: E731
+    key = lambda c: (-c.error.value, c.name)  # noqa: E731
     return ErrorAnalysis(
-        error_metric="error_rate" if binary else "mean_absolute_error", n_test=len(err_test), overall_error=overall,
-        overall_ci_low=olo, overall_ci_high=ohi, confidence=confidence, tree_fit_split="validation",
+        error_metric="error_rate" if binary else "mean_absolute_error", n_test=len(err_test), overall=overall_est,
+        tree_fit_split="validation",
         n_tree_fit=len(err_fit), tree_max_depth=max_depth, min_cohort_size=min_cohort_size,
         tree_cohorts=tuple(sorted(tree_cohorts, key=key)), n_clusters=k, cluster_cohorts=tuple(sorted(cluster_cohorts, key=key)),
     )

@@ -28,7 +28,7 @@ from scipy.stats import chi2_contingency
 from sklearn.metrics import accuracy_score, mean_absolute_error, mutual_info_score, precision_score, roc_auc_score
 
 from audit.serial import ReportMixin
-from audit.sections.performance import bootstrap_weights, weighted_auc
+from audit.stats import Estimate, bootstrap_estimate, bootstrap_weights, weighted_auc
 
 INTERSECTION_SEP = " x "
 BINARY_GROUP_METRICS = ("base_rate", "selection_rate", "tpr", "fpr", "fnr", "precision", "accuracy", "roc_auc")
@@ -45,15 +45,6 @@ REGRESSION_DISPARITIES = ("mean_prediction_difference", "mean_prediction_ratio",
 
 
 @dataclass(frozen=True)
-class Interval(ReportMixin):
-    """A point estimate with its bootstrap percentile interval (NaN when undefined)."""
-
-    value: float
-    ci_low: float
-    ci_high: float
-
-
-@dataclass(frozen=True)
 class GroupRow(ReportMixin):
     """One group of one sensitive feature (or intersection) on the test split.
 
@@ -65,7 +56,7 @@ class GroupRow(ReportMixin):
     count: int
     share: float
     adequate: bool
-    metrics: Mapping[str, Interval]
+    metrics: Mapping[str, Estimate]  # on the group's ``count`` rows
 
 
 # --- group labels -----------------------------------------------------------------
@@ -208,16 +199,6 @@ def disparity_values(task: str, point: Mapping[str, np.ndarray], samples: Mappin
     }
 
 
-def interval(value: float, samples: np.ndarray, confidence: float) -> Interval:
-    """Percentile interval of the finite bootstrap samples around ``value``."""
-    s = samples[np.isfinite(samples)]
-    if not np.isfinite(value) or len(s) == 0:
-        return Interval(float(value), np.nan, np.nan)
-    a = (1 - confidence) / 2
-    lo, hi = np.quantile(s, [a, 1 - a])
-    return Interval(float(value), float(lo), float(hi))
-
-
 class Resampler:
     """Bootstrap weight blocks of the test rows, drawn once and shared by every model.
 
@@ -237,9 +218,13 @@ class Resampler:
             return {k: np.empty((0, *np.shape(v)[1:])) for k, v in probe.items()}
         return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
+    def estimate(self, value: float, samples: np.ndarray, n: int) -> Estimate:
+        """``value`` on ``n`` rows with the percentile interval of its resampled ``samples``."""
+        return bootstrap_estimate(value, samples, level=self.confidence, n=n, resamples=self.n_boot)
+
 
 def keyed_disparities(task: str, y: np.ndarray, pred: np.ndarray, coded: Mapping[str, tuple[np.ndarray, tuple[str, ...]]],
-                      adequate: Mapping[str, np.ndarray], rs: Resampler) -> dict[str, dict[str, Interval]]:
+                      adequate: Mapping[str, np.ndarray], rs: Resampler) -> dict[str, dict[str, Estimate]]:
     """Disparities with intervals per grouping key, over adequately sized groups only."""
     out = {}
     ones = np.ones((1, len(y)))
@@ -248,11 +233,11 @@ def keyed_disparities(task: str, y: np.ndarray, pred: np.ndarray, coded: Mapping
         point = {m: v[0] for m, v in group_sums(task, y, pred, codes, k, ones).items()}
         samples = rs.stack(lambda W: group_sums(task, y, pred, codes, k, W))
         vals = disparity_values(task, point, samples, adequate[key])
-        out[key] = {m: interval(v, s, rs.confidence) for m, (v, s) in vals.items()}
+        out[key] = {m: rs.estimate(v, s, len(y)) for m, (v, s) in vals.items()}
     return out
 
 
-def overall_metrics(task: str, y: np.ndarray, pred: np.ndarray, score: np.ndarray | None, rs: Resampler) -> dict[str, Interval]:
+def overall_metrics(task: str, y: np.ndarray, pred: np.ndarray, score: np.ndarray | None, rs: Resampler) -> dict[str, Estimate]:
     """Accuracy-type metrics of one model on the test split with intervals (paired resamples)."""
     codes = np.zeros(len(y), dtype=int)
     one = np.ones((1, len(y)))
@@ -274,7 +259,7 @@ def overall_metrics(task: str, y: np.ndarray, pred: np.ndarray, score: np.ndarra
                 return {"mae": g["mae"][:, 0], "r2": 1 - sse / sst}
     point = fn(one)
     samples = rs.stack(fn)
-    return {m: interval(float(point[m][0]), samples[m], rs.confidence) for m in point}
+    return {m: rs.estimate(float(point[m][0]), samples[m], len(y)) for m in point}
 
 
 # --- data bias ----------------------------------------------------------------------

@@ -18,8 +18,9 @@ from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from threadpoolctl import threadpool_limits
 
-from audit.sections.fairness.metrics import Interval, Resampler, group_labels, keyed_disparities, overall_metrics
+from audit.sections.fairness.metrics import Resampler, group_labels, keyed_disparities, overall_metrics
 from audit.serial import ReportMixin
+from audit.stats import Estimate
 from audit.models.baselines import MODEL_LABELS, TrainedModels, make_pipeline, make_preprocessor
 
 MITIGATIONS = ("reweighing", "expgrad_dp", "expgrad_eo", "threshold_dp", "threshold_eo")
@@ -53,8 +54,8 @@ class ModelVariant(ReportMixin):
     fit_split: str
     fit_rows: int
     seconds: float
-    metrics: Mapping[str, Interval]
-    disparities: Mapping[str, Mapping[str, Interval]]
+    metrics: Mapping[str, Estimate]
+    disparities: Mapping[str, Mapping[str, Estimate]]
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ class Scorer:
                 fit_split: str, fit_rows: int, seconds: float) -> ModelVariant:
         metrics = overall_metrics(self.task, self.y, pred.astype(float), score, self.resampler)
         if self.task == "binary" and score is None:
-            metrics["roc_auc"] = Interval(np.nan, np.nan, np.nan)
+            metrics["roc_auc"] = self.resampler.estimate(np.nan, np.empty(0), len(self.y))
         disp = keyed_disparities(self.task, self.y, pred.astype(float), self.coded, self.adequate, self.resampler)
         return ModelVariant(name=name, label=_LABELS[name], status="done", detail=detail, estimator=estimator,
                             fit_split=fit_split, fit_rows=int(fit_rows), seconds=float(seconds), metrics=metrics, disparities=disp)

@@ -28,18 +28,17 @@ from audit.models.baselines import MODEL_LABELS, TrainedModels, make_pipeline
 from audit.models.multiclass import class_proba
 from audit.sections.fairness.metrics import (
     GroupRow,
-    Interval,
     RepresentationRow,
     Resampler,
     encode,
     group_labels,
     group_sums,
-    interval,
     keyed_disparities,
     representation,
 )
 from audit.sections.fairness.mitigation import ModelVariant, _LABELS, skipped
 from audit.serial import ReportMixin
+from audit.stats import Estimate, weighted_auc
 from audit.verdict import Verdict
 
 _RANK = {"fail": 2, "warn": 1, "pass": 0}
@@ -60,8 +59,8 @@ class ClassFairness(ReportMixin):
 
     label: str
     groups: Mapping[str, tuple[GroupRow, ...]]
-    disparities: Mapping[str, Mapping[str, Interval]]
-    disparities_adequate: Mapping[str, Mapping[str, Interval]]
+    disparities: Mapping[str, Mapping[str, Estimate]]
+    disparities_adequate: Mapping[str, Mapping[str, Estimate]]
     verdict: Verdict
 
 
@@ -152,7 +151,7 @@ def _group_accuracy(y: np.ndarray, pred: np.ndarray, groups_test: pd.DataFrame, 
         samples = rs.stack(lambda W, c=codes, k=len(names): {"acc": group_sums("binary", right, right, c, k, W)["base_rate"]})
         counts = np.bincount(codes, minlength=len(names))
         out[key] = tuple(GroupRow(group=n, count=int(counts[i]), share=float(counts[i] / len(y)), adequate=bool(counts[i] >= min_size),
-                                  metrics={"accuracy": interval(float(point[i]), samples["acc"][:, i], rs.confidence)})
+                                  metrics={"accuracy": rs.estimate(float(point[i]), samples["acc"][:, i], int(counts[i]))})
                          for i, n in enumerate(names))
     return out
 
@@ -187,8 +186,6 @@ def _variant(trained: TrainedModels, w: dict, rs: Resampler, name: str, pred: np
              detail: str, seconds: float) -> ModelVariant:
     """A model scored on the test split: multiclass accuracy, and the worst class's one-vs-rest
     selection rate, ROC AUC and disparities (paired resamples)."""
-    from audit.sections.performance import weighted_auc
-
     y = trained.y_test
     right = (pred == y).astype(float)
     yc, pc = (y == code).astype(float), (pred == code).astype(float)
@@ -200,7 +197,7 @@ def _variant(trained: TrainedModels, w: dict, rs: Resampler, name: str, pred: np
                 "roc_auc": weighted_auc(yc, P[:, code], W)}
 
     point, samples = fn(np.ones((1, len(y)))), rs.stack(fn)
-    metrics = {m: interval(float(point[m][0]), samples[m], rs.confidence) for m in point}
+    metrics = {m: rs.estimate(float(point[m][0]), samples[m], len(y)) for m in point}
     disp = keyed_disparities("binary", yc, pc, w["coded"], w["adequate"], rs)
     return ModelVariant(name=name, label=_LABELS[name], status="done",
                         detail=f"{detail}; selection rate, ROC AUC and disparities are for class {trained.classes[code]!r} one-vs-rest",

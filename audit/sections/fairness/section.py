@@ -22,7 +22,6 @@ from audit.sections.fairness.metrics import (
     BINARY_GROUP_METRICS,
     REGRESSION_GROUP_METRICS,
     GroupRow,
-    Interval,
     ProxyRow,
     RepresentationRow,
     Resampler,
@@ -32,7 +31,6 @@ from audit.sections.fairness.metrics import (
     group_labels,
     group_sums,
     grouping_keys,
-    interval,
     metric_frame_table,
     representation,
 )
@@ -42,7 +40,7 @@ from audit.serial import ReportMixin
 from audit.bounds import bounded
 from audit.errors import ConfigError
 from audit.models.baselines import TrainedModels
-from audit.sections.performance import weighted_auc
+from audit.stats import Estimate, weighted_auc
 from audit.verdict import Verdict, decide
 
 _PROXY_METRICS = ("cramers_v", "mutual_information", "auc")
@@ -177,8 +175,8 @@ class FairnessReport(ReportMixin):
     decision_threshold: float
     overall: Mapping[str, float]
     groups: Mapping[str, tuple[GroupRow, ...]]
-    disparities: Mapping[str, Mapping[str, Interval]]
-    disparities_adequate: Mapping[str, Mapping[str, Interval]]
+    disparities: Mapping[str, Mapping[str, Estimate]]
+    disparities_adequate: Mapping[str, Mapping[str, Estimate]]
     excluded_groups: Mapping[str, Mapping[str, str]]
     four_fifths: Mapping[str, FourFifths]
     n_data: int
@@ -319,12 +317,12 @@ def _group_results(task: str, y: np.ndarray, pred: np.ndarray, score: np.ndarray
                                        for n, c, a in zip(names, counts, adequate) if not a}
         out["groups"][key] = tuple(
             GroupRow(group=n, count=int(counts[i]), share=float(counts[i] / len(y)), adequate=bool(adequate[i]),
-                     metrics={m: interval(float(point[m][i]), samples[m][:, i], opts.confidence) for m in metric_names})
+                     metrics={m: rs.estimate(float(point[m][i]), samples[m][:, i], int(counts[i])) for m in metric_names})
             for i, n in enumerate(names)
         )
         for field, mask in (("disparities", np.ones(len(names), dtype=bool)), ("disparities_adequate", adequate)):
             vals = disparity_values(task, point, samples, mask)
-            out[field][key] = {m: interval(v, s, opts.confidence) for m, (v, s) in vals.items()}
+            out[field][key] = {m: rs.estimate(v, s, len(y)) for m, (v, s) in vals.items()}
         if task == "binary":
             rule = _four_fifths(names, point["selection_rate"], adequate, opts.four_fifths)
             if rule is not None:
@@ -384,7 +382,7 @@ def _four_fifths(names: tuple[str, ...], rates: np.ndarray, adequate: np.ndarray
                       passes=not failing, failing_groups=failing, ratios=ratios)
 
 
-def _verdict(task: str, keys: Mapping[str, tuple[str, ...]], disp: Mapping[str, Mapping[str, Interval]], ff: Mapping[str, FourFifths],
+def _verdict(task: str, keys: Mapping[str, tuple[str, ...]], disp: Mapping[str, Mapping[str, Estimate]], ff: Mapping[str, FourFifths],
              excluded: Mapping[str, Mapping[str, str]], adequate: Mapping[str, np.ndarray], y_std: float, opts: FairnessOptions) -> Verdict:
     fails, warns, passes, notes = [], [], [], []
     for key in keys:
@@ -399,19 +397,19 @@ def _verdict(task: str, keys: Mapping[str, tuple[str, ...]], disp: Mapping[str, 
             mp = d["mean_prediction_difference"]
             z = mp.value / y_std if y_std > 0 else np.nan
             if np.isfinite(z) and z > opts.warn_regression_gap:
-                warns.append(f"{key}: mean prediction differs by {mp.value:.3g} [{mp.ci_low:.3g}, {mp.ci_high:.3g}] between groups, "
+                warns.append(f"{key}: mean prediction differs by {mp.value:.3g} [{mp.low:.3g}, {mp.high:.3g}] between groups, "
                              f"{z:.2f} target standard deviations (> {opts.warn_regression_gap})")
             else:
                 passes.append(f"{key}: mean prediction gap {mp.value:.3g} is within {opts.warn_regression_gap} target standard deviations")
             continue
         dp, eo, rule = d["demographic_parity_difference"], d["equalized_odds_difference"], ff.get(key)
-        dp_txt = f"demographic parity difference {dp.value:.3f} [{dp.ci_low:.3f}, {dp.ci_high:.3f}]"
+        dp_txt = f"demographic parity difference {dp.text()}"
         if rule is not None and not rule.passes:
             ff_txt = (f"{key}: selection rate of {rule.lowest_group} is {rule.lowest_ratio:.2f} x that of {rule.reference_group} "
                       f"(four-fifths rule: below {rule.threshold})")
-            if np.isfinite(dp.ci_low) and dp.ci_low > opts.warn_parity_difference:
+            if np.isfinite(dp.low) and dp.low > opts.warn_parity_difference:
                 fails.append(f"{ff_txt}, and the {dp_txt} lies above {opts.warn_parity_difference}")
-            elif not np.isfinite(dp.ci_low):
+            elif not np.isfinite(dp.low):
                 warns.append(f"{ff_txt}; demographic parity difference {dp.value:.3f} has no interval to confirm it (fairness.bootstrap = 0)")
             else:
                 warns.append(f"{ff_txt}; the {dp_txt} does not exclude {opts.warn_parity_difference}")
@@ -420,7 +418,7 @@ def _verdict(task: str, keys: Mapping[str, tuple[str, ...]], disp: Mapping[str, 
         else:
             passes.append(f"{key}: four-fifths rule holds and the {dp_txt} is within {opts.warn_parity_difference}")
         if np.isfinite(eo.value) and eo.value > opts.warn_equalized_odds_difference:
-            warns.append(f"{key}: equalized odds difference {eo.value:.3f} [{eo.ci_low:.3f}, {eo.ci_high:.3f}] exceeds "
+            warns.append(f"{key}: equalized odds difference {eo.text()} exceeds "
                          f"{opts.warn_equalized_odds_difference} (error rates differ between groups)")
     if not (fails or warns or passes):
         # Nothing could be compared: a pass would claim a check that never ran.

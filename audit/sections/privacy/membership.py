@@ -26,7 +26,7 @@ import numpy as np
 from sklearn.metrics import roc_curve
 
 from audit.serial import ReportMixin
-from audit.sections.performance import bootstrap_weights, weighted_auc
+from audit.stats import Estimate, bootstrap_estimate, bootstrap_weights, weighted_auc
 
 _EPS = 1e-7
 
@@ -35,7 +35,7 @@ _EPS = 1e-7
 class AttackResult(ReportMixin):
     """One membership-inference attack against one model.
 
-    ``auc`` is the attack's ROC AUC at telling members from non-members (0.5 = no
+    ``auc`` is the attack's ROC AUC (with its bootstrap interval) at telling members from non-members (0.5 = no
     better than chance); ``advantage`` = max over thresholds of TPR - FPR;
     ``tpr_at_low_fpr`` = the largest TPR with FPR at most ``low_fpr``. All on
     ``n_members`` + ``n_nonmembers`` evaluation rows; ``n_fit`` rows (half members)
@@ -43,9 +43,7 @@ class AttackResult(ReportMixin):
     """
 
     attack: str
-    auc: float
-    auc_ci_low: float
-    auc_ci_high: float
+    auc: Estimate
     advantage: float
     tpr_at_low_fpr: float
     low_fpr: float
@@ -75,17 +73,14 @@ def _summarise(name: str, member: np.ndarray, score: np.ndarray, *, n_fit: int, 
     fpr, tpr, _ = roc_curve(member, score)
     auc = float(weighted_auc(member.astype(np.float64), score, np.ones((1, len(score))))[0])
     boots = [weighted_auc(member.astype(np.float64), score, W) for W in bootstrap_weights(len(score), n_boot, rng)]
-    arr = np.concatenate(boots) if boots else np.array([])
-    arr = arr[np.isfinite(arr)]
-    alpha = (1 - confidence) / 2
-    lo, hi = np.quantile(arr, [alpha, 1 - alpha]) if len(arr) else (np.nan, np.nan)
+    auc_ci = bootstrap_estimate(auc, boots, level=confidence, n=len(score), resamples=n_boot)
     ok = fpr <= low_fpr
     grid = np.unique(np.r_[0.0, 0.001, 0.005, 0.01, 0.02, 0.05, np.linspace(0, 1, 41)])
     # Step ROC: the best TPR reachable without exceeding each grid FPR.
     idx = np.searchsorted(fpr, grid, side="right") - 1
     roc_tpr = tpr[np.clip(idx, 0, len(tpr) - 1)]
     return AttackResult(
-        attack=name, auc=auc, auc_ci_low=float(lo), auc_ci_high=float(hi),
+        attack=name, auc=auc_ci,
         advantage=float(np.max(tpr - fpr)), tpr_at_low_fpr=float(tpr[ok].max()) if ok.any() else 0.0,
         low_fpr=float(low_fpr), n_members=int(member.sum()), n_nonmembers=int(len(member) - member.sum()), n_fit=n_fit,
         roc_fpr=tuple(round(float(x), 6) for x in grid), roc_tpr=tuple(round(float(x), 6) for x in roc_tpr),

@@ -159,7 +159,7 @@ class ModelPrivacy(ReportMixin):
 
     def strongest_attack(self) -> AttackResult | None:
         """The attack with the highest AUC (None when no attack ran)."""
-        return max(self.membership, key=lambda a: a.auc, default=None)
+        return max(self.membership, key=lambda a: a.auc.value, default=None)
 
 
 @dataclass(frozen=True)
@@ -359,10 +359,10 @@ def _verdict(models: list[ModelPrivacy], opts: PrivacyOptions) -> Verdict:
     audited = audited_model(models)  # always present: audit_privacy evaluates it first
 
     def low(a: AttackResult) -> float:  # the interval's lower end; the AUC itself when bootstrap = 0
-        return a.auc_ci_low if np.isfinite(a.auc_ci_low) else a.auc
+        return a.auc.low if np.isfinite(a.auc.low) else a.auc.value
 
     best = max(audited.membership, key=low)
-    desc = f"{best.attack} attack AUC {best.auc:.3f} [{best.auc_ci_low:.3f}, {best.auc_ci_high:.3f}]"
+    desc = f"{best.attack} attack AUC {best.auc.text()}"
     dp = [mp for mp in models if mp.role == "dp"]
     affordable = [mp for mp in dp if np.isfinite(mp.accuracy) and mp.accuracy >= audited.accuracy - opts.accuracy_budget]
     cheapest = min(affordable, key=lambda mp: mp.target_epsilon or math.inf, default=None)
