@@ -27,7 +27,7 @@ def test_shifted_inputs_move_the_predicted_and_true_class_distributions(multicla
     assert r.labels.kind == "categorical" and r.labels.drifted
     assert any("predicted class distribution drifted" in m for m in r.verdict.reasons)
     (acc,) = r.performance
-    assert acc.metric == "accuracy" and acc.current > 0.9 and acc.current_ci_low <= acc.current <= acc.current_ci_high
+    assert acc.metric == "accuracy" and acc.current.value > 0.9 and acc.current.low <= acc.current.value <= acc.current.high
     assert DriftReport.from_dict(r.to_dict()).to_dict() == r.to_dict()
 
 

@@ -85,6 +85,7 @@ def test_invalid_report_json(text, message):
 # ---- older formats -----------------------------------------------------------------------
 
 REPORT_V1 = ROOT / "tests" / "data" / "report_v1.json"  # written by the format-1 code (bench/report_numbers.py make)
+REPORT_V1_MC = ROOT / "tests" / "data" / "report_v1_multiclass.json"  # make-multiclass, plus the fairness section
 
 
 def test_a_format_1_report_loads_with_its_numbers_as_estimates():
@@ -126,11 +127,46 @@ def test_an_unknown_report_format_is_refused():
         AuditReport.from_dict(raw)
 
 
-@pytest.mark.slow
-def test_same_seed_gives_the_numbers_of_the_format_1_report(tmp_path):
-    """The committed format-1 report and today's code agree on every number (timings and versions aside)."""
+def _bench_numbers():
     spec = importlib.util.spec_from_file_location("report_numbers", ROOT / "bench" / "report_numbers.py")
     numbers = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(numbers)
+    return numbers
+
+
+@pytest.mark.slow
+def test_same_seed_gives_the_numbers_of_the_format_1_report(tmp_path):
+    """The committed format-1 report and today's code agree on every number (timings and versions aside)."""
+    numbers = _bench_numbers()
     numbers.make(str(tmp_path / "now.json"))
     assert numbers.compare(str(REPORT_V1), str(tmp_path / "now.json")) == []
+
+
+@pytest.mark.slow
+def test_a_format_1_multiclass_report_has_todays_numbers(tmp_path):
+    """Per-class performance and the multiclass fairness report (groups and disparities per class,
+    accuracy per group) upgrade to today's numbers. The file's fairness section was computed by
+    calling the section directly (bench/report_numbers.py ran only performance on a multiclass
+    target at format 1), so it is computed the same way here."""
+    from audit.config import ModelOptions
+    from audit.data import prepare_dataset
+    from audit.models.baselines import train_models
+    from audit.sections.fairness.section import FairnessOptions, audit_fairness
+    from audit.serial import to_jsonable
+    from conftest import make_multiclass
+
+    numbers = _bench_numbers()
+    numbers.make_multiclass(str(tmp_path / "now.json"))
+    now = AuditReport.from_json((tmp_path / "now.json").read_text(encoding="utf-8")).to_dict()
+    old = AuditReport.from_dict(json.loads(REPORT_V1_MC.read_text(encoding="utf-8"))).to_dict()
+    ds = prepare_dataset(make_multiclass(600), target="decision", sensitive=["group"], name="multiclass")
+    trained = train_models(ds, options=ModelOptions(cv_folds=0, models=("dummy", "logistic")), seed=0)
+    now["fairness"] = to_jsonable(audit_fairness(trained, options=FairnessOptions(bootstrap=50), seed=0))
+    assert old["performance"]["per_class"] and old["fairness"]["per_class"] and old["fairness"]["group_accuracy"]
+    for d in (now, old):
+        for name in ("explanations", "robustness", "drift", "privacy"):
+            d.pop(name, None)  # sections the pipeline may run on multiclass targets by now
+        d["scorecard"] = {"performance": d["scorecard"]["performance"]}
+    diffs: list[str] = []
+    numbers._diff(old, now, "", diffs)
+    assert diffs == []
