@@ -4,26 +4,20 @@
     python bench/report_numbers.py make-multiclass OUT.json   # the sections a multiclass target runs
     python bench/report_numbers.py compare A.json B.json
 
-``compare`` loads both files through ``AuditReport.from_json`` (so a report of an
-older format is upgraded first) and compares every value except the ones that
-differ from run to run or build to build: timings (any ``*seconds*`` key, relative
-training times), start time, library and tool versions, the format string. Exit 1 and a list of paths when they differ.
+``compare`` is ``bench/compare_reports.py`` with exact floats: both files are
+loaded through ``AuditReport.from_json`` (so an older format is upgraded first)
+and every value is compared except timings, dates and versions.
+``tests/test_report.py`` runs both against the format-1 files in ``tests/data/``.
 """
 
 from __future__ import annotations
 
-import math
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-
-VOLATILE = {"timings", "started_at", "libraries", "tool_version", "format", "python", "relative_train_time", "dp_overhead"}
-
-
-def _volatile(key: str) -> bool:
-    return key in VOLATILE or "seconds" in key  # wall and CPU times
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def make(out: str) -> None:
@@ -54,37 +48,14 @@ def make_multiclass(out: str) -> None:
     Path(out).write_text(report.to_json(), encoding="utf-8")
 
 
-def _diff(a, b, path: str, out: list[str]) -> None:
-    if isinstance(a, dict) and isinstance(b, dict):
-        for k in sorted(set(a) | set(b)):
-            if _volatile(k):
-                continue
-            if (k not in a or k not in b) and (path + ".").startswith(".manifest.config."):
-                continue  # an option added since (with its default) is not a number that changed
-            if k not in a or k not in b:
-                out.append(f"{path}.{k}: only in {'second' if k not in a else 'first'}")
-                continue
-            _diff(a[k], b[k], f"{path}.{k}", out)
-    elif isinstance(a, list) and isinstance(b, list):
-        if len(a) != len(b):
-            out.append(f"{path}: length {len(a)} != {len(b)}")
-        for i, (x, y) in enumerate(zip(a, b)):
-            _diff(x, y, f"{path}[{i}]", out)
-    elif isinstance(a, float) and isinstance(b, float):
-        if not (a == b or (math.isnan(a) and math.isnan(b))):
-            out.append(f"{path}: {a!r} != {b!r}")
-    elif a != b:
-        out.append(f"{path}: {a!r} != {b!r}")
-
-
 def compare(first: str, second: str) -> list[str]:
+    """Differences of two reports' numbers, both loaded (and upgraded) by ``AuditReport.from_json``."""
     from audit.report import AuditReport
+    from compare_reports import differences
 
     a = AuditReport.from_json(Path(first).read_text(encoding="utf-8")).to_dict()
     b = AuditReport.from_json(Path(second).read_text(encoding="utf-8")).to_dict()
-    out: list[str] = []
-    _diff(a, b, "", out)
-    return out
+    return list(differences(a, b, tol=0.0))
 
 
 if __name__ == "__main__":

@@ -39,8 +39,8 @@ def test_overfitted_multiclass_model_leaks_membership_regularised_does_not(noisy
     opts = PrivacyOptions(networks=(), bootstrap=200)
     leaky, tight = audit_privacy(overfit, options=opts, seed=0), audit_privacy(noisy, options=opts, seed=0)
     assert [a.attack for a in leaky.audited.membership] == ["loss_threshold", "confidence_black_box"]
-    assert leaky.audited.membership[0].auc_ci_low > 0.6 and leaky.audited.membership[1].auc_ci_low > 0.55
-    assert tight.audited.membership[0].auc_ci_low < 0.5 < tight.audited.membership[0].auc_ci_high
+    assert leaky.audited.membership[0].auc.low > 0.6 and leaky.audited.membership[1].auc.low > 0.55
+    assert tight.audited.membership[0].auc.low < 0.5 < tight.audited.membership[0].auc.high
     assert leaky.verdict.status == "warn" and tight.verdict.status == "pass"
 
 
