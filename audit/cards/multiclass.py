@@ -36,7 +36,7 @@ def performance_blocks(r: AuditReport) -> list[Block]:
     rows = []
     for lab in perf.classes:
         m = perf.per_class.get(lab, {})
-        cells = [f"{num(m[k].value)} {ci(m[k].ci_low, m[k].ci_high)}" if k in m else "n/a" for k in ("precision", "recall", "f1", "roc_auc")]
+        cells = [f"{num(m[k].value)} {ci(m[k].low, m[k].high)}" if k in m else "n/a" for k in ("precision", "recall", "f1", "roc_auc")]
         rows.append((lab, num(perf.class_support.get(lab)), *cells))
     out: list[Block] = [table(("Class", "Test rows", "Precision", "Recall", "F1", "ROC AUC (one-vs-rest)"), rows,
                               numeric=(False, True, True, True, True, True), caption=f"Per class, with {conf}% bootstrap intervals")]
@@ -59,8 +59,8 @@ def fairness_blocks(r: AuditReport) -> list[Block]:
         for key, d in c.disparities_adequate.items():
             dp, eo = d.get("demographic_parity_difference"), d.get("equalized_odds_difference")
             rows.append((lab + (" (worst)" if lab == fair.worst_class else ""), key,
-                         f"{num(dp.value)} {ci(dp.ci_low, dp.ci_high)}" if dp else "n/a",
-                         f"{num(eo.value)} {ci(eo.ci_low, eo.ci_high)}" if eo else "n/a", str(c.verdict.status)))
+                         f"{num(dp.value)} {ci(dp.low, dp.high)}" if dp else "n/a",
+                         f"{num(eo.value)} {ci(eo.low, eo.high)}" if eo else "n/a", str(c.verdict.status)))
     out: list[Block] = [
         Heading("Per-class fairness (one-vs-rest)"),
         Paragraph(f"Each class is audited as 'predicted this class or not'; the group tables above are for the worst class, "
@@ -68,7 +68,7 @@ def fairness_blocks(r: AuditReport) -> list[Block]:
         table(("Class", "Groups", "Demographic parity difference", "Equalized odds difference", "Verdict"), rows,
               numeric=(False, False, True, True, False), caption="Adequately sized groups only"),
     ]
-    acc_rows = [(key, g.group, num(g.count), f"{num(g.metrics['accuracy'].value)} {ci(g.metrics['accuracy'].ci_low, g.metrics['accuracy'].ci_high)}")
+    acc_rows = [(key, g.group, num(g.count), f"{num(g.metrics['accuracy'].value)} {ci(g.metrics['accuracy'].low, g.metrics['accuracy'].high)}")
                 for key, groups in fair.group_accuracy.items() for g in groups]
     if acc_rows:
         out.append(table(("Groups", "Group", "Test rows", "Accuracy"), acc_rows, numeric=(False, False, True, True),
@@ -94,9 +94,9 @@ def metric_entries(r: AuditReport) -> list[tuple[str, float | None, float | None
     perf, fair = r.performance, r.fairness
     out = []
     if perf is not None:
-        out += [(m, finite_or_none(v.value), finite_or_none(v.ci_low), finite_or_none(v.ci_high), f"class = {lab}")
+        out += [(m, finite_or_none(v.value), finite_or_none(v.low), finite_or_none(v.high), f"class = {lab}")
                 for lab, ms in perf.per_class.items() for m, v in ms.items()]
     if fair is not None:
-        out += [(m, finite_or_none(v.value), finite_or_none(v.ci_low), finite_or_none(v.ci_high), f"class = {lab}, {key} (adequate groups)")
+        out += [(m, finite_or_none(v.value), finite_or_none(v.low), finite_or_none(v.high), f"class = {lab}, {key} (adequate groups)")
                 for lab, c in fair.per_class.items() for key, d in c.disparities_adequate.items() for m, v in d.items()]
     return out
