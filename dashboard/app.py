@@ -13,6 +13,7 @@ from audit.sections import registry  # noqa: E402
 from dashboard import components as ui  # noqa: E402
 from dashboard import state  # noqa: E402
 from dashboard.components import auth  # noqa: E402
+from dashboard.components import links  # noqa: E402
 
 st.set_page_config(page_title="Responsible-AI audit", page_icon=":material/balance:", layout="wide")
 
@@ -39,6 +40,9 @@ pages = {
     ],
 }
 nav = st.navigation(pages, expanded=True)
+with auth.database_errors():
+    links.follow()  # a link to a stored audit (?audit=42) opens it, or asks to sign in first
+links.sync()  # and the stored audit being looked at stays in the URL, for reloads and copied links
 
 report = state.current_report()
 with st.sidebar:

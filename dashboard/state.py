@@ -218,7 +218,9 @@ def set_saved_audit_id(key: str, audit_id: int) -> None:
 
 # -- signing in, audits opened from the store, one-off notes (Reviews / History) --------
 
-FLASH = "rai_flash"  # (kind, message) to show once, on the next run
+FLASH = "rai_flash"
+LINKS = "rai_links"  # report key -> the query parameters that name it (audit, and run when not the latest)
+LINK_SEEN = "rai_link_seen"  # the query parameters this session last followed or wrote  # (kind, message) to show once, on the next run
 STORED_PREFIX = "store:"  # report keys of audits opened from the store
 
 
@@ -306,11 +308,13 @@ def logout() -> None:
         st.session_state.pop(REPORT_KEY, None)
 
 
-def open_stored(report: AuditReport, audit_id: int, run: int, narrative: Mapping[str, Any] | None) -> str:
+def open_stored(report: AuditReport, audit_id: int, run: int, narrative: Mapping[str, Any] | None,
+                *, latest: bool = True) -> str:
     """Make a stored run the current report of this session, with its saved model card narrative."""
     key = f"{STORED_PREFIX}{audit_id}:{run}"
     set_current(report, key)
     set_saved_audit_id(key, audit_id)
+    st.session_state.setdefault(LINKS, {})[key] = {"audit": str(audit_id)} | ({} if latest else {"run": str(run)})
     if narrative is not None:
         set_narrative_fields(key, narrative)
     return key
@@ -323,3 +327,23 @@ def flash(kind: str, message: str) -> None:
 
 def pop_flash() -> tuple[str, str] | None:
     return st.session_state.pop(FLASH, None)
+
+
+# -- links: the open stored audit in the URL ------------------------------------------------
+
+
+def current_link() -> dict[str, str]:
+    """The query parameters naming the stored audit being looked at; empty when it is not stored."""
+    key = current_key()
+    link = st.session_state.get(LINKS, {}).get(key)
+    if link is None and saved_audit_id(key) is not None:  # saved from this session: its latest run
+        link = {"audit": str(saved_audit_id(key))}
+    return dict(link or {})
+
+
+def link_seen() -> dict[str, str] | None:
+    return st.session_state.get(LINK_SEEN)
+
+
+def set_link_seen(link: Mapping[str, str]) -> None:
+    st.session_state[LINK_SEEN] = dict(link)

@@ -93,12 +93,18 @@ def show_flash() -> None:
         {"success": st.success, "warning": st.warning}.get(kind, st.info)(message)
 
 
-def require_user() -> Any:
-    """The signed-in user; otherwise only the sign-in form is drawn and the page stops."""
-    show_flash()
+def signed_in_user() -> Any | None:
+    """Who is signed in to this session, if the store still honours it (with a note when it just ended)."""
     user, ended = state.checked_user()
     if ended:
         st.warning(ui.md(ended), icon=":material/logout:")
+    return user
+
+
+def require_user() -> Any:
+    """The signed-in user; otherwise only the sign-in form is drawn and the page stops."""
+    show_flash()
+    user = signed_in_user()
     if user is None:
         st.info("Sign in to see the audits saved in the shared store.")
         login_form()

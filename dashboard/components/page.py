@@ -14,6 +14,7 @@ import streamlit as st
 from audit.report import AuditReport
 from audit.verdict import Verdict
 from dashboard import state
+from dashboard.components.links import copy_link
 from dashboard.components.nav import START_PAGE, area_label
 from dashboard.components.text import badge, md
 
@@ -88,6 +89,7 @@ def header(report: AuditReport, title: str, area: str | None = None) -> None:
                + (f"audited model {md(audited)} · " if audited else "")
                + f"sensitive {md(', '.join(m.sensitive))} · audited {md(m.started_at)}"
                + (f" · {badge(status)}" if area else ""))
+    copy_link()
 
 
 def whole_json(obj: Any) -> None:

@@ -20,7 +20,7 @@ from audit.store.core import AuditRecord, Outcome, Status
 from dashboard import components as ui
 from dashboard import state
 from dashboard.charts import reviews as rc
-from dashboard.components import auth
+from dashboard.components import auth, links
 
 COMMENT_SECTIONS = ("general", *registry.active().scorecard_areas)
 OUTCOME_LABELS = {Outcome.APPROVED: "Approve", Outcome.CHANGES_REQUESTED: "Request changes"}
@@ -31,16 +31,20 @@ def _done(message: str) -> None:
     st.rerun()
 
 
-def open_audit(store: Any, user: Any, audit_id: int, run: int | None = None) -> bool:
-    """Make a stored run (default the latest) the current report of this session, exactly as saved."""
+def open_audit(store: Any, user: Any, audit_id: int, run: int | None = None, *, refusal: str | None = None) -> bool:
+    """Make a stored run (default the latest) the current report of this session, exactly as saved.
+
+    When the store refuses (no such audit or run, no permission), its reason is shown,
+    after ``refusal`` when given, and False returned.
+    """
     try:
         rec = store.get_audit(audit_id, user=user, run=run)
         report = AuditReport.from_json(rec.report_json)
     except AuditError as exc:  # StoreError included
-        st.error(ui.md(exc))
+        st.error(f"{refusal}: {ui.md(exc)}." if refusal else ui.md(exc), icon=":material/block:")
         return False
     narrative = json.loads(rec.model_card_json) if rec.model_card_json else None
-    state.open_stored(report, rec.id, rec.run, narrative)
+    state.open_stored(report, rec.id, rec.run, narrative, latest=rec.run == rec.latest_run)
     return True
 
 
@@ -109,6 +113,7 @@ def header(rec: AuditRecord) -> None:
     shown = state.current_key() or ""
     if shown.startswith(state.STORED_PREFIX) and shown.rsplit(":", 1)[-1] != str(rec.latest_run):
         st.warning("The pages show an earlier run of this audit; the review covers the latest run.")
+    links.copy_link()
 
 
 def _reviewed_run(rec: AuditRecord) -> int:
