@@ -7,8 +7,6 @@ on small synthetic data, the app driven through its widgets and its query parame
 from __future__ import annotations
 
 import pytest
-import streamlit.testing.v1.app_test as app_test
-from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
 from dashboard import state
@@ -18,30 +16,11 @@ from tests.test_app_reviews import (  # noqa: F401 - the reviews tests' fixtures
 )
 
 
-class _NavigationPages(PagesManager):
-    """AppTest's page registry, without its fall back to the old ``pages/`` directory mode.
-
-    AppTest resets ``PagesManager.uses_pages_directory`` before every run, and with a
-    ``pages/`` folder beside app.py every run after the first then runs the page alone,
-    skipping app.py (where links are followed). The server sets the flag once, when
-    app.py calls ``st.navigation``, and runs app.py on every rerun, as the browser test shows.
-    """
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        PagesManager.uses_pages_directory = False
-
-
-@pytest.fixture(autouse=True)
-def _runs_app_py_every_time(monkeypatch):
-    monkeypatch.setattr(app_test, "PagesManager", _NavigationPages)
-
-
 def _link(at: AppTest, page: str, **params: str) -> AppTest:
     """Open ``/<page>?<params>`` in this session, as following a link does."""
     at.query_params.clear()
     at.query_params.update(params)
-    at.switch_page(f"pages/{page}.py").run()
+    at.switch_page(f"views/{page}.py").run()
     _ok(at)
     return at
 
@@ -89,7 +68,7 @@ def test_the_url_keeps_the_open_audit_across_pages(store, reports):
     saved = _save(store, "alice", reports["credit1"])
     at = _link(_sign_in(_fresh(), "bob"), "performance", audit=str(saved.id))
     at.query_params.clear()  # the sidebar's page links carry no query parameters
-    at.switch_page("pages/datasheet.py").run()
+    at.switch_page("views/datasheet.py").run()
     _ok(at)
     assert at.query_params == {"audit": str(saved.id)}
     assert at.session_state[state.REPORT_KEY] == f"{state.STORED_PREFIX}{saved.id}:1"
@@ -108,7 +87,7 @@ def test_a_link_that_cannot_be_shown_is_refused_in_one_line(store, reports, para
     at = _link(_sign_in(_fresh(), "bob"), "performance", **params)
     assert any(expected in e for e in _errors(at)), _errors(at)
     assert state.REPORT not in at.session_state  # nothing opened
-    at.switch_page("pages/datasheet.py").run()  # the refusal is shown once, then the URL stops claiming it
+    at.switch_page("views/datasheet.py").run()  # the refusal is shown once, then the URL stops claiming it
     _ok(at)
     assert at.query_params == {} and not _errors(at)
 
@@ -120,12 +99,12 @@ def test_each_page_of_a_stored_audit_offers_its_link_and_an_unsaved_one_none(sto
     _link(_sign_in(at, "bob"), "performance", audit=str(saved.id))
     assert [c.value for c in at.code] == [f"http://dash.example:8501/performance?audit={saved.id}"]
     at.context["url"] = "http://dash.example:8501/reviews"
-    at.switch_page("pages/reviews.py").run()
+    at.switch_page("views/reviews.py").run()
     assert f"http://dash.example:8501/reviews?audit={saved.id}" in [c.value for c in at.code]
     unsaved = AppTest.from_file(APP, default_timeout=TIMEOUT)
     unsaved.session_state[state.REPORT] = reports["credit2"]
     unsaved.session_state[state.REPORT_KEY] = "upload-key"
     unsaved.context["url"] = "http://dash.example:8501/performance"
-    unsaved.run().switch_page("pages/performance.py").run()
+    unsaved.run().switch_page("views/performance.py").run()
     _ok(unsaved)
     assert _titles(unsaved) == ["Performance"] and not unsaved.code
