@@ -81,6 +81,8 @@ def test_predictions_only_audit_says_which_sections_need_a_callable_model():
     assert "risk" not in rep.manifest.features and rep.drift is None
     at.switch_page("views/drift.py").run()
     assert "Not run: needs a callable model" in _texts(at)
+    at.switch_page("views/overview.py").run()
+    assert "Not run: needs a callable model" in _texts(at)  # the scorecard's drift box says why
     at.switch_page("views/performance.py").run()
     assert "Your predictions (column risk)" in _texts(at)
 

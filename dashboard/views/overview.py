@@ -19,7 +19,8 @@ for i, area in enumerate(registry.active().scorecard_areas):
             st.metric(label, value, help=help)
         if v is None:
             t = ui.section_timing(report, area)
-            st.caption(f"Not computed: {ui.md(t.message) if t and t.message else 'not in this report'}.")
+            lead = "Not run" if t and t.status == "not run" else "Not computed"
+            st.caption(f"{lead}: {ui.md(t.message) if t and t.message else 'not in this report'}.")
         else:
             st.markdown("\n".join(f"- {ui.md(r)}" for r in v.reasons) or "- no findings")
 
