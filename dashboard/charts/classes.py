@@ -22,7 +22,7 @@ def per_class_chart(perf, metric: str) -> go.Figure:
     vals = [perf.per_class[c][metric].value for c in labels]
     fig = go.Figure(go.Scatter(
         x=nan_to_none(vals), y=labels, mode="markers", marker=dict(size=11, color=TEST_COLOUR), name=metric_name(metric),
-        error_x=error_bars(vals, [perf.per_class[c][metric].ci_low for c in labels], [perf.per_class[c][metric].ci_high for c in labels]),
+        error_x=error_bars(vals, [perf.per_class[c][metric].low for c in labels], [perf.per_class[c][metric].high for c in labels]),
         customdata=[perf.class_support.get(c, 0) for c in labels],
         hovertemplate="%{y}: %{x:.3f} (%{customdata} test rows)<extra></extra>"))
     fig.update_yaxes(autorange="reversed", type="category")

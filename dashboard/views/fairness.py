@@ -62,6 +62,6 @@ ui.table([{"variant": v.label, "status": v.status, "detail": v.detail, "fitted o
 if overall.group_accuracy:
     st.subheader("Accuracy per group (all classes)")
     ui.table([{"group": g.group, "test rows": g.count, "adequate": g.adequate,
-               "accuracy": ui.fmt_ci(g.metrics["accuracy"].value, g.metrics["accuracy"].ci_low, g.metrics["accuracy"].ci_high)}
+               "accuracy": ui.fmt_ci(g.metrics["accuracy"].value, g.metrics["accuracy"].low, g.metrics["accuracy"].high)}
               for g in overall.group_accuracy.get(key, ())])
 ui.whole_json(overall)

@@ -66,7 +66,7 @@ def classes_view() -> None:
     metric = st.selectbox("Metric", class_charts.PER_CLASS_METRICS, format_func=ui.metric_name, key="perf_class_metric")
     ui.chart(class_charts.per_class_chart(perf, metric or "f1"))
     ui.table([{"class": lab, "test rows": perf.class_support.get(lab, 0),
-               **{ui.metric_name(m): ui.fmt_ci(v.value, v.ci_low, v.ci_high) for m, v in perf.per_class[lab].items()}}
+               **{ui.metric_name(m): ui.fmt_ci(v.value, v.low, v.high) for m, v in perf.per_class[lab].items()}}
               for lab in perf.classes])
 
 
