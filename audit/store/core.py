@@ -43,6 +43,7 @@ from audit.store.accounts import (
 )
 from audit.store.verify import text_sha256
 from audit.store.comments import CommentStore
+from audit.store.sessions import SessionPolicy, SessionStore  # noqa: F401
 from audit.store.compare import MetricDelta, ReportComparison, SectionComparison, ValueChange, compare_reports
 from audit.store.schema import (
     AUDITS, DECISIONS, EVENTS, RUNS, USERS,
@@ -96,7 +97,7 @@ def _summary(row: Any) -> AuditSummary:
                         created_at=row.created_at, updated_at=row.updated_at)
 
 
-class AuditStore(CommentStore):
+class AuditStore(CommentStore, SessionStore):
     """Facade over the audit database; one instance may be shared between threads.
 
     Parameters

@@ -248,6 +248,20 @@ LOGIN_ATTEMPTS = sa.Table(
     sa.Column("client", sa.String(128), nullable=True, index=True),
     sa.Column("succeeded", sa.Boolean, nullable=False),
 )
+SESSIONS = sa.Table(  # sign-in sessions that outlive a browser tab (audit/store/sessions.py)
+    "sessions", METADATA,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("token_sha256", sa.String(64), nullable=False, unique=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False, index=True),
+    # The user's session_version and role when it started: a later change ends it.
+    sa.Column("session_version", sa.Integer, nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("source", sa.String(16), nullable=False),
+    sa.Column("created_at", _TS, nullable=False),
+    sa.Column("last_seen_at", _TS, nullable=False),
+    sa.Column("expires_at", _TS, nullable=False, index=True),
+    sa.Column("ended_at", _TS, nullable=True),
+)
 
 
 def resolve_url(url_or_path: str | os.PathLike[str] | None) -> URL:
