@@ -50,7 +50,7 @@ def test_fresh_database_gets_every_table_at_the_latest_schema_version(tmp_path):
     con = sqlite3.connect(tmp_path / "new.db")
     tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert set(schema.METADATA.tables) | {schema.VERSION_TABLE} <= tables
-    assert con.execute(f"SELECT version_num FROM {schema.VERSION_TABLE}").fetchall() == [("0002",)]
+    assert con.execute(f"SELECT version_num FROM {schema.VERSION_TABLE}").fetchall() == [("0003",)]
     assert con.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 
