@@ -50,3 +50,13 @@ def test_model_card_toolkit_json_stays_valid_with_per_class_slices(report):
     for lab in report.performance.classes:
         assert f"class = {lab}" in slices
         assert f"class = {lab}, group (adequate groups)" in slices
+
+
+def test_datasheet_lists_every_class_and_the_worst_class_share(report):
+    from audit.cards.datasheet import datasheet
+    from audit.cards.modelcard import render_markdown
+
+    md = render_markdown(datasheet(report))
+    for lab in ("approve", "refer"):
+        assert f"| {lab} | {report.manifest.label_counts[lab]} |" in md
+    assert f"Share labelled {report.fairness.worst_class}" in md

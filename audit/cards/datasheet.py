@@ -112,7 +112,8 @@ def datasheet(report: Any, *, narrative: Narrative | None = None) -> Datasheet:
     representation = r.fairness.representation if r.fairness is not None else {}
     sections = (
         _answer("motivation", answers.motivation),
-        Section("composition", "Composition", tuple(_composition(sheet, int(m.data_options.min_group_size or 0), representation))),
+        Section("composition", "Composition", tuple(_composition(sheet, int(m.data_options.min_group_size or 0), representation,
+                                                                  r.fairness.worst_class if r.fairness is not None else ""))),
         _answer("collection", answers.collection),
         _answer("preprocessing", answers.preprocessing, auto=_preprocessing(sheet)),
         _answer("uses", answers.uses, auto=(_use_line(r, model, sheet.target),)),
@@ -158,7 +159,8 @@ def _base_rate(row: RepresentationRow | None) -> float | None:
     return None if row is None else row.base_rate
 
 
-def _composition(s: Datasheet, min_group: int, representation: Mapping[str, tuple[RepresentationRow, ...]]) -> list[Block]:
+def _composition(s: Datasheet, min_group: int, representation: Mapping[str, tuple[RepresentationRow, ...]],
+                 worst_class: str = "") -> list[Block]:
     n_file, n_used = s.rows_in_file, s.rows_audited
     kinds = {}
     for c in s.columns:
@@ -197,7 +199,9 @@ def _composition(s: Datasheet, min_group: int, representation: Mapping[str, tupl
             rows = [(grp, k, pct(k, total), *([num(_base_rate(rates.get(grp)))] if rates else []),
                      "below the minimum group size" if min_group and k < min_group else "")
                     for grp, k in sorted(sizes.items(), key=lambda kv: -kv[1])]
-            cols = (col, "Rows", "Share", *(["Positive label rate"] if rates else []), "Note")
+            # Multiclass: the fairness audit's representation is the share of its worst class.
+            rate = f"Share labelled {worst_class}" if worst_class else "Positive label rate"
+            cols = (col, "Rows", "Share", *([rate] if rates else []), "Note")
             blocks.append(table(cols, rows, numeric=[False] + [True] * (len(cols) - 2) + [False], caption=f"Groups of {col}"))
     else:
         blocks.append(Paragraph("Not recorded in this report (it predates group sizes): re-run the audit.", muted=True))

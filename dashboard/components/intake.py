@@ -129,7 +129,7 @@ def upload_panel() -> PendingRun | None:
 
 
 def _schema_editor(inferred: state.InferredSchema, *, key: str) -> dict[str, Any]:
-    task = "binary classification" if inferred.task == "binary" else inferred.task
+    task = {"binary": "binary classification", "multiclass": "multiclass classification"}.get(inferred.task, inferred.task)
     pos = f", positive class {ui.md(inferred.positive_label)}" if inferred.positive_label is not None else ""
     st.markdown(f"**Inferred schema**: {task}{pos}; {inferred.n_features} features. "
                 "Edit a column's type, exclude it from the features, or mark it immutable (attacks must not change it).")
