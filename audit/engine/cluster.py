@@ -1,0 +1,114 @@
+"""Where the work runs: this process (``local``), a Dask ``LocalCluster`` started for the run
+(``dask``), or an existing cluster (``tcp://HOST:8786``).
+
+The choice comes from ``--engine``, ``[engine] address`` in the config or the
+``AUDIT_DASK_SCHEDULER`` environment variable. Connecting checks that every worker can
+import the project's packages at the versions this process has, so a worker that lacks
+them is one clear error up front instead of a failure deep inside a task.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.metadata
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from audit.errors import ConfigError
+
+ENV_SCHEDULER = "AUDIT_DASK_SCHEDULER"
+# What a worker must have for the tasks it is sent (scoring, per-partition statistics).
+WORKER_PACKAGES = ("numpy", "pandas", "scikit-learn", "pyarrow", "dask", "distributed")
+MAX_LOCAL_WORKERS = 64
+
+
+@dataclass(frozen=True)
+class EngineSpec:
+    """``kind`` is ``local``, ``dask`` (a LocalCluster of ``workers`` processes) or ``remote`` (``address``)."""
+
+    kind: str = "local"
+    address: str = ""
+    workers: int = 2
+
+    @property
+    def label(self) -> str:
+        """How the report's manifest names the engine."""
+        if self.kind == "dask":
+            return f"dask LocalCluster ({self.workers} worker processes)"
+        return f"dask cluster at {self.address}" if self.kind == "remote" else "local (one process)"
+
+
+def parse_engine(value: str | None, *, workers: int = 2, environ: dict | None = None) -> EngineSpec:
+    """``local`` | ``dask`` | ``tcp://HOST:PORT``; empty means the environment's scheduler, else local."""
+    env = os.environ if environ is None else environ
+    text = (value or env.get(ENV_SCHEDULER, "") or "local").strip()
+    if not isinstance(workers, int) or isinstance(workers, bool) or not 1 <= workers <= MAX_LOCAL_WORKERS:
+        raise ConfigError(f"engine workers must be a whole number from 1 to {MAX_LOCAL_WORKERS}; got {workers!r}")
+    if text == "local":
+        return EngineSpec("local", workers=workers)
+    if text == "dask":
+        return EngineSpec("dask", workers=workers)
+    if text.startswith(("tcp://", "tls://")) and len(text.split("://", 1)[1]) > 0:
+        return EngineSpec("remote", address=text, workers=workers)
+    raise ConfigError(f"engine must be local, dask or a scheduler address such as tcp://HOST:8786; got {text!r}")
+
+
+def _worker_versions(packages: tuple[str, ...]) -> dict[str, str]:
+    # Runs on each worker: a package it cannot find is reported, not raised.
+    out = {}
+    for name in packages:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            out[name] = "missing"
+    return out
+
+
+def check_workers(client, packages: tuple[str, ...] = WORKER_PACKAGES, *, expected: dict[str, str] | None = None) -> None:
+    """Raise ConfigError naming the first worker whose packages differ from ``expected``
+    (default: the versions this process has)."""
+    ours = expected or _worker_versions(packages)
+    packages = tuple(ours)
+    theirs = client.run(_worker_versions, packages)
+    if not theirs:
+        raise ConfigError("the Dask cluster has no workers")
+    for worker, versions in sorted(theirs.items()):
+        bad = [f"{p} {versions[p]} (here {ours[p]})" for p in packages if versions.get(p) != ours[p]]
+        if bad:
+            raise ConfigError(f"Dask worker {worker} lacks the project's packages: {', '.join(bad)}")
+
+
+@contextlib.contextmanager
+def connect(spec: EngineSpec, *, timeout: float = 10.0) -> Iterator[object | None]:
+    """A ``distributed.Client`` for ``spec`` (``None`` for the local engine), closed on exit."""
+    if spec.kind == "local":
+        yield None
+        return
+    from distributed import Client, LocalCluster
+
+    cluster = None
+    try:
+        if spec.kind == "dask":
+            # Processes, one thread each: the statistics are numpy-bound and hold the GIL
+            # in places; loopback only, no dashboard (nothing listens beyond this machine).
+            cluster = LocalCluster(n_workers=spec.workers, threads_per_worker=1, processes=True,
+                                   host="127.0.0.1", dashboard_address=None, silence_logs=40)
+            client = Client(cluster, timeout=timeout)
+        else:
+            client = Client(spec.address, timeout=timeout)
+    except (OSError, TimeoutError) as exc:
+        if cluster is not None:
+            cluster.close()
+        where = spec.address or "a local cluster"
+        raise ConfigError(f"cannot reach the Dask scheduler at {where}: {exc}") from exc
+    try:
+        check_workers(client)
+        yield client
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+__all__ = ["ENV_SCHEDULER", "EngineSpec", "check_workers", "connect", "parse_engine"]
