@@ -53,7 +53,7 @@ def test_onnx_upload_is_the_audited_model_on_every_page():
     onnx_raw = to_onnx_bytes(fitted_pipeline(frame))
     at, _ = _upload(frame, ("model.onnx", onnx_raw))
     assert not at.error and any("(onnx, sha256" in c.value for c in at.caption)
-    at = _run(at, ["performance", "fairness", "explanations"])
+    at = _run(at, ["performance", "fairness", "privacy"])
     assert not at.exception, [e.value for e in at.exception]
     rep = at.session_state[state.REPORT]
     assert rep.models.selected == "user" and rep.models.user_model.kind == "onnx"
@@ -63,8 +63,8 @@ def test_onnx_upload_is_the_audited_model_on_every_page():
         assert not at.exception, (page, [e.value for e in at.exception])
         if page not in ("overview", "model_card"):
             assert "audited model Your model (model.onnx, ONNX)" in _texts(at), page
-    at.switch_page("views/explanations.py").run()
-    assert "Not run: needs a scikit-learn pipeline" in _texts(at)
+    at.switch_page("views/privacy.py").run()
+    assert "Not run: membership inference needs the rows the model was trained on" in _texts(at)
 
 
 @pytest.mark.slow

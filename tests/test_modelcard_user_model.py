@@ -20,7 +20,7 @@ from tests.test_user_model import fitted_pipeline, to_onnx_bytes
 SCHEMA = json.loads((Path(__file__).resolve().parents[1] / "audit" / "cards" / "schemas" / "model_card.schema.v0.0.2.json").read_text())
 
 
-def _config(model: dict, sections=("performance", "fairness", "explanations")):
+def _config(model: dict, sections=("performance", "fairness", "privacy")):
     return config_from_mapping({"target": "label", "sensitive": ["sex"], "sections": list(sections), "model": model,
                                 "models": {"cv_folds": 0, "models": ["dummy", "logistic"]},
                                 "performance": {"bootstrap": 30}, "fairness": {"bootstrap": 30, "mitigations": ["threshold_dp"]}})
@@ -35,7 +35,7 @@ def test_card_describes_an_onnx_model_and_validates():
     assert hashlib.sha256(raw).hexdigest() in md and "ONNX graph run with onnxruntime" in md
     assert "colour: tensor(string)" in md and "probabilities: tensor(float)" in md
     assert "The audited model is the user's own (Your model (gb.onnx, ONNX))" in md
-    assert "needs a scikit-learn pipeline" in md  # explanations: not run, with the reason
+    assert "membership inference needs the rows the model was trained on" in md  # privacy: not run, with the reason
     jsonschema.Draft7Validator(SCHEMA, format_checker=jsonschema.FormatChecker()).validate(to_model_card_toolkit(card))
     sheet = render_markdown(datasheet(rep))
     assert "to evaluate Your model (gb.onnx, ONNX)" in sheet.replace("\\", "") and "the model was not trained here" in sheet

@@ -195,3 +195,23 @@ def test_robustness_runs_black_box_on_the_user_model_and_flips_the_penalised_gro
     assert by_group["F"] == pytest.approx(float(((p >= 0.5) & (p < 0.8))[is_f].mean()), abs=2e-3)
     assert by_group["M"] == pytest.approx(float(((p >= 0.5) & (p < 0.8))[~is_f].mean()), abs=2e-3)
     assert rep.attacks.decision_based.source_model == "user"  # HopSkipJump queried the user's model itself
+
+
+@pytest.mark.slow
+def test_explanations_are_model_agnostic_on_the_user_model(setting):
+    from audit.sections.explanations.section import ExplanationOptions, explain_model
+
+    frame, ds, trained, _ = setting
+    user = load_user_model(UserModelOptions(path="rule.onnx"), ds, model_file=read_model_file(rule_onnx(0.3), name="rule.onnx"))
+    t = attach_user_model(trained, user, UserModelOptions(path="x"))
+    assert "explanations" not in skipped_sections(t)
+    opts = ExplanationOptions(sample_size=30, agnostic_max_rows=30, background_size=20, agnostic_permutations=2,
+                              permutation_sample=300, permutation_repeats=2, surrogate_sample=300)
+    rep = explain_model(t, options=opts, seed=0, progress=None)
+    assert rep.explainer == "permutation" and rep.additivity.passed
+    shap = {i.feature: i.mean_abs_shap for i in rep.importance}
+    # The rule reads x1 and sex only: every other feature gets exactly zero attribution.
+    assert max(shap, key=shap.get) == "x1" and shap["sex"] > 0
+    assert shap["x2"] == shap["noise"] == shap["colour"] == 0.0
+    perm = {p.feature: p.mean for p in rep.permutation.features}
+    assert perm["x2"] == perm["noise"] == perm["colour"] == 0.0 and perm["x1"] > 0

@@ -24,14 +24,12 @@ from audit.models.user import PredictionsColumn, check_predictions, onnx_model, 
 
 # Sections and what they need beyond scoring the evaluation rows, with the reason shown when not run.
 NEEDS_CALLABLE = "needs a callable model: a predictions column cannot score the new rows it builds"
-NEEDS_PIPELINE = ("needs a scikit-learn pipeline's preprocessing and estimator (SHAP, permutation importance and the surrogate "
-                  "read the encoded features); not available for the user's model in this version")
 NEEDS_MEMBERS = ("membership inference needs the rows the model was trained on, which the audit does not know for the "
                  "user's model; the DP sweep would only train reference networks")
 SECTION_NEEDS: dict[str, tuple[str, str]] = {
     # section -> (what it needs from the model, reason when missing)
     "drift": ("callable", NEEDS_CALLABLE),
-    "explanations": ("pipeline", NEEDS_PIPELINE),
+    "explanations": ("callable", NEEDS_CALLABLE),  # permutation SHAP and importance through audit.models.shim
     "robustness": ("callable", NEEDS_CALLABLE),  # black-box: scores perturbed rows; PGD transfers from the logistic baseline
     "privacy": ("members", NEEDS_MEMBERS),
 }
@@ -46,10 +44,11 @@ class UserTrainedModels(TrainedModels):
 
     user: Any = None
     info: UserModelInfo | None = None
+    shim: Any = None  # audit.models.shim.as_pipeline(user): the callable model as a black-box Pipeline
 
     @property
     def model(self) -> Any:
-        return self.user
+        return self.shim if self.shim is not None else self.user
 
     @property
     def refittable(self) -> bool:
@@ -62,13 +61,19 @@ class UserTrainedModels(TrainedModels):
 
     def encoded_feature_names(self, name: str | None = None) -> tuple[str, ...]:
         if name in (None, "user"):
-            raise ModelError("the user's model exposes no encoded feature names")
+            return self._shim_features()
         return super().encoded_feature_names(name)
 
     def encoded_to_original(self, name: str | None = None) -> tuple[str, ...]:
         if name in (None, "user"):
-            raise ModelError("the user's model exposes no encoded feature names")
+            return self._shim_features()
         return super().encoded_to_original(name)
+
+    def _shim_features(self) -> tuple[str, ...]:
+        # The shim's codec has one column per original feature.
+        if self.shim is None:
+            raise ModelError("a predictions column has no features to explain")
+        return tuple(self.dataset.features)
 
 
 def skipped_sections(trained: TrainedModels) -> dict[str, str]:
@@ -154,7 +159,9 @@ def attach_user_model(trained: TrainedModels, user: Any, options: UserModelOptio
     report = dataclasses.replace(rep, selected="user", selected_label=user.label, leaderboard=board, decision_threshold=0.5, user_model=info)
     fields = {f.name: getattr(trained, f.name) for f in dataclasses.fields(TrainedModels)}
     fields.update(X_test=X_eval, y_test=y_eval, groups_test=g_eval, idx_test=idx_eval, selected="user", report=report)
-    return UserTrainedModels(**fields, user=user, info=info)
+    from audit.models.shim import as_pipeline
+
+    return UserTrainedModels(**fields, user=user, info=info, shim=as_pipeline(user, ds) if user.callable else None)
 
 
 def _check_output(user: Any, X: pd.DataFrame, task: str) -> None:
