@@ -61,8 +61,11 @@ def main() -> None:
     t0 = time.perf_counter()
     rep = run_audit(cfg, frame, workers=2)
     wall = time.perf_counter() - t0
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"{args.rows:,} rows, {args.classes} classes, {os.cpu_count()} cores: whole audit {wall:.1f} s, peak RSS {rss:.0f} MB")
+    use = resource.getrusage(resource.RUSAGE_SELF)
+    rss, cpu = use.ru_maxrss / 1024, use.ru_utime + use.ru_stime
+    # CPU seconds as well as wall time: on a shared machine the wall time mostly measures the load.
+    print(f"{args.rows:,} rows, {args.classes} classes, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}: "
+          f"whole audit {wall:.1f} s wall, {cpu:.1f} s CPU, peak RSS {rss:.0f} MB")
     print("| stage | status | seconds |\n|---|---|---:|")
     for t in rep.manifest.timings:
         print(f"| {t.name} | {t.status} | {t.seconds:.1f} |")

@@ -67,11 +67,17 @@ def test_verdict_names_the_worst_class_and_binary_mitigations_are_not_run(report
 def test_no_gap_passes_and_small_groups_are_excluded():
     frame = make_multiclass(2000, seed=4, gap=0.0)
     frame.loc[:40, "group"] = "C"  # a small third group
-    ds = prepare_dataset(frame, target="decision", sensitive=["group"])
+    frame["sex"] = np.random.default_rng(4).choice(["F", "M"], size=len(frame))
+    ds = prepare_dataset(frame, target="decision", sensitive=["group", "sex"])
     t = train_models(ds, options=ModelOptions(cv_folds=0, models=("dummy", "logistic")), seed=0)
     r = audit_fairness(t, options=FairnessOptions(bootstrap=200, mitigations=()), seed=0)
     assert "C" in r.excluded_groups["group"]
+    assert set(r.keys) == {"group", "sex", "group x sex"}
+    for lab in t.classes:  # intersections per class too, small joint groups excluded from the verdict
+        assert set(r.per_class[lab].disparities_adequate) == set(r.keys)
+        assert {g.group for g in r.per_class[lab].groups["group x sex"] if not g.adequate} >= {"C x F", "C x M"}
     for lab in t.classes:
-        dp = r.per_class[lab].disparities_adequate["group"]["demographic_parity_difference"]
-        assert dp.value < 0.1, lab
+        for key in r.keys:
+            dp = r.per_class[lab].disparities_adequate[key]["demographic_parity_difference"]
+            assert dp.value < 0.1, (lab, key)
     assert r.verdict.status == "pass", r.verdict.reasons
