@@ -13,7 +13,7 @@ from audit.sections import registry  # noqa: E402
 from dashboard import components as ui  # noqa: E402
 from dashboard import state  # noqa: E402
 from dashboard.components import auth  # noqa: E402
-from dashboard.components import links  # noqa: E402
+from dashboard.components import cookie, links  # noqa: E402
 
 st.set_page_config(page_title="Responsible-AI audit", page_icon=":material/balance:", layout="wide")
 
@@ -40,7 +40,9 @@ pages = {
     ],
 }
 nav = st.navigation(pages, expanded=True)
+cookie.write_pending()  # a sign-in or sign-out of the last run reaches the browser's cookie
 with auth.database_errors():
+    auth.resume_from_cookie()  # a reload or a new tab stays signed in while the session lasts
     links.follow()  # a link to a stored audit (?audit=42) opens it, or asks to sign in first
 links.sync()  # and the stored audit being looked at stays in the URL, for reloads and copied links
 

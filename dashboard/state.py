@@ -23,8 +23,10 @@ import pandas as pd
 import streamlit as st
 
 from audit.config import AuditConfig, DataOptions
+from audit.errors import PermissionDenied, StoreError
 from audit.data import ColumnSchema, load_table, prepare_dataset
 from audit.report import AuditReport
+from audit.store.sessions import SessionPolicy
 
 REPORT = "rai_report"  # the AuditReport being looked at
 REPORT_KEY = "rai_report_key"  # its content hash
@@ -219,6 +221,9 @@ def set_saved_audit_id(key: str, audit_id: int) -> None:
 # -- signing in, audits opened from the store, one-off notes (Reviews / History) --------
 
 FLASH = "rai_flash"
+TOKEN = "rai_session_token"  # this session's sign-in token (the browser keeps it in a cookie)
+COOKIE_SEEN = "rai_cookie_seen"  # the cookie token this session already tried to resume
+COOKIE_OPS = "rai_cookie_ops"  # changes to the cookie waiting for the cookie writer
 LINKS = "rai_links"  # report key -> the query parameters that name it (audit, and run when not the latest)
 LINK_SEEN = "rai_link_seen"  # the query parameters this session last followed or wrote  # (kind, message) to show once, on the next run
 STORED_PREFIX = "store:"  # report keys of audits opened from the store
@@ -273,10 +278,42 @@ def client_key() -> str | None:
 
 
 def login(username: str, password: str) -> Any:
-    """Check the password against the store and sign this session in; raises PermissionDenied."""
+    """Check the password, sign this session in and queue its token's cookie; raises PermissionDenied."""
     user = audit_store().authenticate(username, password=password, client=client_key())
-    set_user(user)
+    start_session(user, SessionPolicy.from_env(), source="password")
     return user
+
+
+def start_session(user: Any, policy: Any, *, source: str) -> None:
+    """A new store session for ``user``: its token stays in this session and goes to the cookie."""
+    token = audit_store().start_session(user, policy=policy, source=source)
+    set_user(user)
+    st.session_state[TOKEN] = token
+    queue_cookie(("set", token, int(policy.absolute.total_seconds())))
+
+
+def resume(cookie: str | None) -> str | None:
+    """Sign in from the browser's cookie (a reload, a new tab) unless signed in; why not, if it fails."""
+    if current_user() is not None or not cookie or cookie == st.session_state.get(COOKIE_SEEN):
+        return None
+    st.session_state[COOKIE_SEEN] = cookie  # tried once per session: a dead cookie costs one query
+    try:
+        user = audit_store().resume_session(cookie, policy=SessionPolicy.from_env())
+    except PermissionDenied as exc:
+        queue_cookie(("delete",))
+        return str(exc)
+    set_user(user)
+    st.session_state[TOKEN] = cookie
+    return None
+
+
+def queue_cookie(change: tuple) -> None:
+    """A change to the sign-in cookie, ``("set", token, max_age_s)`` or ``("delete",)``, for the cookie writer."""
+    st.session_state.setdefault(COOKIE_OPS, []).append(change)
+
+
+def pop_cookie_changes() -> list[tuple]:
+    return st.session_state.pop(COOKIE_OPS, [])
 
 
 def checked_user() -> tuple[Any | None, str | None]:
@@ -285,13 +322,12 @@ def checked_user() -> tuple[Any | None, str | None]:
     A password reset or role change ends the session: it is signed out here, on the
     next run of any page, not only when it next tries to change something.
     """
-    from audit.errors import PermissionDenied, StoreError
-
-    user = current_user()
+    user, token = current_user(), st.session_state.get(TOKEN)
     if user is None:
         return None, None
-    try:
-        return audit_store().check_session(user), None
+    try:  # the token's session checks expiry and sign-out as well as the user's session version
+        return (audit_store().resume_session(token, policy=SessionPolicy.from_env()) if token
+                else audit_store().check_session(user)), None
     except PermissionDenied as exc:
         logout()
         return None, str(exc)
@@ -300,7 +336,15 @@ def checked_user() -> tuple[Any | None, str | None]:
 
 
 def logout() -> None:
-    """Sign out, and drop every audit this session read from the store."""
+    """Sign out (ending the store session and the cookie), and drop every audit this session read from the store."""
+    token = st.session_state.pop(TOKEN, None)
+    if token is not None:
+        st.session_state[COOKIE_SEEN] = token  # the page's first request may still carry it
+        queue_cookie(("delete",))
+        try:
+            audit_store().end_session(token)
+        except StoreError:
+            pass  # the database is unreachable: the cookie goes, and the token expires on its own
     set_user(None)
     st.session_state.pop(SAVED, None)
     if str(current_key() or "").startswith(STORED_PREFIX):

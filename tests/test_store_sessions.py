@@ -134,3 +134,14 @@ def test_expired_sessions_are_deleted_when_new_ones_start(store):
 def test_policy_is_validated(kw):
     with pytest.raises(StoreError, match="session|idle"):
         SessionPolicy(**kw)
+
+
+def test_policy_from_the_environment():
+    assert SessionPolicy.from_env({}) == SessionPolicy()
+    got = SessionPolicy.from_env({"AUDIT_SESSION_HOURS": "24", "AUDIT_SESSION_IDLE_MINUTES": "15"})
+    assert (got.absolute, got.idle) == (timedelta(hours=24), timedelta(minutes=15))
+    for bad in ("0", "-1", "nan", "inf", "ten"):
+        with pytest.raises(StoreError, match="AUDIT_SESSION_HOURS must be a positive number"):
+            SessionPolicy.from_env({"AUDIT_SESSION_HOURS": bad})
+    with pytest.raises(StoreError, match="idle lifetime"):
+        SessionPolicy.from_env({"AUDIT_SESSION_HOURS": "1", "AUDIT_SESSION_IDLE_MINUTES": "90"})

@@ -17,6 +17,7 @@ A session is honoured while all of these hold:
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import secrets
 from dataclasses import dataclass
@@ -32,6 +33,8 @@ from audit.store.schema import SESSIONS, USERS, User
 TOKEN_BYTES = 32
 _TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{20,100}")  # what token_urlsafe produces, with room
 SIGN_IN_AGAIN = "sign in again"
+ENV_HOURS = "AUDIT_SESSION_HOURS"  # absolute lifetime, hours
+ENV_IDLE_MINUTES = "AUDIT_SESSION_IDLE_MINUTES"  # idle lifetime, minutes
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,14 @@ class SessionPolicy:
     idle: timedelta = timedelta(hours=2)
     touch_every: timedelta = timedelta(minutes=1)
 
+    @classmethod
+    def from_env(cls, environ: os._Environ[str] | dict[str, str] = os.environ) -> SessionPolicy:
+        """The policy set by ``$AUDIT_SESSION_HOURS`` and ``$AUDIT_SESSION_IDLE_MINUTES`` (defaults otherwise)."""
+        default = cls()
+        hours = _env_number(environ, ENV_HOURS, default.absolute / timedelta(hours=1))
+        minutes = _env_number(environ, ENV_IDLE_MINUTES, default.idle / timedelta(minutes=1))
+        return cls(absolute=timedelta(hours=hours), idle=timedelta(minutes=minutes))
+
     def __post_init__(self) -> None:
         for name in ("absolute", "idle", "touch_every"):
             value = getattr(self, name)
@@ -53,6 +64,19 @@ class SessionPolicy:
                 raise StoreError(f"session {name} must be a positive duration, got {value!r}")
         if self.idle > self.absolute:
             raise StoreError(f"the idle lifetime ({self.idle}) cannot exceed the absolute one ({self.absolute})")
+
+
+def _env_number(environ, name: str, default: float) -> float:
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < 10_000:  # also refuses nan and inf
+        raise StoreError(f"${name} must be a positive number below 10000, got {raw[:40]!r}")
+    return value
 
 
 def token_sha256(token: str) -> str:

@@ -16,6 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from audit.errors import StoreError
 from dashboard import components as ui
 from dashboard import state
+from dashboard.components import cookie
 
 LOGIN_FORM = "login_form"
 LOGOUT = "logout"
@@ -91,6 +92,17 @@ def show_flash() -> None:
     if note is not None:
         kind, message = note
         {"success": st.success, "warning": st.warning}.get(kind, st.info)(message)
+
+
+def resume_from_cookie() -> None:
+    """Sign this browser session in from the cookie's store session; say why not when it has ended."""
+    try:
+        why = state.resume(cookie.token())
+    except StoreError as exc:
+        store_error(exc)
+        return
+    if why:
+        st.info(ui.md(why), icon=":material/logout:")
 
 
 def signed_in_user() -> Any | None:
