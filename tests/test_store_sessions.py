@@ -145,3 +145,15 @@ def test_policy_from_the_environment():
             SessionPolicy.from_env({"AUDIT_SESSION_HOURS": bad})
     with pytest.raises(StoreError, match="idle lifetime"):
         SessionPolicy.from_env({"AUDIT_SESSION_HOURS": "1", "AUDIT_SESSION_IDLE_MINUTES": "90"})
+
+
+def test_the_users_cli_ends_every_session_of_an_account(store, tmp_path, capsys):
+    from audit.store.users_cli import main
+
+    token = store.start_session(_alice(store), policy=POLICY)
+    assert main(["--db", str(tmp_path / "audit.db"), "end-sessions", "alice"]) == 0
+    assert capsys.readouterr().out.strip() == "ended 1 session(s) of alice"
+    with pytest.raises(PermissionDenied, match="was ended"):
+        store.resume_session(token, policy=POLICY)
+    assert main(["--db", str(tmp_path / "audit.db"), "end-sessions", "nobody"]) == 2
+    assert capsys.readouterr().err.strip() == "error: no user named 'nobody'"

@@ -5,6 +5,7 @@ Usage::
     python -m audit users [--db PATH_OR_URL] create-user USERNAME --role ROLE [--password-stdin]
     python -m audit users [--db PATH_OR_URL] reset-password USERNAME [--password-stdin]
     python -m audit users [--db PATH_OR_URL] set-role USERNAME --role ROLE
+    python -m audit users [--db PATH_OR_URL] end-sessions USERNAME
     python -m audit users [--db PATH_OR_URL] list-users
     python -m audit users [--db PATH_OR_URL] verify
 
@@ -69,10 +70,12 @@ def _parser() -> argparse.ArgumentParser:
     role = sub.add_parser("set-role", allow_abbrev=False, help="change an account's role (ends its sessions)")
     role.add_argument("username")
     role.add_argument("--role", required=True, choices=[r.value for r in Role])
+    ending = sub.add_parser("end-sessions", allow_abbrev=False, help="sign an account out everywhere")
+    ending.add_argument("username")
     listing = sub.add_parser("list-users", allow_abbrev=False, help="list accounts and their roles")
     verify = sub.add_parser("verify", allow_abbrev=False,
                             help="check the audit trail's hash chain and the review state against it")
-    for command in (create, reset, role, listing, verify):
+    for command in (create, reset, role, ending, listing, verify):
         command.add_argument("--db", default=argparse.SUPPRESS, help=db_help)
     return parser
 
@@ -126,6 +129,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             with AuditStore(args.db) as store:
                 store.set_role(args.username, role=args.role)
             print(f"{args.username} is now {args.role}; their sessions have ended")
+            return 0
+        if args.command == "end-sessions":
+            with AuditStore(args.db) as store:
+                ended = store.end_sessions(args.username)
+            print(f"ended {ended} session(s) of {args.username}")
             return 0
         if args.command == "list-users":
             with AuditStore(args.db) as store:
