@@ -10,6 +10,7 @@ never edits this module.
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
 import typing
 from collections.abc import Mapping
@@ -128,6 +129,8 @@ class UserModelOptions(ReportMixin):
             raise ConfigError(f"model evaluate_on must be all or test; got {self.evaluate_on!r}")
         if not self.max_file_mb > 0:
             raise ConfigError(f"model max_file_mb must be a positive number of megabytes; got {self.max_file_mb!r}")
+        if self.threshold is not None and not math.isfinite(self.threshold):
+            raise ConfigError(f"model threshold must be a finite number; got {self.threshold!r}")
         if self.threshold is not None and not self.predictions:
             raise ConfigError("model threshold applies to a predictions column; name one with --predictions")
 

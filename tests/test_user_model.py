@@ -172,6 +172,8 @@ def test_model_table_in_the_config():
 
     with pytest.raises(ConfigError, match="either a model file"):
         config_from_mapping({"target": "label", "model": {"path": "m.onnx", "predictions": "risk"}})
+    with pytest.raises(ConfigError, match="threshold must be a finite number"):
+        config_from_mapping({"target": "label", "model": {"predictions": "risk", "threshold": float("nan")}})
     with pytest.raises(ConfigError, match="evaluate_on must be all or test"):
         config_from_mapping({"target": "label", "model": {"path": "m.onnx", "evaluate_on": "train"}})
 

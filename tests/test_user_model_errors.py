@@ -93,6 +93,18 @@ def test_malicious_skops_is_refused_without_calling_anything(files):
     assert CALLS == ["called"]
 
 
+def test_a_skops_zip_bomb_is_refused_before_unpacking():
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("schema.json", "{}")
+        zf.writestr("big.npy", b"\0" * (3 * 1048576))  # 3 MB that compress to a few KB
+    with pytest.raises(ModelError, match=r"bomb.skops \(unpacked\) is 3.0 MB, over the 1 MB limit"):
+        load_skops(buf.getvalue(), "bomb.skops", max_unpacked_mb=1)
+
+
 def test_pickle_is_refused_by_content_whatever_its_name():
     with pytest.raises(ModelError, match="is a pickle file"):
         read_model_file(pickle.dumps({"a": 1}), name="model.onnx")

@@ -106,7 +106,7 @@ def load_user_model(options: UserModelOptions, dataset, *, model_file=None) -> A
     file = model_file or read_model_file(options.path, max_file_mb=options.max_file_mb)
     if file.format == "onnx":
         return onnx_model(file, task=dataset.task, columns=cols, features=tuple(options.features))
-    return skops_model(file, task=dataset.task, columns=cols, positive_label=dataset.positive_label)
+    return skops_model(file, task=dataset.task, columns=cols, positive_label=dataset.positive_label, max_file_mb=options.max_file_mb)
 
 
 def rescale_at_threshold(s: np.ndarray, thr: float) -> np.ndarray:

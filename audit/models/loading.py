@@ -125,7 +125,11 @@ def _is_allowed_class(qualname: str) -> bool:
     return isinstance(obj, type)
 
 
-def load_skops(raw: bytes, name: str) -> Any:
+# A skops file is a zip archive: its unpacked size is capped too (a zip bomb is small on disk).
+UNPACKED_FACTOR = 20
+
+
+def load_skops(raw: bytes, name: str, *, max_unpacked_mb: float = 200.0 * UNPACKED_FACTOR) -> Any:
     """The estimator in a skops file, loaded only when every type in it is on the allow-list."""
     import skops.io as sio
 
@@ -133,6 +137,9 @@ def load_skops(raw: bytes, name: str) -> Any:
         with zipfile.ZipFile(io.BytesIO(raw)) as zf:
             if "schema.json" not in zf.namelist():
                 raise ModelError(E_SKOPS_CORRUPT.format(name=name, detail="no schema.json inside (not a skops file)"))
+            unpacked = sum(i.file_size for i in zf.infolist())
+            if max_unpacked_mb > 0 and unpacked > max_unpacked_mb * 1048576:
+                raise ModelError(E_TOO_BIG.format(name=f"{name} (unpacked)", size=unpacked / 1048576, limit=max_unpacked_mb))
         untrusted = sio.get_untrusted_types(data=raw)
     except ModelError:
         raise

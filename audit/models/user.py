@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from audit.models.loading import ModelError, ModelFile, load_skops, open_onnx
+from audit.models.loading import UNPACKED_FACTOR, ModelError, ModelFile, load_skops, open_onnx
 
 E_MISSING_INPUTS = "the ONNX model's inputs name columns missing from the data: {cols}"
 E_ONE_TENSOR = (
@@ -222,8 +222,9 @@ class SkopsModel:
                 "inputs": tuple(self.features), "outputs": ("predict_proba[:, positive]",) if self.task == "binary" else ("predict",)}
 
 
-def skops_model(file: ModelFile, *, task: str, columns: tuple[str, ...], positive_label: str | None) -> SkopsModel:
-    est = load_skops(file.raw, file.name)
+def skops_model(file: ModelFile, *, task: str, columns: tuple[str, ...], positive_label: str | None,
+                max_file_mb: float = 200.0) -> SkopsModel:
+    est = load_skops(file.raw, file.name, max_unpacked_mb=max_file_mb * UNPACKED_FACTOR)
     method = "predict_proba" if task == "binary" else "predict"
     if not callable(getattr(est, method, None)):
         raise ModelError(E_NO_PREDICT.format(cls=type(est).__name__, method=method, task=task))
