@@ -46,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--export", help="model card formats to write next to the report: md,html,pdf,json")
     r.add_argument("--model", help="audit your own model: an ONNX (.onnx) or skops (.skops) file (pickle/joblib are refused)")
     r.add_argument("--predictions", help="audit your model's predictions: a column of the data (never a feature)")
+    r.add_argument("--engine", help="where to run: local (default), dask (a local Dask cluster) or tcp://HOST:8786; "
+                   "default: $AUDIT_DASK_SCHEDULER, else local")
+    r.add_argument("--workers", type=int, help="worker processes of --engine dask (default 2)")
     r.add_argument("--threshold", type=float, help="decision cut on the predictions' scale (a score at or above it is positive)")
     r.add_argument("--quiet", action="store_true", help="no progress on stderr")
     u = sub.add_parser("users", help="manage dashboard accounts", add_help=False)
@@ -65,6 +68,10 @@ def _config(args: argparse.Namespace) -> AuditConfig:
         raw["seed"] = args.seed
     if args.fail_on:
         raw.setdefault("gate", {})["fail_on"] = args.fail_on
+    if args.engine:
+        raw.setdefault("engine", {})["address"] = args.engine
+    if args.workers is not None:
+        raw.setdefault("engine", {})["workers"] = args.workers
     for key in ("model", "predictions", "threshold"):
         value = getattr(args, key)
         if value is not None:

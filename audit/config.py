@@ -139,6 +139,27 @@ class UserModelOptions(ReportMixin):
         return bool(self.path or self.predictions)
 
 
+@bounded("engine")
+@dataclass(frozen=True)
+class EngineOptions(ReportMixin):
+    """The ``[engine]`` table: where the audit runs.
+
+    Parameters
+    ----------
+    address : "local" (this process), "dask" (a LocalCluster started for the run) or a
+        scheduler address such as "tcp://HOST:8786"; empty = the AUDIT_DASK_SCHEDULER
+        environment variable, else local.
+    workers : worker processes of the LocalCluster started by "dask".
+    sample_rows : on a cluster, the rows of the stratified sample the models are fitted
+        on and the sections examine (drawn on the cluster; the table itself never comes
+        to this process).
+    """
+
+    address: str = ""
+    workers: int = 2
+    sample_rows: int = 200_000
+
+
 @dataclass(frozen=True)
 class GateOptions(ReportMixin):
     """When the CLI exits with status 1.
@@ -161,7 +182,7 @@ class AuditConfig(ReportMixin):
     sensitive : the sensitive attribute columns.
     sections : audit sections to run (models always run).
     seed : the one seed every random step derives from.
-    data, models, gate : typed options.
+    data, models, gate, model, engine : typed options.
     section_options : raw per-section options, section name -> mapping; read
         them with :meth:`options_for`.
     """
@@ -174,6 +195,7 @@ class AuditConfig(ReportMixin):
     models: ModelOptions = field(default_factory=ModelOptions)
     gate: GateOptions = field(default_factory=GateOptions)
     model: UserModelOptions = field(default_factory=UserModelOptions)
+    engine: EngineOptions = field(default_factory=EngineOptions)
     section_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -258,13 +280,14 @@ def config_from_mapping(raw: Mapping[str, Any]) -> AuditConfig:
         "models": build_options(ModelOptions, raw.pop("models", {}), section="models"),
         "gate": build_options(GateOptions, raw.pop("gate", {}), section="gate"),
         "model": build_options(UserModelOptions, raw.pop("model", {}), section="model"),
+        "engine": build_options(EngineOptions, raw.pop("engine", {}), section="engine"),
     }
     extra = {}
     known = registry.active().names
     for key, value in raw.items():
         if key not in known and key not in ("modelcard", "datasheet"):
             raise ConfigError(
-                f"unknown table [{key}] in the config: expected data, models, model, gate, modelcard, "
+                f"unknown table [{key}] in the config: expected data, models, model, engine, gate, modelcard, "
                 f"datasheet or a section ({', '.join(known)})"
             )
         if not isinstance(value, Mapping):

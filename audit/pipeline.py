@@ -10,6 +10,7 @@ Streamlit page can pass a callback that draws.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib
 import importlib.metadata
 import platform
@@ -26,7 +27,8 @@ from threadpoolctl import threadpool_limits
 
 from audit import __version__
 from audit.config import AuditConfig
-from audit.data import Dataset, align_current, frame_sha256, load_dataset, load_table
+from audit.data import Dataset, align_current, frame_sha256, load_dataset, load_table, prepare_dataset
+from audit.engine.cluster import EngineSpec, parse_engine
 from audit.models.baselines import TrainedModels, train_models
 from audit.models.loading import ModelFile
 from audit.report import REPORT_FORMAT, AuditReport, DatasetInfo, Manifest, SectionTiming
@@ -60,8 +62,30 @@ def resolve_options(config: AuditConfig) -> dict[str, Any]:
 def _as_dataset(data: DataSource, config: AuditConfig) -> Dataset:
     if isinstance(data, Dataset):
         return data
+    if isinstance(data, (str, Path)) and engine_spec(config).kind != "local":
+        return _dataset_on_cluster(data, config)
     return load_dataset(data, target=config.target, sensitive=config.sensitive, options=config.data, seed=config.seed,
                         predictions=config.model.predictions or None)
+
+
+def engine_spec(config: AuditConfig) -> EngineSpec:
+    return parse_engine(config.engine.address or None, workers=config.engine.workers)
+
+
+def _dataset_on_cluster(path: str | Path, config: AuditConfig) -> Dataset:
+    """Read ``path`` (a file, directory or glob) on the cluster; the audit runs on a stratified sample."""
+    from audit.engine.cluster import connect
+    from audit.engine.sample import sample_on_cluster
+
+    spec = engine_spec(config)
+    with connect(spec) as client:
+        got = sample_on_cluster(path, client, target=config.target, rows=config.engine.sample_rows, seed=config.seed)
+    ds = prepare_dataset(got.frame, target=config.target, sensitive=config.sensitive, options=config.data,
+                         name=got.name, sha256=got.sha256, seed=config.seed, predictions=config.model.predictions or None)
+    note = (f"the table has {got.rows_total:,} rows in {got.files} files; a stratified sample of {ds.n_rows:,} rows, "
+            f"drawn on {spec.label}, was audited")
+    return dataclasses.replace(ds, rows_in_file=got.rows_total, sampled=got.rows_total > ds.n_rows,
+                               warnings=(*ds.warnings, note))
 
 
 def _as_frame(src: DataSource, config: AuditConfig) -> tuple[pd.DataFrame, DatasetInfo]:
@@ -71,6 +95,19 @@ def _as_frame(src: DataSource, config: AuditConfig) -> tuple[pd.DataFrame, Datas
         return src, DatasetInfo("data", frame_sha256(src), len(src), src.shape[1])
     frame, name, sha = load_table(src, options=config.data)
     return frame, DatasetInfo(name, sha, len(frame), frame.shape[1])
+
+
+def _drift_inputs(current: DataSource | None, reference: DataSource | None, dataset: Dataset, config: AuditConfig
+                  ) -> tuple[pd.DataFrame | None, DatasetInfo | None, pd.DataFrame | None]:
+    """The current and reference tables aligned to the training schema (``None`` where not given)."""
+    cur_frame = cur_info = ref_frame = None
+    if current is not None:
+        raw, cur_info = _as_frame(current, config)
+        cur_frame = align_current(raw, dataset)
+    if reference is not None:
+        raw, _ = _as_frame(reference, config)
+        ref_frame = align_current(raw, dataset)
+    return cur_frame, cur_info, ref_frame
 
 
 def run_audit(
@@ -103,18 +140,14 @@ def run_audit(
     t_start = time.perf_counter()
     say = progress or (lambda s, f, m: None)
     options = resolve_options(config)
+    spec = engine_spec(config)  # a bad engine fails here, before any work
+    engine = spec.label if isinstance(data, (str, Path)) and spec.kind != "local" else EngineSpec().label
     timings: list[SectionTiming] = []
 
     t0 = time.perf_counter()
     say("data", 0.0, "reading and validating the data")
     dataset = _as_dataset(data, config)
-    cur_frame = cur_info = ref_frame = None
-    if current is not None:
-        raw, cur_info = _as_frame(current, config)
-        cur_frame = align_current(raw, dataset)
-    if reference is not None:
-        raw, _ = _as_frame(reference, config)
-        ref_frame = align_current(raw, dataset)
+    cur_frame, cur_info, ref_frame = _drift_inputs(current, reference, dataset, config)
     timings.append(SectionTiming("data", "done", time.perf_counter() - t0, f"{dataset.n_rows} rows"))
     say("data", 1.0, f"{dataset.n_rows} rows, {len(dataset.features)} features, task {dataset.task}")
 
@@ -147,7 +180,7 @@ def run_audit(
         if reports.get(spec.name) is not None:
             scorecard[spec.scorecard_area] = reports[spec.name].verdict
     manifest = _manifest(config, dataset, started=started, seconds=time.perf_counter() - t_start,
-                         timings=tuple(timings), current=cur_info)
+                         timings=tuple(timings), current=cur_info, engine=engine)
     return AuditReport(manifest=manifest, models=trained.report, sections=reports, scorecard=scorecard)
 
 
@@ -236,7 +269,7 @@ def _run_sections(trained: TrainedModels, names: list[str], config: AuditConfig,
 
 
 def _manifest(config: AuditConfig, dataset: Dataset, *, started: datetime, seconds: float,
-              timings: tuple[SectionTiming, ...], current: DatasetInfo | None) -> Manifest:
+              timings: tuple[SectionTiming, ...], current: DatasetInfo | None, engine: str) -> Manifest:
     return Manifest(
         format=REPORT_FORMAT,
         tool_version=__version__,
@@ -259,6 +292,7 @@ def _manifest(config: AuditConfig, dataset: Dataset, *, started: datetime, secon
         duration_seconds=seconds,
         timings=timings,
         current_dataset=current,
+        engine=engine,
         group_sizes={c: {str(k): int(v) for k, v in dataset.groups[c].value_counts().sort_index().items()} for c in dataset.sensitive},
         label_counts=({str(k): int(v) for k, v in dataset.frame[dataset.target].astype(str).value_counts().sort_index().items()}
                       if dataset.task != "regression" else {}),

@@ -80,6 +80,8 @@ class Manifest(ReportMixin):
     # Composition of the audited rows, for the datasheet: sensitive column -> group -> rows; label -> rows.
     group_sizes: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
     label_counts: Mapping[str, int] = field(default_factory=dict)
+    # Where the audit ran (audit.engine.cluster.EngineSpec.label); reports before the engine existed ran locally.
+    engine: str = "local (one process)"
 
     @property
     def data_options(self) -> DataOptions:

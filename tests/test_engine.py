@@ -119,3 +119,38 @@ def test_workers_are_checked_for_the_project_packages(client):
     check_workers(client)  # the LocalCluster runs this venv: passes
     with pytest.raises(ConfigError, match=r"Dask worker tcp://127.0.0.1:\d+ lacks the project's packages: numpy"):
         check_workers(client, expected={"numpy": "0.0.1"})
+
+
+@pytest.mark.slow
+def test_cli_audits_a_partitioned_directory_on_a_local_dask_cluster(tmp_path, capsys):
+    from audit.cli import main
+    from audit.report import AuditReport
+    from tests.conftest import make_synthetic
+
+    data = tmp_path / "table"
+    data.mkdir()
+    frame = make_synthetic(6_000, seed=8)
+    for i in range(3):
+        frame.iloc[i * 2_000:(i + 1) * 2_000].to_parquet(data / f"part-{i}.parquet", index=False)
+    out = tmp_path / "out"
+    code = main(["run", str(data), "--target", "label", "--sensitive", "sex", "--sections", "performance",
+                 "--engine", "dask", "--workers", "2", "--out", str(out), "--quiet"])
+    assert code == 0, capsys.readouterr().err
+    rep = AuditReport.from_json((out / "report.json").read_text())
+    m = rep.manifest
+    assert m.engine == "dask LocalCluster (2 worker processes)"
+    assert m.dataset.rows == 6_000 and m.rows_used == 6_000 and not m.sampled  # under sample_rows: every row
+    assert any("drawn on dask LocalCluster" in w for w in m.warnings)
+
+
+def test_cli_bad_engine_is_one_line_exit_2(tmp_path, capsys):
+    from audit.cli import main
+
+    csv = tmp_path / "d.csv"
+    csv.write_text("x,sex,label\n" + "\n".join(f"{i},{'FM'[i % 2]},{i % 3 == 0:d}" for i in range(60)))
+    assert main(["run", str(csv), "--target", "label", "--sensitive", "sex", "--engine", "tcp://127.0.0.1:9",
+                 "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in err[0]
+    assert main(["run", str(csv), "--target", "label", "--sensitive", "sex", "--engine", "yarn"]) == 2
+    assert "engine must be local, dask or a scheduler address" in capsys.readouterr().err

@@ -12,7 +12,7 @@ bins it lies within 1e-3 of the exact AUC.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
