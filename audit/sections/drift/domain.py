@@ -16,6 +16,7 @@ from scipy import stats
 
 from audit.serial import ReportMixin
 from audit.stats import Estimate
+from audit.threads import one_thread
 
 
 @dataclass(frozen=True)
@@ -104,8 +105,7 @@ def domain_classifier(
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.inspection import permutation_importance
     from sklearn.model_selection import StratifiedKFold
-    from threadpoolctl import threadpool_limits
-
+    
     rng = np.random.default_rng(seed)
     k_ref, k_cur = min(len(reference), sample), min(len(current), sample)
     if min(k_ref, k_cur) < 2 * folds or min(k_ref, k_cur) < 10:
@@ -125,9 +125,8 @@ def domain_classifier(
     def fold(f: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         tr, te = splits[f]
         # One OpenMP thread per fold and two folds at a time: the same two cores as one
-        # multi-threaded fit, but no spin-waiting barriers when the cores are also busy
-        # with another audit section (fits 2-10x slower were measured then).
-        with threadpool_limits(limits=1, user_api="openmp"):
+        # multi-threaded fit, without its spin-waiting on busy cores (audit.threads).
+        with one_thread("openmp"):
             # A short, fast boosting run: it only has to notice a difference, not model it finely.
             est = HistGradientBoostingClassifier(
                 max_iter=max_iter, learning_rate=0.2, early_stopping=True, n_iter_no_change=5,

@@ -16,7 +16,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from audit.sections.explanations.error_analysis import Cohort, ErrorAnalysis, analyse_errors
 from audit.sections.explanations.multiclass import ClassShap, multiclass_views
@@ -40,6 +39,7 @@ from audit.bounds import bounded
 from audit.errors import ConfigError
 from audit.models.baselines import TrainedModels
 from audit.verdict import Verdict, decide
+from audit.threads import one_thread
 
 _COMPARED_WITH = {"log_odds": "decision_function", "decision_function": "decision_function", "logits": "decision_function",
                   "probability": "predict_proba", "raw": "predict"}
@@ -269,11 +269,8 @@ def explain_model(
     ExplanationReport
     """
     opts = options or ExplanationOptions()
-    # One OpenMP thread for this section's work (HGB predictions, k-means). The pipeline
-    # already runs two sections side by side on two cores; with every scikit-learn call
-    # also spawning two OpenMP threads, spin-waiting made permutation importance ~30x
-    # slower on Adult. The limit is per calling thread, so other sections are unaffected.
-    with threadpool_limits(limits=1, user_api="openmp"):
+    # HGB predictions and k-means: one OpenMP thread (audit.threads).
+    with one_thread("openmp"):
         return _explain(trained, opts, seed, progress or (lambda f, m: None))
 
 

@@ -16,12 +16,12 @@ from fairlearn.postprocessing import ThresholdOptimizer
 from fairlearn.reductions import DemographicParity, EqualizedOdds, ExponentiatedGradient
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
-from threadpoolctl import threadpool_limits
 
 from audit.sections.fairness.metrics import Resampler, group_labels, keyed_disparities, overall_metrics
 from audit.serial import ReportMixin
 from audit.stats import Estimate
 from audit.models.baselines import MODEL_LABELS, TrainedModels, make_pipeline, make_preprocessor
+from audit.threads import one_thread
 
 MITIGATIONS = ("reweighing", "expgrad_dp", "expgrad_eo", "threshold_dp", "threshold_eo")
 _LABELS = {
@@ -229,10 +229,8 @@ def _expgrad(trained: TrainedModels, scorer: Scorer, names: list[str], g_tr: np.
         moment = DemographicParity() if name == "expgrad_dp" else EqualizedOdds()
         t0 = time.perf_counter()
         eg = ExponentiatedGradient(clone(base), moment, eps=eps, max_iter=max_iter)
-        # One BLAS thread while the ~100 small oracle fits run: a two-thread OpenBLAS team
-        # spin-waits when the other core is busy (1.8x the CPU time, measured on Adult).
-        # Unlike OpenMP this limit is process-wide, hence the narrow scope.
-        with threadpool_limits(limits=1, user_api="blas"):
+        # One BLAS thread while the ~100 small oracle fits run; process-wide, hence the narrow scope (audit.threads).
+        with one_thread("blas"):
             try:
                 eg.fit(Z, y, sensitive_features=g)
             except ValueError as exc:

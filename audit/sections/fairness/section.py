@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from threadpoolctl import threadpool_limits
 
 from audit.sections.fairness.metrics import (
     BINARY_GROUP_METRICS,
@@ -42,6 +41,7 @@ from audit.errors import ConfigError
 from audit.models.baselines import TrainedModels
 from audit.stats import Estimate, weighted_auc
 from audit.verdict import Verdict, decide
+from audit.threads import one_thread
 
 _PROXY_METRICS = ("cramers_v", "mutual_information", "auc")
 SUPPORTS_MULTICLASS = True  # one-vs-rest per class, see multiclass.py
@@ -237,12 +237,8 @@ def audit_fairness(
     FairnessReport
     """
     opts = options or FairnessOptions()
-    # One OpenMP thread for this section (the two HistGradientBoosting refits and the
-    # audited model's predictions): the pipeline runs two sections side by side on two
-    # cores, and a two-thread OpenMP team then spin-waits; a refit took 5.6 s with one
-    # thread and 24-80 s with two under that load. OpenMP limits are per calling thread,
-    # so other sections keep theirs.
-    with threadpool_limits(limits=1, user_api="openmp"):
+    # The HistGradientBoosting refits and predictions: one OpenMP thread (audit.threads).
+    with one_thread("openmp"):
         if trained.task == "multiclass":
             return audit_multiclass(trained, opts, seed, progress or (lambda f, m: None))
         return _audit(trained, opts, seed, progress or (lambda f, m: None))

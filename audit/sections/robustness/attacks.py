@@ -31,10 +31,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from threadpoolctl import threadpool_limits
 
 from audit.serial import ReportMixin
 from audit.models.baselines import TrainedModels
+from audit.threads import one_thread
 
 if TYPE_CHECKING:  # the options live in robustness.py, which imports this module
     from audit.sections.robustness.section import RobustnessOptions
@@ -390,10 +390,8 @@ def attack_model(trained: TrainedModels, *, options: "RobustnessOptions", seed: 
     -------
     AttackReport
     """
-    # One OpenMP thread: attacks ask about few rows at a time, and a HistGradientBoosting team on
-    # busy cores (the pipeline runs two sections at once) took 830 ms instead of 4 ms for one row.
-    # OpenMP limits are per thread, so a section running alongside keeps its own.
-    with threadpool_limits(limits=1, user_api="openmp"):
+    # Attacks ask about few rows at a time: 830 ms instead of 4 ms a row with an OpenMP team (audit.threads).
+    with one_thread("openmp"):
         return _attack(trained, options, seed, progress or (lambda f, m: None))
 
 

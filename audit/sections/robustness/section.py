@@ -17,7 +17,6 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 import pandas as pd
-from threadpoolctl import threadpool_limits
 
 from audit.sections.robustness.attacks import ATTACK_NORMS, AttackReport, AttackResult, BudgetPoint, FeatureChange, attack_model
 from audit.serial import ReportMixin
@@ -25,6 +24,7 @@ from audit.bounds import bounded
 from audit.errors import ConfigError
 from audit.models.baselines import TrainedModels
 from audit.verdict import Verdict, decide
+from audit.threads import one_thread
 
 _UNSEEN = "__unseen_category__"
 SUPPORTS_MULTICLASS = True  # a flip is a change of predicted class
@@ -341,10 +341,8 @@ def audit_robustness(
     -------
     RobustnessReport
     """
-    # One OpenMP thread: the pipeline runs two sections on the two cores, and a HistGradientBoosting
-    # team competing for busy cores is 10-100x slower than one thread (see audit.sections.robustness.attacks). The
-    # limit is per thread, so the other section keeps its own.
-    with threadpool_limits(limits=1, user_api="openmp"):
+    # HistGradientBoosting on busy cores is 10-100x slower with an OpenMP team (audit.threads).
+    with one_thread("openmp"):
         return _audit(trained, options or RobustnessOptions(), seed, progress, proxies or {})
 
 
