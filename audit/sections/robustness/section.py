@@ -18,6 +18,8 @@ from dataclasses import dataclass, fields
 import numpy as np
 import pandas as pd
 
+from audit.sections.robustness.perturb import Curve, CurvePoint, Judge, blanked, curve, noisy, swapped
+from audit.sections.robustness.probes import EdgeCases, EdgeSlice, FlipTest, GroupFlip, edge_cases, flip_tests
 from audit.sections.robustness.attacks import ATTACK_NORMS, AttackReport, AttackResult, BudgetPoint, FeatureChange, attack_model
 from audit.serial import ReportMixin
 from audit.bounds import bounded
@@ -26,7 +28,6 @@ from audit.models.baselines import TrainedModels
 from audit.verdict import Verdict, decide
 from audit.threads import one_thread
 
-_UNSEEN = "__unseen_category__"
 SUPPORTS_MULTICLASS = True  # a flip is a change of predicted class
 
 
@@ -137,84 +138,6 @@ class RobustnessOptions(ReportMixin):
 
 
 @dataclass(frozen=True)
-class CurvePoint(ReportMixin):
-    """The metric and the flip rate at one perturbation level (means over the repeats)."""
-
-    level: float
-    metric: float
-    flip_rate: float
-    mean_score_change: float
-
-
-@dataclass(frozen=True)
-class Curve(ReportMixin):
-    """One perturbation swept over levels; ``features`` are the columns perturbed."""
-
-    name: str
-    unit: str
-    features: tuple[str, ...]
-    n_rows: int
-    repeats: int
-    points: tuple[CurvePoint, ...]
-    by_feature_level: float
-    by_feature: Mapping[str, float]  # flip rate at by_feature_level with only that column perturbed
-    note: str = ""
-
-
-@dataclass(frozen=True)
-class GroupFlip(ReportMixin):
-    """Share of a group's predictions that change (``flip_rate``: for any value tried)."""
-
-    group: str
-    n: int
-    flip_rate: float
-    by_value: Mapping[str, float]
-    small: bool
-
-
-@dataclass(frozen=True)
-class FlipTest(ReportMixin):
-    """Set ``column`` (a sensitive attribute or its strongest proxy) to each other value; count flips."""
-
-    column: str
-    role: str
-    sensitive: str
-    is_feature: bool
-    values: tuple[str, ...]
-    n_rows: int
-    flip_rate: float
-    groups: tuple[GroupFlip, ...]
-    note: str = ""
-
-
-@dataclass(frozen=True)
-class EdgeSlice(ReportMixin):
-    """The metric on a slice of test rows; ``gap`` > 0 means worse than overall."""
-
-    feature: str
-    slice: str
-    threshold: float | None
-    n: int
-    metric: float
-    gap: float
-
-
-@dataclass(frozen=True)
-class EdgeCases(ReportMixin):
-    """Tails of numeric features and unseen categories, on the whole test split."""
-
-    metric: str
-    overall: float
-    n_test: int
-    quantile: float
-    slices: tuple[EdgeSlice, ...]
-    skipped: Mapping[str, str]
-    unseen_by_feature: Mapping[str, int]
-    unseen_injection: Mapping[str, float]  # flip rate when the feature holds a category never seen in training
-    n_injection_rows: int
-
-
-@dataclass(frozen=True)
 class RobustnessReport(ReportMixin):
     """The ``robustness`` section."""
 
@@ -234,89 +157,6 @@ class RobustnessReport(ReportMixin):
     thresholds: Mapping[str, float]
     seconds: Mapping[str, float]
     verdict: Verdict
-
-
-class _Judge:
-    """The audited model's decisions, the task metric and the flip rule, in one place."""
-
-    def __init__(self, trained: TrainedModels, tol: float) -> None:
-        # Multiclass scores are (n, k) class probabilities and the decision is the most probable class.
-        self.trained, self.multi = trained, trained.task == "multiclass"
-        self.binary = trained.task == "binary" or self.multi  # classification: accuracy, flips of decisions
-        self.thr = trained.report.decision_threshold
-        self.tol = tol * float(np.std(trained.y_train)) if not self.binary else 0.0
-        self.metric = "accuracy" if self.binary else "mean_absolute_error"
-
-    def score(self, X: pd.DataFrame) -> np.ndarray:
-        return self.trained.proba(X) if self.multi else self.trained.score(X)
-
-    def decide(self, s: np.ndarray) -> np.ndarray:
-        return s.argmax(axis=1) if self.multi else s >= self.thr
-
-    def value(self, s: np.ndarray, y: np.ndarray) -> float:
-        if len(y) == 0:
-            return float("nan")
-        return float(np.mean(self.decide(s) == y)) if self.binary else float(np.mean(np.abs(s - y)))
-
-    def flips(self, s: np.ndarray, s0: np.ndarray) -> np.ndarray:
-        return self.decide(s) != self.decide(s0) if self.binary else np.abs(s - s0) > self.tol
-
-    def change(self, s: np.ndarray, s0: np.ndarray) -> float:
-        """Mean absolute score change (multiclass: half the L1 change of the probability vector)."""
-        d = np.abs(s - s0)
-        return float(d.sum(axis=1).mean() / 2) if self.multi else float(d.mean())
-
-    def gap(self, slice_value: float, overall: float) -> float:
-        return overall - slice_value if self.binary else (slice_value - overall) / max(overall, 1e-12)
-
-
-def _curve(name: str, unit: str, feats: list[str], levels, by_level: float, X, y, s0, judge: _Judge, repeats: int, perturb, note: str) -> Curve:
-    """Sweep ``perturb(X, columns, level)`` over the levels (means of ``repeats`` draws), then perturb
-    one column at a time at ``by_level`` (one draw) to show which column drives the flips."""
-    pts = []
-    for lv in levels:
-        m, f, c = [], [], []
-        for _ in range(repeats if lv > 0 else 1):
-            s = judge.score(perturb(X, feats, lv)) if feats else s0
-            m.append(judge.value(s, y))
-            f.append(judge.flips(s, s0).mean())
-            c.append(judge.change(s, s0))
-        pts.append(CurvePoint(float(lv), float(np.mean(m)), float(np.mean(f)), float(np.mean(c))))
-    by = {c: float(judge.flips(judge.score(perturb(X, [c], by_level)), s0).mean()) for c in feats}
-    return Curve(name, unit, tuple(feats), len(X), repeats, tuple(pts), float(by_level), by, note if feats else "no column to perturb")
-
-
-def _noisy(X: pd.DataFrame, cols: list[str], lv: float, sd: Mapping[str, float], box: Mapping[str, tuple[float, float]], rng) -> pd.DataFrame:
-    """Gaussian noise of ``lv`` standard deviations that never leaves the training range (a capital
-    gain does not go below 0); a value already outside it is not pulled in."""
-    Xp = X.copy()
-    for c in cols:
-        x = X[c].to_numpy(dtype=float)
-        noisy = x + rng.standard_normal(len(X)) * lv * sd[c]
-        Xp[c] = np.clip(noisy, np.fmin(x, box[c][0]), np.fmax(x, box[c][1]))
-    return Xp
-
-
-def _swapped(X: pd.DataFrame, cols: list[str], rate: float, cats: Mapping[str, np.ndarray], rng) -> pd.DataFrame:
-    """Each cell, with probability ``rate``, becomes another category seen in training."""
-    Xp = X.copy()
-    for c in cols:
-        k = cats[c]
-        hit = rng.random(len(X)) < rate
-        own = X[c].astype(object).map({v: i for i, v in enumerate(k)}).to_numpy(dtype=float)
-        # another category: the row's own index shifted by 1..K-1; any category when its own is unknown
-        shifted = (np.nan_to_num(own).astype(int) + rng.integers(1, len(k), size=len(X))) % len(k)
-        idx = np.where(np.isnan(own), rng.integers(0, len(k), size=len(X)), shifted)
-        Xp[c] = np.where(hit, k[idx], X[c].to_numpy(dtype=object))
-    return Xp
-
-
-def _blanked(X: pd.DataFrame, cols: list[str], rate: float, numeric: tuple[str, ...], rng) -> pd.DataFrame:
-    """Each cell, with probability ``rate``, is set missing (the pipeline imputes it)."""
-    Xp = X.copy()
-    for c in cols:
-        Xp[c] = X[c].mask(rng.random(len(X)) < rate, np.nan if c in numeric else None)
-    return Xp
 
 
 def audit_robustness(
@@ -349,7 +189,7 @@ def audit_robustness(
 def _audit(trained: TrainedModels, opts: RobustnessOptions, seed: int, progress, proxies: Mapping[str, str]) -> RobustnessReport:
     say = progress or (lambda f, m: None)
     ds = trained.dataset
-    judge = _Judge(trained, opts.regression_tolerance)
+    judge = Judge(trained, opts.regression_tolerance)
     secs: dict[str, float] = {}
     t0 = time.perf_counter()
     rng = np.random.default_rng([seed, 0])
@@ -371,25 +211,25 @@ def _audit(trained: TrainedModels, opts: RobustnessOptions, seed: int, progress,
     sd = {c: float(np.nanstd(Xtr[c].to_numpy(dtype=float))) for c in num}
     box = {c: (float(np.nanmin(Xtr[c].to_numpy(dtype=float))), float(np.nanmax(Xtr[c].to_numpy(dtype=float)))) for c in num}
     lv, rate = opts.verdict_noise_level, opts.verdict_corruption_rate
-    noise = _curve("gaussian_noise", "standard deviations", num, opts.noise_levels, lv, X, y, s0, judge, opts.repeats,
-                   lambda X_, cols, v: _noisy(X_, cols, v, sd, box, r_noise),
+    noise = curve("gaussian_noise", "standard deviations", num, opts.noise_levels, lv, X, y, s0, judge, opts.repeats,
+                   lambda X_, cols, v: noisy(X_, cols, v, sd, box, r_noise),
                    "Gaussian noise with this many standard deviations of each feature, clipped to its training range")
-    corr = _curve("categorical_corruption", "share of cells", list(cat), opts.corruption_rates, rate, X, y, s0, judge, opts.repeats,
-                  lambda X_, cols, v: _swapped(X_, cols, v, cat, r_cat),
+    corr = curve("categorical_corruption", "share of cells", list(cat), opts.corruption_rates, rate, X, y, s0, judge, opts.repeats,
+                  lambda X_, cols, v: swapped(X_, cols, v, cat, r_cat),
                   "each cell swaps, with this probability, to another category seen in training")
-    miss = _curve("missing_values", "share of cells", free, opts.missing_rates, rate, X, y, s0, judge, opts.repeats,
-                  lambda X_, cols, v: _blanked(X_, cols, v, ds.numeric, r_mis),
+    miss = curve("missing_values", "share of cells", free, opts.missing_rates, rate, X, y, s0, judge, opts.repeats,
+                  lambda X_, cols, v: blanked(X_, cols, v, ds.numeric, r_mis),
                   "each cell is set missing with this probability; the pipeline imputes it")
     secs["perturbations"] = time.perf_counter() - t0
 
     t1 = time.perf_counter()
     say(0.2, "sensitive-attribute and proxy flip tests")
-    flips = _flip_tests(trained, X, G, s0, judge, opts, proxies)
+    flips = flip_tests(trained, X, G, s0, judge, opts, proxies)
     secs["flip_tests"] = time.perf_counter() - t1
 
     t1 = time.perf_counter()
     say(0.3, "edge cases")
-    edge = _edge_cases(trained, X, s0, judge, opts, list(cat))
+    edge = edge_cases(trained, X, s0, judge, opts, list(cat))
     secs["edge_cases"] = time.perf_counter() - t1
 
     t1 = time.perf_counter()
@@ -412,94 +252,6 @@ def _audit(trained: TrainedModels, opts: RobustnessOptions, seed: int, progress,
         n_rows=n, clean_metric=clean, noise=noise, categorical_corruption=corr, missing_values=miss, attacks=attacks,
         flip_tests=flips, edge_cases=edge, thresholds=thresholds, seconds=secs, verdict=verdict,
     )
-
-
-def _alternatives(trained: TrainedModels, col: str, by: str, k: int) -> list[tuple[str, object, str]]:
-    """(label, value, key) to try for ``col``: its most frequent training categories (key = the
-    category), or for a numeric column the training median within each group of the sensitive
-    column ``by`` (key = the group)."""
-    Xtr = trained.X_train
-    if col in trained.dataset.categorical:
-        return [(str(v), v, str(v)) for v in Xtr[col].dropna().astype(str).value_counts().index[:k]]
-    med = pd.to_numeric(Xtr[col], errors="coerce").groupby(trained.groups_train[by].to_numpy()).median().dropna()
-    return [(f"median of {by}={g} ({v:g})", float(v), str(g)) for g, v in med.items() if g != "missing"][:k]
-
-
-def _flip_tests(trained, X, G, s0, judge, opts, proxies) -> tuple[FlipTest, ...]:
-    ds = trained.dataset
-    out = []
-    jobs = [(s, s, "sensitive") for s in ds.sensitive]
-    jobs += [(p, s, "proxy") for s, p in proxies.items() if s in ds.sensitive and p]
-    for col, sens, role in jobs:
-        if col not in ds.features:
-            out.append(FlipTest(col, role, sens, False, (), len(X), 0.0, (), "not a model input: changing it cannot change a prediction"))
-            continue
-        alts = _alternatives(trained, col, sens, opts.max_flip_values)
-        if col in ds.categorical:
-            own = X[col].astype(str).to_numpy()
-        elif role == "sensitive":  # a numeric sensitive column: its own group's median is no alternative
-            own = G[sens].astype(str).to_numpy()
-        else:
-            own = np.full(len(X), None)
-        changed = np.zeros((len(alts), len(X)), dtype=bool)
-        applies = np.zeros_like(changed)
-        for k, (_, value, key) in enumerate(alts):
-            Xa = X.copy()
-            Xa[col] = value
-            changed[k] = judge.flips(judge.score(Xa), s0)
-            applies[k] = own != key
-        changed &= applies
-        any_flip = changed.any(axis=0)
-        groups = []
-        for g in sorted(G[sens].unique()):
-            m = G[sens].to_numpy() == g
-            by_value = {lab: float(changed[k, m & applies[k]].mean()) for k, (lab, _, _) in enumerate(alts) if (m & applies[k]).any()}
-            groups.append(GroupFlip(str(g), int(m.sum()), float(any_flip[m].mean()), by_value, bool(m.sum() < ds.options.min_group_size)))
-        note = "" if role == "sensitive" else f"strongest proxy of {sens} found by the fairness audit; rows grouped by {sens}"
-        out.append(FlipTest(col, role, sens, True, tuple(a for a, _, _ in alts), len(X), float(any_flip.mean()), tuple(groups), note))
-    return tuple(out)
-
-
-def _edge_cases(trained, X, s0, judge: _Judge, opts, cats: list[str]) -> EdgeCases:
-    ds, Xte, yte = trained.dataset, trained.X_test, trained.y_test
-    s = judge.score(Xte)
-    overall = judge.value(s, yte)
-    q = opts.edge_quantile
-    slices, skipped = [], {}
-    for c in ds.numeric:
-        tr = pd.to_numeric(trained.X_train[c], errors="coerce").dropna().to_numpy(dtype=float)
-        te = pd.to_numeric(Xte[c], errors="coerce").to_numpy(dtype=float)
-        if len(tr) == 0 or tr.std() == 0:
-            skipped[c] = "constant or empty in training"
-            continue
-        for side, thr in (("lowest", np.quantile(tr, q)), ("highest", np.quantile(tr, 1 - q))):
-            inclusive = (tr <= thr) if side == "lowest" else (tr >= thr)
-            strict = (tr < thr) if side == "lowest" else (tr > thr)
-            # A point mass at the extreme (capital_gain is 0 for 90% of rows) makes "<= the 1% quantile"
-            # most of the data, not a tail; fall back to the strict side, or skip when that is empty.
-            if inclusive.mean() <= 2 * q:
-                m = (te <= thr) if side == "lowest" else (te >= thr)
-            elif 0 < strict.mean() <= 2 * q:
-                m = (te < thr) if side == "lowest" else (te > thr)
-            else:
-                skipped[f"{c} ({side})"] = f"{inclusive.mean():.0%} of training rows sit at the {side} value {thr:g}: no tail"
-                continue
-            v = judge.value(s[m], yte[m])
-            slices.append(EdgeSlice(c, f"{side} {q:.0%}", float(thr), int(m.sum()), v, judge.gap(v, overall) if m.any() else float("nan")))
-    unseen_by, any_unseen = {}, np.zeros(len(Xte), dtype=bool)
-    for c in ds.categorical:
-        seen = set(trained.X_train[c].dropna().astype(str))
-        u = Xte[c].notna().to_numpy() & ~Xte[c].astype(str).isin(seen).to_numpy()
-        unseen_by[c] = int(u.sum())
-        any_unseen |= u
-    v = judge.value(s[any_unseen], yte[any_unseen])
-    slices.append(EdgeSlice("categorical", "unseen categories", None, int(any_unseen.sum()), v, judge.gap(v, overall) if any_unseen.any() else float("nan")))
-    inject = {}
-    for c in cats:
-        Xa = X.copy()
-        Xa[c] = _UNSEEN
-        inject[c] = float(judge.flips(judge.score(Xa), s0).mean())
-    return EdgeCases(judge.metric, overall, len(Xte), q, tuple(slices), skipped, unseen_by, inject, len(X))
 
 
 def _attack_max(attacks: AttackReport, budget: float) -> tuple[float, str]:
