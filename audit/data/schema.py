@@ -5,7 +5,6 @@ stated reason.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,10 +13,10 @@ from typing import IO
 import numpy as np
 import pandas as pd
 
-from audit.serial import ReportMixin
 from audit.config import DataOptions
 from audit.errors import DataError
 
+from audit.data.columns import ColumnSchema, classify_columns, is_numeric
 from audit.data.read import E_NO_ROWS, INTAKE_WARNINGS, dedupe_columns, frame_sha256, load_table
 
 E_UNKNOWN_TARGET = "target column {col!r} is not in the data; columns are: {cols}"
@@ -31,25 +30,6 @@ E_MULTICLASS = (
 )
 E_NO_FEATURES = "no usable feature is left after excluding {excluded}; the model needs at least one feature column"
 E_NO_SENSITIVE = "name at least one sensitive column (for example sex or race) to audit fairness"
-
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
-_PHONE = re.compile(r"^\+?[\d\s\-().]{7,20}$")
-_NAME_COLS = re.compile(r"^(first|last|full|given|family|middle|sur)?_?name$|^surname$|^(client|customer|person|patient)_?name$", re.I)
-_DOB_COLS = re.compile(r"^(dob|date_?of_?birth|birth_?date|birthdate|birthday)$", re.I)
-_ID_NAME = re.compile(r"(^|_)(id|uuid|guid|ssn|key)$", re.I)
-
-
-@dataclass(frozen=True)
-class ColumnSchema(ReportMixin):
-    """One column as the audit sees it."""
-
-    name: str
-    kind: str  # "numeric" | "categorical" | "other"
-    role: str  # "feature" | "target" | "sensitive" | "excluded"
-    missing: int
-    unique: int
-    reason: str | None = None
-
 
 @dataclass(frozen=True, eq=False)
 class Dataset:
@@ -86,50 +66,6 @@ class Dataset:
         return self.frame[list(self.features)]
 
 
-def _is_numeric(s: pd.Series) -> bool:
-    return pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
-
-
-def _string_values(s: pd.Series, n: int = 500) -> pd.Series:
-    v = s.dropna()
-    if len(v) > n:
-        v = v.sample(n, random_state=0)
-    return v.astype(str).str.strip()
-
-
-def _pii_reason(col: str, s: pd.Series) -> str | None:
-    """Why a column is a personal identifier, or None. Name and value heuristics."""
-    if _DOB_COLS.match(col):
-        return "personal identifier (date of birth)"
-    if _NAME_COLS.match(col):
-        return "personal identifier (person's name)"
-    if _is_numeric(s):
-        return None
-    vals = _string_values(s)
-    if len(vals) == 0:
-        return None
-    if vals.str.match(_EMAIL).mean() > 0.5:
-        return "personal identifier (email addresses)"
-    phone_like = vals.str.match(_PHONE) & (vals.str.count(r"\d") >= 7)
-    if phone_like.mean() > 0.5:
-        return "personal identifier (phone numbers)"
-    if vals.str.len().mean() > 30 and s.nunique(dropna=True) > 0.5 * s.notna().sum():
-        return "free text (not a supported feature type)"
-    if vals.str.match(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2})?)?$|^\d{1,2}/\d{1,2}/\d{2,4}$").mean() > 0.8:
-        return "date or time values (not a supported feature type)"
-    return None
-
-
-def _id_reason(col: str, s: pd.Series, n_rows: int) -> str | None:
-    nun = s.nunique(dropna=True)
-    if n_rows >= 20 and nun == n_rows and s.notna().all():
-        if not _is_numeric(s) or pd.api.types.is_integer_dtype(s) or _ID_NAME.search(col):
-            return "ID-like (a different value in every row)"
-    if _ID_NAME.search(col) and nun > 0.9 * n_rows and n_rows >= 20:
-        return "ID-like (named like an identifier, nearly unique)"
-    return None
-
-
 def prepare_dataset(
     frame: pd.DataFrame,
     *,
@@ -163,6 +99,58 @@ def prepare_dataset(
     opts = options or DataOptions()
     sensitive = tuple(sensitive)
     frame = dedupe_columns(frame)
+    _check_names(frame, target, sensitive, predictions, opts, name)
+    sha = sha256 or frame_sha256(frame)
+    rows_in_file = len(frame)
+    # Taken off the frame so a frame prepared twice does not repeat them.
+    warnings: list[str] = list(frame.attrs.pop(INTAKE_WARNINGS, ()))
+
+    frame, sampled = _labelled_rows(frame, target, opts, seed, warnings)
+
+    task, y, pos, classes = _infer_task(frame[target], target, positive_label, max_classes=opts.max_classes,
+                                        numeric_declared=opts.column_types.get(target) == "numeric")
+
+    columns, excluded, numeric, categorical = classify_columns(frame, target, sensitive, predictions, opts, warnings)
+
+    features = _features(frame, numeric, categorical, sensitive, excluded, opts, warnings)
+
+    # Categorical features as strings so one-hot encoding sees one consistent type.
+    for c in categorical:
+        frame[c] = frame[c].astype("object").where(frame[c].notna(), None)
+        frame[c] = frame[c].map(lambda v: None if v is None else str(v)).astype(object)
+    groups = _group_table(frame, sensitive, opts.min_group_size, warnings)
+    keep = [c for c in frame.columns if c not in excluded]
+    frame = frame[keep].copy()
+    return Dataset(
+        frame=frame, name=name, sha256=sha, target=target, sensitive=sensitive, task=task, features=features,
+        numeric=tuple(c for c in features if c in numeric),
+        categorical=tuple(c for c in features if c in categorical), immutable=tuple(opts.immutable),
+        excluded=excluded, columns=tuple(columns), warnings=tuple(warnings), positive_label=pos, y=y, groups=groups,
+        rows_in_file=rows_in_file, sampled=sampled, options=opts, classes=classes,
+    )
+
+
+def _features(frame: pd.DataFrame, numeric: list[str], categorical: list[str], sensitive: tuple[str, ...],
+              excluded: Mapping[str, str], opts: DataOptions, warnings: list[str]) -> tuple[str, ...]:
+    """The model inputs in column order; at least one must be non-sensitive, and every immutable column one of them."""
+    for col, why in excluded.items():
+        if why != "excluded by the user":
+            warnings.append(f"column {col!r} excluded from the features: {why}")
+    features = tuple(c for c in frame.columns if c in numeric or c in categorical)
+    non_sensitive = [c for c in features if c not in sensitive]
+    if not non_sensitive:
+        listed = ", ".join(f"{c} ({r})" for c, r in excluded.items()) or "the target and sensitive columns"
+        raise DataError(E_NO_FEATURES.format(excluded=listed))
+    for c in opts.immutable:
+        if c not in features:
+            raise DataError(f"immutable column {c!r} is not a model feature")
+
+    return features
+
+
+def _check_names(frame: pd.DataFrame, target: str, sensitive: tuple[str, ...], predictions: str | None,
+                 opts: DataOptions, name: str) -> None:
+    """Every column the caller named is in the data and plays one role."""
     cols = [str(c) for c in frame.columns]
     if frame.empty or len(frame) == 0:
         raise DataError(E_NO_ROWS.format(name=name))
@@ -181,12 +169,12 @@ def prepare_dataset(
     for c in (*opts.exclude, *opts.immutable, *opts.column_types):
         if c not in frame.columns:
             raise DataError(f"column {c!r} named in the data options is not in the data; columns are: {shown}")
-    sha = sha256 or frame_sha256(frame)
-    rows_in_file = len(frame)
-    # Taken off the frame so a frame prepared twice does not repeat them.
-    warnings: list[str] = list(frame.attrs.pop(INTAKE_WARNINGS, ()))
 
-    if _is_numeric(frame[target]) and frame[target].isin([np.inf, -np.inf]).any():
+
+def _labelled_rows(frame: pd.DataFrame, target: str, opts: DataOptions, seed: int, warnings: list[str]) -> tuple[pd.DataFrame, bool]:
+    """Rows with a target (at most half may lack one), sampled down to ``max_rows``; whether it was sampled."""
+    rows_in_file = len(frame)
+    if is_numeric(frame[target]) and frame[target].isin([np.inf, -np.inf]).any():
         frame[target] = frame[target].replace([np.inf, -np.inf], np.nan)
     y_raw = frame[target]
     missing_share = float(y_raw.isna().mean())
@@ -203,117 +191,27 @@ def prepare_dataset(
         sampled = True
         warnings.append(f"the table has {rows_in_file} rows; a seeded sample of {opts.max_rows} was audited")
 
-    task, y, pos, classes = _infer_task(frame[target], target, positive_label, max_classes=opts.max_classes,
-                                        numeric_declared=opts.column_types.get(target) == "numeric")
+    return frame, sampled
 
-    columns: list[ColumnSchema] = []
-    excluded: dict[str, str] = {}
-    numeric, categorical = [], []
-    n = len(frame)
-    for col in frame.columns:
-        s = frame[col]
-        kind = opts.column_types.get(col)
-        if kind is None:
-            if _is_numeric(s):
-                kind = "numeric"
-            else:
-                conv = pd.to_numeric(s, errors="coerce")
-                if s.notna().sum() > 0 and conv.notna().sum() == s.notna().sum() and not pd.api.types.is_bool_dtype(s):
-                    frame[col] = conv
-                    s = conv
-                    kind = "numeric"
-                else:
-                    kind = "categorical"
-        elif kind not in ("numeric", "categorical"):
-            raise DataError(f"column type override for {col!r} must be numeric or categorical, got {kind!r}")
-        elif kind == "numeric" and not _is_numeric(s):
-            conv = pd.to_numeric(s, errors="coerce")
-            if conv.notna().sum() < s.notna().sum():
-                raise DataError(f"column {col!r} was declared numeric but holds non-numeric values such as {s[conv.isna() & s.notna()].iloc[0]!r}")
-            frame[col] = conv
-            s = conv
-        if kind == "numeric" and col != target and s.isin([np.inf, -np.inf]).any():
-            n_inf = int(s.isin([np.inf, -np.inf]).sum())
-            warnings.append(f"column {col!r}: {n_inf} infinite values were treated as missing")
-            s = frame[col] = s.replace([np.inf, -np.inf], np.nan)
-        role, reason = "feature", None
-        if col == target:
-            role = "target"
-        elif col in sensitive:
-            role = "sensitive"
-        elif col == predictions:
-            role, reason = "predictions", "the model's predictions (never a feature)"
-        elif col in opts.exclude:
-            role, reason = "excluded", "excluded by the user"
-        else:
-            reason = _pii_reason(col, s) or _id_reason(col, s, n)
-            if reason is None and s.isna().all():
-                reason = "empty (every value missing)"
-            if reason is None and s.nunique(dropna=True) <= 1:
-                reason = "constant (one value)"
-            if reason:
-                role = "excluded"
-        if role == "excluded":
-            excluded[col] = reason or "excluded"
-        columns.append(ColumnSchema(name=col, kind=kind, role=role, missing=int(s.isna().sum()), unique=int(s.nunique(dropna=True)), reason=reason))
-        if role == "feature" or (role == "sensitive" and opts.sensitive_as_features):
-            (numeric if kind == "numeric" else categorical).append(col)
 
-    for col, why in excluded.items():
-        if why != "excluded by the user":
-            warnings.append(f"column {col!r} excluded from the features: {why}")
-    features = tuple(c for c in frame.columns if c in numeric or c in categorical)
-    non_sensitive = [c for c in features if c not in sensitive]
-    if not non_sensitive:
-        listed = ", ".join(f"{c} ({r})" for c, r in excluded.items()) or "the target and sensitive columns"
-        raise DataError(E_NO_FEATURES.format(excluded=listed))
-    for c in opts.immutable:
-        if c not in features:
-            raise DataError(f"immutable column {c!r} is not a model feature")
-
-    # Categorical features as strings so one-hot encoding sees one consistent type.
-    for c in categorical:
-        frame[c] = frame[c].astype("object").where(frame[c].notna(), None)
-        frame[c] = frame[c].map(lambda v: None if v is None else str(v)).astype(object)
+def _group_table(frame: pd.DataFrame, sensitive: tuple[str, ...], min_group_size: int, warnings: list[str]) -> pd.DataFrame:
+    """Sensitive columns as string group labels, with a warning for every group below the minimum size."""
     groups = pd.DataFrame(index=frame.index)
     for s_col in sensitive:
         groups[s_col] = _group_labels(frame[s_col], s_col, warnings)
         counts = groups[s_col].value_counts()
-        small = counts[counts < opts.min_group_size]
+        small = counts[counts < min_group_size]
         for g, k in small.items():
             warnings.append(
-                f"sensitive group {s_col}={g} has only {k} rows (minimum {opts.min_group_size}); "
+                f"sensitive group {s_col}={g} has only {k} rows (minimum {min_group_size}); "
                 "its metrics are reported but flagged and excluded from verdicts"
             )
-    keep = [c for c in frame.columns if c not in excluded]
-    frame = frame[keep].copy()
-    return Dataset(
-        frame=frame,
-        name=name,
-        sha256=sha,
-        target=target,
-        sensitive=sensitive,
-        task=task,
-        features=features,
-        numeric=tuple(c for c in features if c in numeric),
-        categorical=tuple(c for c in features if c in categorical),
-        immutable=tuple(opts.immutable),
-        excluded=excluded,
-        columns=tuple(columns),
-        warnings=tuple(warnings),
-        positive_label=pos,
-        y=y,
-        groups=groups,
-        rows_in_file=rows_in_file,
-        sampled=sampled,
-        options=opts,
-        classes=classes,
-    )
+    return groups
 
 
 def _group_labels(s: pd.Series, col: str, warnings: list[str]) -> pd.Series:
     """Sensitive values as string group labels; many-valued numeric columns become quartile bins."""
-    if _is_numeric(s) and s.nunique(dropna=True) > 10:
+    if is_numeric(s) and s.nunique(dropna=True) > 10:
         binned = pd.qcut(s, q=4, duplicates="drop")
         warnings.append(f"numeric sensitive column {col!r} was grouped into quartile bins for group metrics")
         out = binned.astype(str)
@@ -354,7 +252,7 @@ def _infer_task(
         yy = (y.astype(str) == pos).to_numpy(dtype=np.int64)
         neg = next(l for l in labels if l != pos)
         return "binary", yy, pos, (neg, pos)
-    if _is_numeric(y):
+    if is_numeric(y):
         is_int = np.allclose(values.to_numpy(dtype=float), np.round(values.to_numpy(dtype=float)))
         if not is_int or numeric_declared or len(uniq) > max_classes:
             return "regression", y.to_numpy(dtype=float), None, ()
