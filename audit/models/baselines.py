@@ -249,6 +249,88 @@ def metric_value(metric: str, y_true: np.ndarray, score: np.ndarray, threshold: 
     raise ConfigError(f"unknown selection metric {metric!r}")
 
 
+def _checked_options(options: ModelOptions | None, dataset: Dataset) -> tuple[ModelOptions, tuple[str, ...], str]:
+    """The options, the baselines to fit and the selection metric ("auto" resolved), validated."""
+    opts = options or ModelOptions()
+    names = tuple(opts.models)
+    for n in names:
+        if n not in MODEL_NAMES:
+            raise ConfigError(f"unknown model {n!r}: expected some of {', '.join(MODEL_NAMES)}")
+    if not names:
+        raise ConfigError("models must list at least one baseline")
+    task = dataset.task
+    metric = opts.selection_metric
+    if metric == "auto":
+        metric = "r2" if task == "regression" else "roc_auc"
+    allowed = _REGRESSION_METRICS if task == "regression" else _CLASSIFICATION_METRICS
+    if metric not in allowed:
+        raise ConfigError(f"selection_metric for a {task} task must be one of {', '.join(allowed)}; got {metric!r}")
+    if not 0 < opts.test_size < 0.9 or not 0 < opts.val_size < 0.9 or opts.test_size + opts.val_size >= 0.9:
+        raise ConfigError(
+            f"test_size and val_size must be fractions with a sum below 0.9; got {opts.test_size} and {opts.val_size}"
+        )
+    return opts, names, metric
+
+
+def _split(dataset: Dataset, opts: ModelOptions, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Row numbers of the train, validation and test splits (stratified for classification)."""
+    n, y, task = dataset.n_rows, dataset.y, dataset.task
+    clf = task != "regression"
+    if task == "binary":
+        counts = np.bincount(y, minlength=2)
+        if counts.min() < 10:
+            raise DataError(
+                f"the target's rarer class has only {counts.min()} row{'' if counts.min() == 1 else 's'}; at least 10 are needed to split into train, validation and test"
+            )
+    elif task == "multiclass":
+        check_class_counts(y, dataset.classes, dataset.target)
+    if n < 50:
+        raise DataError(f"the data has {n} rows; at least 50 are needed to train and evaluate models")
+    idx_trval, idx_test = train_test_split(np.arange(n), test_size=opts.test_size, random_state=seed, stratify=y if clf else None)
+    rel_val = opts.val_size / (1 - opts.test_size)
+    idx_train, idx_val = train_test_split(
+        idx_trval, test_size=rel_val, random_state=seed + 1, stratify=y[idx_trval] if clf else None
+    )
+    return idx_train, idx_val, idx_test
+
+
+def _fit(name: str, dataset: Dataset, encoded: dict[bool, tuple], splits: tuple, opts: ModelOptions, metric: str,
+         scoring: str, seed: int) -> tuple[Pipeline, dict]:
+    """One baseline fitted on the training split, with its CV, validation, test and train scores."""
+    task = dataset.task
+    (Xtr, ytr), (Xva, yva), (Xte, yte) = splits
+    template = make_pipeline(name, task, dataset.numeric, dataset.categorical, seed=seed)
+    scaled = name == "logistic"
+    if scaled not in encoded:
+        pre = template.named_steps["pre"]
+        encoded[scaled] = (pre, pre.fit_transform(Xtr))
+    pre, Ztr = encoded[scaled]
+    est = template.named_steps["model"]
+    cv_mean = cv_std = float("nan")
+    if opts.cv_folds and opts.cv_folds >= 2:
+        folds = (
+            StratifiedKFold(opts.cv_folds, shuffle=True, random_state=seed)
+            if task != "regression"
+            else KFold(opts.cv_folds, shuffle=True, random_state=seed)
+        )
+        res = cross_validate(clone(est), Ztr, ytr, cv=folds, scoring=scoring, error_score="raise")
+        cv_mean, cv_std = float(np.mean(res["test_score"])), float(np.std(res["test_score"]))
+    t0 = time.perf_counter()
+    est.fit(Ztr, ytr)
+    fit_s = time.perf_counter() - t0
+
+    def _score(Z_: np.ndarray, y_: np.ndarray) -> float:
+        if task == "multiclass":
+            s = class_proba(est, Z_, len(dataset.classes))
+        else:
+            s = est.predict_proba(Z_)[:, 1] if task == "binary" else est.predict(Z_)
+        return metric_value(metric, y_, s)
+
+    row = dict(name=name, label=MODEL_LABELS[name], cv_mean=cv_mean, cv_std=cv_std, val_score=_score(pre.transform(Xva), yva),
+               test_score=_score(pre.transform(Xte), yte), train_score=_score(Ztr, ytr), fit_seconds=fit_s)
+    return Pipeline([("pre", pre), ("model", est)]), row
+
+
 def train_models(
     dataset: Dataset,
     *,
@@ -270,45 +352,10 @@ def train_models(
     -------
     TrainedModels
     """
-    opts = options or ModelOptions()
-    names = tuple(opts.models)
-    for n in names:
-        if n not in MODEL_NAMES:
-            raise ConfigError(f"unknown model {n!r}: expected some of {', '.join(MODEL_NAMES)}")
-    if not names:
-        raise ConfigError("models must list at least one baseline")
+    opts, names, metric = _checked_options(options, dataset)
     task = dataset.task
-    metric = opts.selection_metric
-    if metric == "auto":
-        metric = "r2" if task == "regression" else "roc_auc"
-    allowed = _REGRESSION_METRICS if task == "regression" else _CLASSIFICATION_METRICS
-    if metric not in allowed:
-        raise ConfigError(f"selection_metric for a {task} task must be one of {', '.join(allowed)}; got {metric!r}")
-    if not 0 < opts.test_size < 0.9 or not 0 < opts.val_size < 0.9 or opts.test_size + opts.val_size >= 0.9:
-        raise ConfigError(
-            f"test_size and val_size must be fractions with a sum below 0.9; got {opts.test_size} and {opts.val_size}"
-        )
-
-    n = dataset.n_rows
-    idx = np.arange(n)
+    idx_train, idx_val, idx_test = _split(dataset, opts, seed)
     y = dataset.y
-    clf = task != "regression"
-    strat = y if clf else None
-    if task == "binary":
-        counts = np.bincount(y, minlength=2)
-        if counts.min() < 10:
-            raise DataError(
-                f"the target's rarer class has only {counts.min()} row{'' if counts.min() == 1 else 's'}; at least 10 are needed to split into train, validation and test"
-            )
-    elif task == "multiclass":
-        check_class_counts(y, dataset.classes, dataset.target)
-    if n < 50:
-        raise DataError(f"the data has {n} rows; at least 50 are needed to train and evaluate models")
-    idx_trval, idx_test = train_test_split(idx, test_size=opts.test_size, random_state=seed, stratify=strat)
-    rel_val = opts.val_size / (1 - opts.test_size)
-    idx_train, idx_val = train_test_split(
-        idx_trval, test_size=rel_val, random_state=seed + 1, stratify=y[idx_trval] if clf else None
-    )
     X = dataset.X
     Xtr, Xva, Xte = (X.iloc[i].reset_index(drop=True) for i in (idx_train, idx_val, idx_test))
     ytr, yva, yte = y[idx_train], y[idx_val], y[idx_test]
@@ -327,62 +374,19 @@ def train_models(
     for k, name in enumerate(names):
         if progress:
             progress(k / len(names), f"fitting {MODEL_LABELS[name]}")
-        template = make_pipeline(name, task, dataset.numeric, dataset.categorical, seed=seed)
-        scaled = name == "logistic"
-        if scaled not in encoded:
-            pre = template.named_steps["pre"]
-            Ztr = pre.fit_transform(Xtr)
-            encoded[scaled] = (pre, Ztr)
-        pre, Ztr = encoded[scaled]
-        est = template.named_steps["model"]
-        cv_mean = cv_std = float("nan")
-        if opts.cv_folds and opts.cv_folds >= 2:
-            folds = (
-                StratifiedKFold(opts.cv_folds, shuffle=True, random_state=seed)
-                if clf
-                else KFold(opts.cv_folds, shuffle=True, random_state=seed)
-            )
-            res = cross_validate(clone(est), Ztr, ytr, cv=folds, scoring=scoring, error_score="raise")
-            cv_mean, cv_std = float(np.mean(res["test_score"])), float(np.std(res["test_score"]))
-        t0 = time.perf_counter()
-        est.fit(Ztr, ytr)
-        fit_s = time.perf_counter() - t0
-        pipe = Pipeline([("pre", pre), ("model", est)])
-        pipelines[name] = pipe
-
-        def _score(Z_: np.ndarray, y_: np.ndarray) -> float:
-            if task == "multiclass":
-                s = class_proba(est, Z_, len(dataset.classes))
-            else:
-                s = est.predict_proba(Z_)[:, 1] if task == "binary" else est.predict(Z_)
-            return metric_value(metric, y_, s)
-
-        rows.append(dict(name=name, label=MODEL_LABELS[name], cv_mean=cv_mean, cv_std=cv_std, val_score=_score(pre.transform(Xva), yva), test_score=_score(pre.transform(Xte), yte), train_score=_score(Ztr, ytr), fit_seconds=fit_s))
+        pipelines[name], row = _fit(name, dataset, encoded, ((Xtr, ytr), (Xva, yva), (Xte, yte)), opts, metric, scoring, seed)
+        rows.append(row)
     # Select on validation; a NaN (e.g. AUC of a constant dummy) never wins.
-    def _key(r: dict) -> float:
-        v = r["val_score"]
-        return -np.inf if np.isnan(v) else v
-
-    best = max(rows, key=_key)["name"]
+    best = max(rows, key=lambda r: -np.inf if np.isnan(r["val_score"]) else r["val_score"])["name"]
     if progress:
         progress(1.0, f"selected {MODEL_LABELS[best]}")
     enc = pipelines[best][:-1].get_feature_names_out()
     report = ModelsReport(
-        task=task,
-        selection_metric=metric,
-        selected=best,
-        selected_label=MODEL_LABELS[best],
-        positive_label=dataset.positive_label,
-        decision_threshold=0.5,
-        n_train=len(idx_train),
-        n_val=len(idx_val),
-        n_test=len(idx_test),
-        cv_folds=int(opts.cv_folds),
-        features=dataset.features,
-        numeric_features=dataset.numeric,
-        categorical_features=dataset.categorical,
-        n_encoded_features=len(enc),
-        leaderboard=tuple(LeaderboardRow(selected=r["name"] == best, **r) for r in rows),
+        task=task, selection_metric=metric, selected=best, selected_label=MODEL_LABELS[best],
+        positive_label=dataset.positive_label, decision_threshold=0.5,
+        n_train=len(idx_train), n_val=len(idx_val), n_test=len(idx_test), cv_folds=int(opts.cv_folds),
+        features=dataset.features, numeric_features=dataset.numeric, categorical_features=dataset.categorical,
+        n_encoded_features=len(enc), leaderboard=tuple(LeaderboardRow(selected=r["name"] == best, **r) for r in rows),
         classes=dataset.classes if task == "multiclass" else (),
     )
     return TrainedModels(
