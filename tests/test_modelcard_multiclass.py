@@ -34,6 +34,7 @@ def test_card_shows_each_class(report):
     assert "| Class | Test rows | Precision | Recall | F1 | ROC AUC (one-vs-rest) |" in md
     for lab in ("approve", "refer"):  # the third label is checked escaped in the HTML test
         assert f"| {lab} | {report.performance.class_support[lab]} |" in md
+    assert "- f1_macro: F1 of each class, averaged with equal weight" in md
     assert "| Actual class |" in md and "Per-class fairness (one-vs-rest)" in md and "Per-class explanations" in md
     assert report.fairness.worst_class in ("approve", "refer") and f"worst class {report.fairness.worst_class!r}" in md
 

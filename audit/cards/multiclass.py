@@ -26,6 +26,22 @@ def task_description(r: AuditReport) -> str:
 
 OUTPUT = "a probability for each class; the predicted class is the most probable one"
 
+# What the overall metrics of a multiclass report mean (they share names with the binary ones).
+METRIC_NOTES = {
+    "accuracy": "share of rows whose predicted (most probable) class is right",
+    "balanced_accuracy": "mean recall over the classes",
+    "precision_macro": "precision of each class, averaged with equal weight",
+    "recall_macro": "recall of each class, averaged with equal weight",
+    "f1_macro": "F1 of each class, averaged with equal weight",
+    "precision_weighted": "precision of each class, averaged weighted by its test rows",
+    "recall_weighted": "recall of each class, averaged weighted by its test rows",
+    "f1_weighted": "F1 of each class, averaged weighted by its test rows",
+    "roc_auc": "one-vs-rest ROC AUC of each class, averaged with equal weight (threshold-free)",
+    "log_loss": "cross-entropy of the probability given to the true class (lower is better)",
+    "brier": "squared error of the probability vector against the true class, summed over classes (lower is better)",
+    "ece": "top-label calibration error: gap between the predicted class's probability and how often it is right",
+}
+
 
 def performance_blocks(r: AuditReport) -> list[Block]:
     """Per-class precision / recall / F1 / one-vs-rest ROC AUC with intervals, and the k x k confusion matrix."""

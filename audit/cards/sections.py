@@ -203,9 +203,10 @@ def metrics(r: AuditReport) -> Section:
     if perf is None:
         return Section("metrics", "Metrics", not_run("performance", r))
     primary = perf.primary_metric
+    notes = {**METRIC_NOTES, **mcc.METRIC_NOTES} if perf.task == "multiclass" else METRIC_NOTES
     blocks: list[Block] = [Paragraph(f"Model performance measures (primary: {primary}; model selection: "
                                      f"{models.selection_metric if models else '?'}):"),
-                           Bullets(tuple(f"{k}: {METRIC_NOTES.get(k, 'see the audit report')}" for k in perf.metrics))]
+                           Bullets(tuple(f"{k}: {notes.get(k, 'see the audit report')}" for k in perf.metrics))]
     pairs = []
     if perf.task == "binary":
         pairs.append(("Decision threshold", f"{num(perf.decision_threshold)} on the predicted probability"))
