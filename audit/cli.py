@@ -132,6 +132,10 @@ def main(argv: list[str] | None = None) -> int:
         from audit.store.users_cli import main as users_main
 
         return users_main(argv[1:])
+    if argv[:1] == ["worker"]:
+        from audit.worker import main as worker_main
+
+        return worker_main(argv[1:])
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

@@ -7,6 +7,8 @@ from audit.store.core import (  # noqa: F401
     Comment,
     Decision,
     Event,
+    Job,
+    JobStatus,
     Outcome,
     Role,
     Status,
@@ -19,4 +21,4 @@ from audit.store.core import (  # noqa: F401
     compare_reports,
 )
 
-__all__ = ['AuditStore', 'AuditRecord', 'AuditSummary', 'Comment', 'Decision', 'Event', 'Outcome', 'Role', 'Status', 'User', 'MIN_PASSWORD_LENGTH', 'MetricDelta', 'ValueChange', 'SectionComparison', 'ReportComparison', 'compare_reports']
+__all__ = ['AuditStore', 'AuditRecord', 'AuditSummary', 'Comment', 'Decision', 'Event', 'Job', 'JobStatus', 'Outcome', 'Role', 'Status', 'User', 'MIN_PASSWORD_LENGTH', 'MetricDelta', 'ValueChange', 'SectionComparison', 'ReportComparison', 'compare_reports']

@@ -44,6 +44,7 @@ from audit.store.accounts import (
 from audit.store.verify import text_sha256
 from audit.store.comments import CommentStore
 from audit.store.sessions import SessionPolicy, SessionStore  # noqa: F401
+from audit.store.jobs import Job, JobStatus, JobStore
 from audit.store.compare import MetricDelta, ReportComparison, SectionComparison, ValueChange, compare_reports
 from audit.store.schema import (
     AUDITS, DECISIONS, EVENTS, RUNS, USERS,
@@ -54,7 +55,7 @@ from audit.errors import PermissionDenied, StoreError
 __all__ = [
     "AuditStore", "AuditRecord", "AuditSummary", "Comment", "Decision", "Event", "Outcome", "Role",
     "Status", "User", "MIN_PASSWORD_LENGTH", "MetricDelta", "ValueChange", "SectionComparison",
-    "ReportComparison", "compare_reports", "SignInLimits", "TooManyAttempts",
+    "ReportComparison", "compare_reports", "SignInLimits", "TooManyAttempts", "Job", "JobStatus",
 ]
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -97,7 +98,7 @@ def _summary(row: Any) -> AuditSummary:
                         created_at=row.created_at, updated_at=row.updated_at)
 
 
-class AuditStore(CommentStore, SessionStore):
+class AuditStore(JobStore, CommentStore, SessionStore):
     """Facade over the audit database; one instance may be shared between threads.
 
     Parameters

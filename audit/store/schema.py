@@ -60,6 +60,17 @@ class Status(enum.StrEnum):
     CHANGES_REQUESTED = "changes_requested"
 
 
+class JobStatus(enum.StrEnum):
+    """Where a background audit job is; the last four are final."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"
+
+
 class Outcome(enum.StrEnum):
     """A reviewer's decision; each value is also the status the audit moves to."""
 
@@ -261,6 +272,25 @@ SESSIONS = sa.Table(  # sign-in sessions that outlive a browser tab (audit/store
     sa.Column("last_seen_at", _TS, nullable=False),
     sa.Column("expires_at", _TS, nullable=False, index=True),
     sa.Column("ended_at", _TS, nullable=True),
+)
+JOBS = sa.Table(  # background audits (audit/store/jobs.py); the report is written only when one is done
+    "jobs", METADATA,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False, index=True),
+    sa.Column("label", sa.String(255), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, index=True),
+    sa.Column("spec_json", sa.Text, nullable=False),
+    sa.Column("progress_json", sa.Text, nullable=False),
+    sa.Column("error", sa.String(500), nullable=True),
+    sa.Column("result_json", sa.Text, nullable=True),
+    sa.Column("cancel_requested", sa.Boolean, nullable=False),
+    sa.Column("pid", sa.Integer, nullable=True),
+    sa.Column("host", sa.String(255), nullable=True),
+    sa.Column("created_at", _TS, nullable=False),
+    sa.Column("started_at", _TS, nullable=True),
+    sa.Column("heartbeat_at", _TS, nullable=True),
+    sa.Column("finished_at", _TS, nullable=True),
+    _check_in("status", JobStatus),
 )
 
 
