@@ -55,6 +55,8 @@ with st.sidebar:
         st.markdown(f"**{ui.md(m.dataset.name)}** · {m.rows_used:,} rows  \n"
                     f"Overall {ui.badge(report.overall_status)}")
         st.caption(f"audited {ui.md(m.started_at)} in {m.duration_seconds:.0f} s")
+        if report.imported_from is not None:
+            st.caption(f":orange-badge[imported] from {ui.md(report.imported_from)}: not computed here")
 
 with auth.database_errors():  # a corrupted or lost database: one line, not SQL
     nav.run()

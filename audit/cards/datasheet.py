@@ -107,7 +107,8 @@ def datasheet(report: Any, *, narrative: Narrative | None = None) -> Datasheet:
     m = r.manifest
     name = str(m.dataset.name)
     model = r.models.selected_label if r.models is not None else "a model"
-    sheet = Datasheet(title=f"Datasheet: {name}", subtitle=f"The dataset behind the audit of {model}",
+    sheet = Datasheet(title=f"Datasheet: {name}", subtitle=f"The dataset behind the audit of {model}"
+                      + (f" (imported from {r.imported_from}: not computed by this installation)" if r.imported_from else ""),
                       generated_at=str(m.started_at), sections=(), **_facts(r, answers))
     representation = r.fairness.representation if r.fairness is not None else {}
     sections = (

@@ -111,7 +111,7 @@ def build_model_card(report: Any, *, narrative: Narrative | None = None, review:
     started = str(m.started_at)
     return ModelCard(
         title=title,
-        subtitle=f"Model card from the responsible-AI audit of {m.dataset.name}",
+        subtitle=f"Model card from the responsible-AI audit of {m.dataset.name}" + _imported(r),
         generated_at=started or "unknown",
         sections=sections,
         model_name=title,
@@ -121,13 +121,21 @@ def build_model_card(report: Any, *, narrative: Narrative | None = None, review:
         narrative=n,
         metrics=tuple(metrics),
         datasets=_datasets(r),
-        limitations=(*n.caveats, *n.recommendations, *cs.caveat_findings(r)),
+        limitations=(*([_imported(r).strip(" ()")] if r.imported_from else []), *n.caveats, *n.recommendations,
+                     *cs.caveat_findings(r)),
         risks=(*n.ethical_considerations, *cs.ethics_findings(r)),
         scorecard=tuple((str(k), str(v.status)) for k, v in r.scorecard.items()),
         tradeoffs=(*_tradeoffs(perf), *fairness_tradeoffs(r.fairness), *privacy_tradeoffs(r)),
         review_status=review_status(rv),
         signoffs=tuple(f"{_or(d.reviewer)} ({d.date[:10]}, run {_or(d.run)})" for d in rv.approvals) if rv else (),
     )
+
+
+def _imported(r: AuditReport) -> str:
+    """The mark of a report read from someone's file: its verdicts were not computed by this installation."""
+    if r.imported_from is None:
+        return ""
+    return f" (imported from {r.imported_from}: its numbers and verdicts were not computed by this installation)"
 
 
 def _datasets(r: AuditReport) -> tuple[tuple[str, str, tuple[str, ...]], ...]:

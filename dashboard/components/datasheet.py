@@ -19,7 +19,7 @@ def render_groups(report: AuditReport) -> None:
                 "which was not computed in this audit.")
         return
     keys = list(fair.representation)
-    key = st.segmented_control("Grouping", keys, default=keys[0], key="datasheet_key") or keys[0] if keys else None
+    key = st.segmented_control("Grouping", keys, default=keys[0], format_func=md, key="datasheet_key") or keys[0] if keys else None
     if key is not None:
         chart(charts.representation_chart(fair, key))
         gap = fair.base_rate_gap.get(key, {})

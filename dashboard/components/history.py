@@ -103,8 +103,8 @@ def show_comparison(cmp: Any) -> None:
     m = st.columns(4)
     m[0].metric("Sections that differ", len(cmp.sections))
     m[1].metric("Metrics changed", len(deltas))
-    m[2].metric("Newly drifted features", len(cmp.newly_drifted), help=", ".join(cmp.newly_drifted) or None)
-    m[3].metric("No longer drifted", len(cmp.no_longer_drifted), help=", ".join(cmp.no_longer_drifted) or None)
+    m[2].metric("Newly drifted features", len(cmp.newly_drifted), help=ui.md(", ".join(cmp.newly_drifted)) or None)
+    m[3].metric("No longer drifted", len(cmp.no_longer_drifted), help=ui.md(", ".join(cmp.no_longer_drifted)) or None)
     if not cmp.sections:
         st.success("The two reports are identical.")
         return

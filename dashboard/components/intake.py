@@ -54,7 +54,7 @@ def sample_panel() -> PendingRun | None:
             config = forms.sample_config(quick=preset != "Full")
             key = state.audit_key(state.path_sha256(forms.SAMPLE_DATA), config)
         except AuditError as exc:
-            st.error(str(exc))
+            st.error(ui.md(exc))
             return None
         return PendingRun(config, str(forms.SAMPLE_DATA), None, key)
 
@@ -66,9 +66,10 @@ def open_report_panel() -> AuditReport | None:
             return None
         raw = up.getvalue()
         try:
-            report = AuditReport.from_json(raw)
+            # Someone else's file: marked imported, so every page and card says its verdicts were not computed here.
+            report = AuditReport.from_json(raw, imported_from=up.name)
         except AuditError as exc:
-            st.error(str(exc))
+            st.error(ui.md(exc))
             return None
         if st.button("Open this report", key="open_report"):
             state.set_current(report, state.report_key_of_json(raw))
@@ -90,7 +91,7 @@ def upload_panel() -> PendingRun | None:
         try:
             frame = state.read_table(sha, up.name, DataOptions().max_file_mb, raw)
         except AuditError as exc:
-            st.error(str(exc))
+            st.error(ui.md(exc))
             return None
         st.caption(f"{ui.md(up.name)}: {len(frame):,} rows × {frame.shape[1]} columns")
         with st.expander("Preview (first 20 rows)"):
@@ -107,7 +108,7 @@ def upload_panel() -> PendingRun | None:
         try:
             inferred = state.infer_schema(sha, up.name, target, tuple(sensitive), frame)
         except AuditError as exc:
-            st.error(str(exc))
+            st.error(ui.md(exc))
             return None
         data_opts = _schema_editor(inferred, key=f"schema_{sha[:12]}_{state.bytes_sha256(repr((target, sensitive)).encode())[:8]}")
         choice = model_picker([c for c in others if c not in sensitive], key=sha[:12])
@@ -120,7 +121,7 @@ def upload_panel() -> PendingRun | None:
             try:
                 config = config.replace(model=UserModelOptions(**choice.options))
             except AuditError as exc:
-                st.error(str(exc))
+                st.error(ui.md(exc))
                 return None
         cur_raw = cur.getvalue() if cur is not None else None
         key = state.audit_key(sha, config, (state.bytes_sha256(cur_raw) if cur_raw is not None else "") + choice.fingerprint)
@@ -198,6 +199,6 @@ def _options_form(target: str, sensitive: list[str], data_opts: dict[str, Any], 
         config = forms.build_config(target=target, sensitive=sensitive, sections=sections, seed=int(seed), data=data,
                                     models={"cv_folds": int(folds)}, section_options=section_opts)
     except AuditError as exc:
-        st.error(str(exc))
+        st.error(ui.md(exc))
         return None
     return config

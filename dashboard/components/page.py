@@ -56,7 +56,19 @@ def require_report() -> AuditReport:
         st.info("No audit yet. Run one on the sample or your own data first.")
         st.page_link(START_PAGE, label="New audit", icon=":material/play_arrow:")
         st.stop()
+    imported_banner(report)
     return report
+
+
+def imported_banner(report: AuditReport) -> None:
+    """The mark of a report opened from a file: its verdicts were not computed by this installation."""
+    if report.imported_from is not None:
+        st.warning(imported_note(report), icon=":material/upload_file:")
+
+
+def imported_note(report: AuditReport) -> str:
+    return (f"Imported from {md(report.imported_from)}: this report was opened from a file, so its "
+            "numbers and verdicts were not computed here. Re-run the audit to check them.")
 
 
 def require_section(report: AuditReport, name: str) -> Any:

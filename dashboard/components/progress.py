@@ -117,7 +117,7 @@ def run_audit_with_progress(config: AuditConfig, data: Any, *, current: Any = No
                 report = run(config, data, current=current, progress=board)
         except AuditError as exc:
             status.update(label="The audit stopped: fix the input and run it again", state="error", expanded=True)
-            st.error(str(exc))
+            st.error(md(exc))
             return None
         board.draw()
         status.update(label=f"Audit finished in {report.manifest.duration_seconds:.1f} s", state="complete", expanded=False)

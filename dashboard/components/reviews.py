@@ -107,7 +107,12 @@ def load(store: Any, user: Any, audit_id: int) -> AuditRecord:
 
 
 def header(rec: AuditRecord) -> None:
-    st.header(f"Audit #{rec.id}: {rec.dataset_name}")
+    st.header(f"Audit #{rec.id}: {ui.md(rec.dataset_name)}")
+    if '"imported_from"' in rec.report_json:  # cheap pre-check; the parse confirms
+        imported = json.loads(rec.report_json).get("imported_from")
+        if imported:
+            st.warning(f"Imported from {ui.md(imported)}: this run was opened from a file, so its numbers and "
+                       "verdicts were not computed here.", icon=":material/upload_file:")
     st.markdown(f"Status :blue-badge[{rc.status_label(rec.status)}] · author **{ui.md(rec.author)}** · "
                 f"run {rec.run} of {rec.latest_run} · saved {ui.md(rec.created_at)}")
     shown = state.current_key() or ""

@@ -52,7 +52,7 @@ def model_picker(columns: list[str], *, key: str) -> ModelChoice | None:
         try:
             file = read_model_file(up.getvalue(), name=up.name, max_file_mb=UserModelOptions().max_file_mb)
         except AuditError as exc:
-            st.error(str(exc))
+            st.error(md(exc))
             return None
         opts["path"] = up.name
         st.caption(f"Audited model: {md(up.name)} ({file.format}, sha256 {file.sha256[:12]}…)")
@@ -64,6 +64,6 @@ def model_picker(columns: list[str], *, key: str) -> ModelChoice | None:
     try:
         UserModelOptions(**opts)
     except AuditError as exc:
-        st.error(str(exc))
+        st.error(md(exc))
         return None
     return ModelChoice(opts, file)

@@ -16,7 +16,7 @@ c = st.columns(4)
 c[0].metric("Rows in the file", f"{m.dataset.rows:,}")
 c[1].metric("Rows audited", f"{m.rows_used:,}", help="a seeded sample" if m.sampled else "every row")
 c[2].metric("Features", len(m.features))
-c[3].metric("Task", m.task, help=f"positive class: {m.positive_label}" if m.positive_label is not None else None)
+c[3].metric("Task", m.task, help=f"positive class: {ui.md(m.positive_label)}" if m.positive_label is not None else None)
 st.caption(f"File sha256 {m.dataset.sha256}" + (f" · current data: {ui.md(m.current_dataset.name)}, "
                                                 f"{m.current_dataset.rows:,} rows" if m.current_dataset else ""))
 for w in m.warnings:

@@ -14,8 +14,8 @@ st.caption(f"{ui.md(dr.comparison)}: {dr.n_reference:,} reference rows ({ui.md(d
            f"{dr.n_current:,} current rows ({ui.md(dr.current_source)})"
            + (f" · simulated shift {ui.md(dr.simulated_shift)}" if dr.simulated_shift else ""))
 c = st.columns(3)
-c[0].metric("Features drifted", f"{data.n_drifted} of {data.n_features}", help=f"{data.correction}-adjusted p < {data.alpha} and effect above threshold")
-c[1].metric("Domain classifier AUC", ui.fmt(data.domain.auc.value) if data.domain else "n/a", help=data.domain_note or "0.5: indistinguishable")
+c[0].metric("Features drifted", f"{data.n_drifted} of {data.n_features}", help=f"{ui.md(data.correction)}-adjusted p < {data.alpha} and effect above threshold")
+c[1].metric("Domain classifier AUC", ui.fmt(data.domain.auc.value) if data.domain else "n/a", help=ui.md(data.domain_note) if data.domain_note else "0.5: indistinguishable")
 if dr.prediction is not None:
     c[2].metric("Prediction drift", "yes" if dr.prediction.drifted else "no",
                 help=f"{dr.prediction.test} p = {dr.prediction.p_value_adjusted:.2g}, against {dr.prediction_reference}")

@@ -19,7 +19,7 @@ if fr.per_class:  # multiclass: one class at a time, one-vs-rest; the worst clas
     st.caption(f"Rates below are for predicting {ui.md(label)} or not. fairlearn's mitigations support binary targets only and were not run.")
 
 keys = list(fr.keys)
-key = st.segmented_control("Groups by", keys, default=keys[0], key="fair_key") or keys[0]
+key = st.segmented_control("Groups by", keys, default=keys[0], format_func=ui.md, key="fair_key") or keys[0]
 dis = fr.disparities_adequate.get(key, {})
 c = st.columns(4)
 for col, name in zip(c, [n for n in charts.disparity_names(fr, key) if n.endswith("difference")][:2]):
@@ -29,7 +29,7 @@ for col, name in zip(c, [n for n in charts.disparity_names(fr, key) if n.endswit
 ff = fr.four_fifths.get(key)
 if ff is not None:
     c[2].metric("Four-fifths rule", "passes" if ff.passes else "fails",
-                help=f"lowest ratio {ff.lowest_ratio:.2f} ({ff.lowest_group} vs {ff.reference_group})")
+                help=f"lowest ratio {ff.lowest_ratio:.2f} ({ui.md(ff.lowest_group)} vs {ui.md(ff.reference_group)})")
 c[3].metric("Proxy features", str(len(fr.flagged_proxies())), help="see the Data page")
 
 held = charts.group_metric_names(fr, key)

@@ -18,7 +18,7 @@ current = state.narrative_fields(key) or {t: dict(opts.get(t, {})) for t in ("mo
 try:
     narrative = Narrative.from_dict(current)
 except AuditError as exc:  # a bad [modelcard] table in the audit's config
-    st.error(str(exc))
+    st.error(ui.md(exc))
     narrative = Narrative()
 review = reviews.review_summary_for(key)
 bundle = state.model_card(key, json.dumps(narrative.to_dict(), sort_keys=True), json.dumps(review or {}, sort_keys=True), report)
@@ -58,7 +58,7 @@ def edit() -> None:
         try:
             state.set_narrative_fields(key, Narrative.from_dict(values).to_dict())
         except AuditError as exc:
-            st.error(str(exc))
+            st.error(ui.md(exc))
         else:
             st.rerun()
 

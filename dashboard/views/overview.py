@@ -16,7 +16,7 @@ for i, area in enumerate(registry.active().scorecard_areas):
     with row[i % 3].container(border=True, height="stretch"):
         st.markdown(f"#### {ui.area_label(area)} {ui.badge(v.status if v else None)}")
         for label, value, help in ui.headlines(report, area):
-            st.metric(label, value, help=help)
+            st.metric(ui.md(label), value, help=ui.md(help) if help else None)
         if v is None:
             t = ui.section_timing(report, area)
             lead = "Not run" if t and t.status == "not run" else "Not computed"
@@ -29,8 +29,8 @@ with st.expander("How this audit ran: timings, warnings, configuration"):
     ui.table([{"step": t.name, "status": t.status, "seconds": round(t.seconds, 2), "note": t.message} for t in m.timings])
     for w in m.warnings:
         st.warning(ui.md(w))
-    st.caption(f"seed {m.seed} · Python {m.python} · tool {m.tool_version} · "
-               + " · ".join(f"{k} {v}" for k, v in m.libraries.items()))
+    st.caption(ui.md(f"seed {m.seed} · Python {m.python} · tool {m.tool_version} · "
+                     + " · ".join(f"{k} {v}" for k, v in m.libraries.items())))
     st.json(dict(m.config), expanded=False)
 st.download_button("Download the report (JSON)", data=lambda: report.to_json(), file_name="report.json",
                    mime="application/json", icon=":material/download:")

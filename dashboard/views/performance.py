@@ -14,7 +14,7 @@ ui.verdict(perf.verdict)
 
 k = perf.primary_metric
 c = st.columns(4)
-c[0].metric(f"{ui.metric_name(k)} (test)", ui.fmt(perf.metrics[k].value),
+c[0].metric(f"{ui.md(ui.metric_name(k))} (test)", ui.fmt(perf.metrics[k].value),
             help=f"{perf.confidence:.0%} CI [{ui.fmt(perf.metrics[k].low)}, {ui.fmt(perf.metrics[k].high)}]")
 c[1].metric("Dummy baseline", ui.fmt(perf.baseline_primary))
 c[2].metric("Train - test gap", ui.fmt(perf.train_test_gap))
@@ -26,7 +26,7 @@ ui.table([{"metric": ui.metric_name(name), "test": mc.value, f"CI low ({perf.con
          column_config={c: st.column_config.NumberColumn(format="%.3f") for c in ("test", f"CI low ({perf.confidence:.0%})", "CI high", "train")})
 decision = (f"{len(perf.classes)} classes, the most probable is predicted" if perf.classes
             else f"decision threshold {perf.decision_threshold:g}")
-st.caption(f"Audited model: {models.selected_label if models else perf.model} · {perf.n_test:,} test rows · "
+st.caption(f"Audited model: {ui.md(models.selected_label if models else perf.model)} · {perf.n_test:,} test rows · "
            f"{perf.n_bootstrap:,} bootstrap resamples · {decision}.")
 
 

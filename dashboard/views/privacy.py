@@ -12,11 +12,11 @@ ui.verdict(pv.verdict)
 audited = pv.audited
 c = st.columns(3)
 c[0].metric("Training rows", f"{pv.n_train:,}", help=f"of {pv.n_train_available:,} available; {pv.epochs} epochs, batch {pv.batch_size}")
-c[1].metric("delta", f"{pv.delta:g}", help=pv.delta_rule)
+c[1].metric("delta", f"{pv.delta:g}", help=ui.md(pv.delta_rule))
 if audited is not None and audited.membership:
     worst = max(audited.membership, key=lambda a: a.auc.value)
     c[2].metric("Membership attack AUC on the audited model", ui.fmt(worst.auc.value),
-                help=f"{worst.attack}: {pv.confidence:.0%} CI [{ui.fmt(worst.auc.low)}, {ui.fmt(worst.auc.high)}]")
+                help=f"{ui.md(worst.attack)}: {pv.confidence:.0%} CI [{ui.fmt(worst.auc.low)}, {ui.fmt(worst.auc.high)}]")
 for note in pv.notes:
     st.caption(ui.md(note))
 
@@ -30,7 +30,7 @@ pick = st.selectbox("Membership-inference ROC of", labels, index=0, key="privacy
 ui.chart(charts.membership_roc_chart(pv, labels.index(pick)))
 attrs = sorted({g.attribute for m in pv.models for g in m.groups})
 if attrs:
-    attr = st.segmented_control("Groups of", attrs, default=attrs[0], key="privacy_attr") or attrs[0]
+    attr = st.segmented_control("Groups of", attrs, default=attrs[0], format_func=ui.md, key="privacy_attr") or attrs[0]
     ui.chart(charts.group_accuracy_chart(pv, attr))
 
 ui.table([{"model": charts.model_label(m), "target epsilon": m.target_epsilon, "epsilon spent": m.epsilon_spent,

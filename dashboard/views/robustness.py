@@ -11,11 +11,11 @@ rb = ui.require_section(report, "robustness")
 ui.verdict(rb.verdict)
 th = dict(rb.thresholds)
 c = st.columns(3)
-c[0].metric(f"Clean {ui.metric_name(rb.metric)}", ui.fmt(rb.clean_metric), help=f"{rb.n_rows:,} test rows")
+c[0].metric(f"Clean {ui.md(ui.metric_name(rb.metric))}", ui.fmt(rb.clean_metric), help=f"{rb.n_rows:,} test rows")
 att = rb.attacks.decision_based or rb.attacks.gradient
-c[1].metric("Attack success (any budget)", f"{att.success_rate:.0%}" if att else "n/a", help=rb.attacks.note or None)
+c[1].metric("Attack success (any budget)", f"{att.success_rate:.0%}" if att else "n/a", help=ui.md(rb.attacks.note) if rb.attacks.note else None)
 c[2].metric("Decisions flipped by a sensitive value", f"{max((f.flip_rate for f in rb.flip_tests), default=0):.1%}",
-            help=rb.flip_definition)
+            help=ui.md(rb.flip_definition))
 
 
 def perturbations() -> None:
