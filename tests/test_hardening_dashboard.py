@@ -105,3 +105,46 @@ def test_a_corrupted_database_is_one_line_on_history(tmp_path, monkeypatch):
     errors = [e.value for e in at.error]
     assert len(errors) == 1 and "cannot" in errors[0] and "malformed" in errors[0], errors
     assert "SELECT" not in errors[0] and "\n" not in errors[0] and "sqlalche.me" not in errors[0]
+
+
+# -- item 15: CSV downloads ---------------------------------------------------------------------
+
+
+def test_the_built_in_dataframe_export_is_off():
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["client"]["disableDataExport"] is True
+
+
+def test_table_csv_neutralises_formula_prefixes_in_cells_and_headers():
+    import csv
+    import io
+
+    import pandas as pd
+
+    from dashboard.components.text import table_csv
+
+    frame = pd.DataFrame({"=cmd|' /C calc'!A0": ["=HYPERLINK(\"http://evil\",\"x\")", "+1+1", "-2+3", "@SUM(A1)",
+                                                  "\t=1", "\r=1", "plain", None],
+                          "score": [-0.5, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]})
+    rows = list(csv.reader(io.StringIO(table_csv(frame))))
+    assert rows[0] == ["'=cmd|' /C calc'!A0", "score"]
+    assert [r[0] for r in rows[1:]] == ["'=HYPERLINK(\"http://evil\",\"x\")", "'+1+1", "'-2+3", "'@SUM(A1)",
+                                        "'\t=1", "'\r=1", "plain", ""]
+    assert rows[1][1] == "-0.5"  # numbers stay numbers
+
+
+def test_tables_with_user_values_offer_the_escaped_download():
+    from tests.test_hardening_markup import _hostile_report  # the real pipeline on hostile names
+
+    report = _hostile_report(("performance", "fairness"), n=300)
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    from dashboard import state
+
+    at.session_state[state.REPORT] = report
+    at.session_state[state.REPORT_KEY] = "hostile"
+    at.run()
+    for page, name in (("fairness", "fairness_groups.csv"), ("datasheet", "columns.csv")):
+        at.switch_page(f"views/{page}.py").run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert at.get("download_button"), page
+        assert any(b.proto.id and f"csv_{name}" in b.proto.id for b in at.get("download_button")), page

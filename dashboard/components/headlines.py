@@ -8,7 +8,7 @@ from typing import Any
 from audit.report import AuditReport
 from dashboard.charts.base import metric_name
 from dashboard.charts.fairness import disparity_name
-from dashboard.components.text import fmt
+from dashboard.components.text import fmt, md
 
 
 def headlines(report: AuditReport, area: str) -> list[tuple[str, str, str | None]]:
@@ -38,7 +38,8 @@ def _perf_headlines(report: AuditReport, p: Any) -> list[tuple[str, str, str | N
 
 def _explain_headlines(report: AuditReport, e: Any) -> list[tuple[str, str, str | None]]:
     top = sorted(e.importance, key=lambda f: f.rank)[:1]
-    out = [("Top feature", top[0].feature if top else "n/a", f"largest mean |SHAP| over {e.n_explained:,} rows")]
+    # A metric's value is Markdown too: the feature name is escaped here, where it is known to be text.
+    out = [("Top feature", md(top[0].feature) if top else "n/a", f"largest mean |SHAP| over {e.n_explained:,} rows")]
     out.append(("Sensitive in the top 5", str(len(e.sensitive_in_top_k)), ", ".join(e.sensitive_in_top_k) or None))
     return out
 

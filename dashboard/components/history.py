@@ -43,7 +43,7 @@ def filtered_list(store: Any, user: Any) -> tuple[AuditSummary, ...]:
     audits = store.list_audits(user=user, dataset=dataset, status=status, author=author)
     st.caption(f"{len(audits)} of {len(everything)} audits.")
     if audits:
-        ui.table(rc.audit_rows(audits))
+        ui.table(rc.audit_rows(audits), download="audits.csv")
     return audits
 
 

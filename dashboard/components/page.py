@@ -16,7 +16,7 @@ from audit.verdict import Verdict
 from dashboard import state
 from dashboard.components.links import copy_link
 from dashboard.components.nav import START_PAGE, area_label
-from dashboard.components.text import badge, md
+from dashboard.components.text import badge, md, table_csv
 
 
 def verdict(v: Verdict, *, title: str = "Verdict") -> None:
@@ -27,10 +27,17 @@ def verdict(v: Verdict, *, title: str = "Verdict") -> None:
 
 
 
-def table(rows: Sequence[Mapping[str, Any]] | pd.DataFrame, **kw: Any) -> None:
-    """A read-only table (user strings are safe in st.dataframe)."""
+def table(rows: Sequence[Mapping[str, Any]] | pd.DataFrame, *, download: str | None = None, **kw: Any) -> None:
+    """A read-only table (user strings are safe in st.dataframe).
+
+    ``download``: a file name; the table is offered as CSV with formula prefixes neutralised
+    (Streamlit's own toolbar export is off: ``client.disableDataExport`` in .streamlit/config.toml).
+    """
     df = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
     st.dataframe(df, hide_index=True, **kw)
+    if download:
+        st.download_button("Download this table (CSV)", data=lambda: table_csv(df), file_name=download, mime="text/csv",
+                           icon=":material/download:", type="tertiary", key=f"csv_{download}", on_click="ignore")
 
 
 def chart(fig: Any, **kw: Any) -> None:

@@ -10,6 +10,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pandas as pd
+
+from audit.cards.datasheet import csv_safe
+
 _BADGE = {"pass": ("green", ":material/check_circle:"), "warn": ("orange", ":material/warning:"), "fail": ("red", ":material/cancel:")}
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
 
@@ -17,6 +21,18 @@ _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
 def md(text: Any) -> str:
     """Escape user text for st.markdown (no emphasis, links, HTML, LaTeX or emoji shortcodes)."""
     return _MD_SPECIAL.sub(r"\\\1", str(text)).replace("\n", " ")
+
+
+def table_csv(frame: pd.DataFrame) -> str:
+    """A table as CSV that a spreadsheet opens safely: every text cell and header neutralised with
+    :func:`audit.cards.datasheet.csv_safe` (``=``, ``+``, ``-``, ``@``, tab, CR get a leading ``'``)."""
+    out = frame.copy()
+    out.columns = [csv_safe(str(c)) for c in frame.columns]
+    for i in range(out.shape[1]):
+        col = out.iloc[:, i]
+        if not (pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col)):
+            out.isetitem(i, col.astype(object).map(csv_safe))
+    return out.to_csv(index=False, lineterminator="\r\n")  # RFC 4180; with "\n" alone a CR in a cell went unquoted
 
 
 def badge(status: str | None) -> str:

@@ -16,7 +16,7 @@ c = st.columns(4)
 c[0].metric("Rows in the file", f"{m.dataset.rows:,}")
 c[1].metric("Rows audited", f"{m.rows_used:,}", help="a seeded sample" if m.sampled else "every row")
 c[2].metric("Features", len(m.features))
-c[3].metric("Task", m.task, help=f"positive class: {ui.md(m.positive_label)}" if m.positive_label is not None else None)
+c[3].metric("Task", ui.md(m.task), help=f"positive class: {ui.md(m.positive_label)}" if m.positive_label is not None else None)
 st.caption(f"File sha256 {m.dataset.sha256}" + (f" · current data: {ui.md(m.current_dataset.name)}, "
                                                 f"{m.current_dataset.rows:,} rows" if m.current_dataset else ""))
 for w in m.warnings:
@@ -25,7 +25,7 @@ for w in m.warnings:
 st.subheader("Schema")
 ui.table([{"column": s.name, "type": s.kind, "role": s.role, "missing": s.missing,
            "missing %": round(100 * s.missing / m.rows_used, 2) if m.rows_used else 0.0,
-           "unique": s.unique, "why excluded": s.reason or ""} for s in m.schema])
+           "unique": s.unique, "why excluded": s.reason or ""} for s in m.schema], download="columns.csv")
 if any(s.missing for s in m.schema):
     ui.chart(charts.missingness_chart(m.schema, m.rows_used))
 else:

@@ -28,7 +28,7 @@ def features_view() -> None:
     ui.chart(charts.distribution_chart(data.features[pick]))
     ui.table([{"feature": f.feature, "test": f.test, "adjusted p": f.p_value_adjusted, "effect": f.effect_metric,
                "effect size": f.effect_size, "threshold": f.effect_threshold, "drifted": f.drifted, "PSI": f.psi,
-               "missing ref": f.missing_reference, "missing cur": f.missing_current} for f in data.features])
+               "missing ref": f.missing_reference, "missing cur": f.missing_current} for f in data.features], download="drift_features.csv")
 
 
 def domain_view() -> None:

@@ -11,7 +11,7 @@ ui.header(report, "Explanations", "explanations")
 ex = ui.require_section(report, "explanations")
 ui.verdict(ex.verdict)
 c = st.columns(4)
-c[0].metric("Explainer", ex.explainer, help=ui.md(f"{ex.sample_strategy}; background {ex.n_background}; output {ex.output_space}"))
+c[0].metric("Explainer", ui.md(ex.explainer), help=ui.md(f"{ex.sample_strategy}; background {ex.n_background}; output {ex.output_space}"))
 c[1].metric("Rows explained", f"{ex.n_explained:,}", help=f"of {ex.n_test:,} test rows")
 c[2].metric("Additivity error (max)", f"{ex.additivity.max_abs_error:.1e}", help=f"tolerance {ex.additivity.tolerance:g}, against {ui.md(ex.additivity.compared_with)}")
 c[3].metric("Surrogate fidelity", ui.fmt(ex.surrogate.fidelity), help=f"{ui.md(ex.surrogate.fidelity_metric)}; a constant guess scores {ui.fmt(ex.surrogate.baseline_fidelity)}")
@@ -55,7 +55,7 @@ def groups_view() -> None:
     for gap in ex.group_gaps:
         ui.chart(charts.group_gap_chart(gap))
     ui.table([{"attribute": g.attribute, "group": g.group, "rows": g.n, "small": g.small, "mean output": g.mean_output}
-              for g in ex.by_group])
+              for g in ex.by_group], download="explanation_groups.csv")
 
 
 def rules_view() -> None:
@@ -63,7 +63,7 @@ def rules_view() -> None:
     st.markdown(f"**Error cohorts** (overall {ui.md(ex.errors.error_metric.replace('_', ' '))} "
                 f"{ui.fmt_ci(ex.errors.overall.value, ex.errors.overall.low, ex.errors.overall.high)})")
     ui.table([{"cohort": co.description, "method": co.method, "rows": co.size, "error": co.error.value, "CI low": co.error.low,
-               "CI high": co.error.high, "vs overall": co.versus_overall} for co in (*ex.errors.tree_cohorts, *ex.errors.cluster_cohorts)])
+               "CI high": co.error.high, "vs overall": co.versus_overall} for co in (*ex.errors.tree_cohorts, *ex.errors.cluster_cohorts)], download="error_cohorts.csv")
 
 
 ui.lazy_tabs({"Global": global_view, "Beeswarm": beeswarm_view, "One row": row_view, "Dependence": dependence_view, "Groups": groups_view,

@@ -38,7 +38,7 @@ pick = st.multiselect("Metrics", held, default=preferred, format_func=charts.dis
 ui.chart(charts.group_metrics_chart(fr, key, pick or preferred))
 ui.table([{"group": r.group, "test rows": r.count, "adequate": r.adequate,
            **{charts.GROUP_METRICS.get(m, m): ui.fmt_ci(iv.value, iv.low, iv.high) for m, iv in r.metrics.items()}}
-          for r in fr.groups[key]])
+          for r in fr.groups[key]], download="fairness_groups.csv")
 for group, why in fr.excluded_groups.get(key, {}).items():
     st.caption(f"{ui.md(group)}: {ui.md(why)}")
 

@@ -44,7 +44,7 @@ def flip_tests() -> None:
 def edge_cases() -> None:
     ec = rb.edge_cases
     ui.table([{"feature": s.feature, "slice": s.slice, "threshold": s.threshold, "rows": s.n, ui.metric_name(ec.metric): s.metric,
-               "gap vs overall": s.gap} for s in ec.slices])
+               "gap vs overall": s.gap} for s in ec.slices], download="robustness_edge_slices.csv")
     for what, why in ec.skipped.items():
         st.caption(f"{ui.md(what)}: {ui.md(why)}")
 
