@@ -241,7 +241,9 @@ def test_open_a_saved_report(app_report):
     at.run()
     at.button(key="open_report").click().run()
     _no_exception(at)
-    assert at.session_state[state.REPORT] == app_report
+    opened = at.session_state[state.REPORT]  # the same report, marked as opened from a file
+    assert opened.imported_from == "report.json"
+    assert opened == AuditReport.from_json(app_report.to_json(), imported_from="report.json")
     at2 = _app().run()
     at2.file_uploader(key="upload_report").upload("report.json", b'{"not": "a report"}', "application/json")
     at2.run()

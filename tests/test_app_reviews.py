@@ -207,7 +207,7 @@ def test_save_with_narrative_then_submit(store, reports):
     assert rec.report_json == report.to_json() and rec.status == "draft" and rec.author == "alice"
     assert json.loads(rec.model_card_json) == {"modelcard": {"model_name": "Credit scorer"}}
     assert "Save the current audit" not in _texts(at)
-    assert f"Audit #{summary.id}: credit.csv" in _texts(at)
+    assert f"Audit #{summary.id}: {md('credit.csv')}" in _texts(at)
 
     at.button(key="submit_review").click().run()
     _ok(at)
@@ -371,7 +371,7 @@ def test_opening_a_past_audit_makes_it_current_on_every_page(store, reports):
     perf = reports["loans"].performance
     assert any(m.value == f"{perf.baseline_primary:.3f}" for m in at.metric)
     _page(at, "reviews")
-    assert f"Audit #{saved.id}: loans.csv" in _texts(at)
+    assert f"Audit #{saved.id}: {md('loans.csv')}" in _texts(at)
     assert "earlier run" in _texts(at)
 
     _open_from_history(at, saved.id)  # the latest run by default
@@ -412,7 +412,8 @@ def test_two_sessions_do_not_share_uploads_or_the_current_report(store, reports)
     mine.run()
     mine.button(key="open_report").click().run()
     _ok(mine)
-    assert mine.session_state[state.REPORT] == reports["credit1"]
+    opened = AuditReport.from_json(reports["credit1"].to_json(), imported_from="report.json")  # marked imported
+    assert mine.session_state[state.REPORT] == opened
     _page(mine, "start")
     mine.file_uploader(key="upload_data").upload("private.csv", make_synthetic(50, seed=9).to_csv().encode(), "text/csv")
     mine.run()
@@ -430,7 +431,7 @@ def test_two_sessions_do_not_share_uploads_or_the_current_report(store, reports)
     _page(theirs, "history")
     assert any("No audit has been saved yet" in i.value for i in theirs.info)
     _page(mine, "overview")
-    assert mine.session_state[state.REPORT] == reports["credit1"]  # and hers is still hers
+    assert mine.session_state[state.REPORT] == opened  # and hers is still hers
 
 
 # -- the pure tables and figure -----------------------------------------------------------
