@@ -18,7 +18,7 @@ c[0].metric("Features drifted", f"{data.n_drifted} of {data.n_features}", help=f
 c[1].metric("Domain classifier AUC", ui.fmt(data.domain.auc.value) if data.domain else "n/a", help=ui.md(data.domain_note) if data.domain_note else "0.5: indistinguishable")
 if dr.prediction is not None:
     c[2].metric("Prediction drift", "yes" if dr.prediction.drifted else "no",
-                help=f"{dr.prediction.test} p = {dr.prediction.p_value_adjusted:.2g}, against {dr.prediction_reference}")
+                help=f"{ui.md(dr.prediction.test)} p = {dr.prediction.p_value_adjusted:.2g}, against {ui.md(dr.prediction_reference)}")
 
 def features_view() -> None:
     ui.chart(charts.feature_drift_chart(data))
