@@ -85,6 +85,10 @@ class StoreBase:
             try:
                 with self._tx(write=False) as conn:
                     problems = trail.open_problems(conn)
+            except StoreError as err:
+                self._engine.dispose()
+                raise StoreError(f"cannot open the audit database {self.location}: {err}; restore it from a "
+                                 "backup or choose another path") from err
             except BaseException:
                 self._engine.dispose()
                 raise
@@ -126,7 +130,8 @@ class StoreBase:
                 yield conn
         except exc.IntegrityError as err:
             raise StoreError(f"the database refused the change: {str(err.orig).splitlines()[0]}") from err
-        except (exc.OperationalError, exc.InternalError) as err:
+        except exc.DBAPIError as err:
+            # OperationalError, InternalError, and DatabaseError for a damaged file ("malformed").
             raise StoreError(f"the audit database could not be used: {str(err.orig).splitlines()[0]}") from err
 
     def _current(self, conn: sa.Connection, user: User | None) -> User:

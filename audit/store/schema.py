@@ -423,8 +423,15 @@ def open_database(url_or_path: str | os.PathLike[str] | None, *, busy_timeout_s:
             raw = engine.raw_connection()
             try:
                 raw.driver_connection.execute("PRAGMA journal_mode = WAL")
+                # A damaged page would otherwise surface later as a raw error mid-page; quick_check
+                # reads every page once (O(size), a fraction of a second for a typical store).
+                verdict = raw.driver_connection.execute("PRAGMA quick_check").fetchone()[0]
             finally:
                 raw.close()
+            if verdict != "ok":
+                raise StoreError(f"cannot open the audit database {where}: the file is corrupted (SQLite's "
+                                 f"integrity check: {str(verdict).splitlines()[0]}); restore it from a backup "
+                                 "or choose another path")
     except exc.SQLAlchemyError as err:
         engine.dispose()
         reason = _reason(err)
