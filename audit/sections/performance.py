@@ -200,6 +200,38 @@ def _regression_point(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
     return {"mae": mean_absolute_error(y, p), "rmse": float(np.sqrt(mean_squared_error(y, p))), "r2": r2_score(y, p)}
 
 
+def _metric_forms(trained: TrainedModels, y: np.ndarray, p: np.ndarray, thr: float, bins: int) -> tuple[dict, dict, Callable, str]:
+    """The task's metrics on test and train, their weighted (bootstrap) form on test, and the primary metric."""
+    task = trained.task
+    p_tr = trained.score(trained.X_train)
+    if task == "binary":
+        point = _binary_point(trained.y_test, p, thr, bins)
+        train_point = _binary_point(trained.y_train, p_tr, thr, bins)
+        return point, train_point, lambda W: _binary_weighted(y, p, W, thr, bins), "roc_auc"
+    if task == "multiclass":
+        classes = trained.classes
+        P, yc = trained.proba(trained.X_test), trained.y_test
+        point = mc.multiclass_point(yc, P, classes, bins)
+        train_point = mc.multiclass_point(trained.y_train, trained.proba(trained.X_train), classes, bins)
+        return point, train_point, lambda W: mc.multiclass_weighted(yc, P, classes, W, bins), "roc_auc"
+    point = _regression_point(y, p)
+    train_point = _regression_point(trained.y_train.astype(float), p_tr)
+    return point, train_point, lambda W: _regression_weighted(y, p, W), "r2"
+
+
+def _binary_tables(y_int: np.ndarray, y: np.ndarray, p: np.ndarray, thr: float, bins: int) -> tuple[tuple, tuple]:
+    """The confusion matrix at the threshold and the reliability curve on equal-width bins."""
+    cm = tuple(tuple(int(x) for x in row) for row in confusion_matrix(y_int, (p >= thr).astype(int), labels=[0, 1]))
+    b = _bin_index(p, bins)
+    rel = []
+    for i in range(bins):
+        m = b == i
+        rel.append(ReliabilityBin(lower=i / bins, upper=(i + 1) / bins, count=int(m.sum()),
+                                  mean_predicted=float(p[m].mean()) if m.any() else float("nan"),
+                                  observed_rate=float(y[m].mean()) if m.any() else float("nan")))
+    return cm, tuple(rel)
+
+
 def audit_performance(
     trained: TrainedModels,
     *,
@@ -225,25 +257,10 @@ def audit_performance(
     task = trained.task
     y = trained.y_test.astype(np.float64)
     p = trained.score(trained.X_test)
-    p_tr = trained.score(trained.X_train)
     thr = trained.report.decision_threshold
-    if task == "binary":
-        point = _binary_point(trained.y_test, p, thr, opts.calibration_bins)
-        train_point = _binary_point(trained.y_train, p_tr, thr, opts.calibration_bins)
-        weighted = lambda W: _binary_weighted(y, p, W, thr, opts.calibration_bins)  # noqa: E731
-        primary = "roc_auc"
-    elif task == "multiclass":
-        classes = trained.classes
-        P, yc = trained.proba(trained.X_test), trained.y_test
-        point = mc.multiclass_point(yc, P, classes, opts.calibration_bins)
-        train_point = mc.multiclass_point(trained.y_train, trained.proba(trained.X_train), classes, opts.calibration_bins)
-        weighted = lambda W: mc.multiclass_weighted(yc, P, classes, W, opts.calibration_bins)  # noqa: E731
-        primary = "roc_auc"
-    else:
-        point = _regression_point(y, p)
-        train_point = _regression_point(trained.y_train.astype(float), p_tr)
-        weighted = lambda W: _regression_weighted(y, p, W)  # noqa: E731
-        primary = "r2"
+    point, train_point, weighted, primary = _metric_forms(trained, y, p, thr, opts.calibration_bins)
+    if task == "multiclass":
+        classes, P, yc = trained.classes, trained.proba(trained.X_test), trained.y_test
     if progress:
         progress(0.1, f"bootstrapping {opts.bootstrap} resamples of {len(y)} test rows")
     samples: dict[str, list[np.ndarray]] = {k: [] for k in point}
@@ -253,18 +270,7 @@ def audit_performance(
     metrics = {k: bootstrap_estimate(v, samples[k], level=opts.confidence, n=len(y), resamples=opts.bootstrap) for k, v in point.items()}
     train_metrics = {k: float(v) for k, v in train_point.items()}
 
-    cm: tuple = ()
-    reliability: tuple = ()
-    if task == "binary":
-        cm = tuple(tuple(int(x) for x in row) for row in confusion_matrix(trained.y_test, (p >= thr).astype(int), labels=[0, 1]))
-        b = _bin_index(p, opts.calibration_bins)
-        rel = []
-        for i in range(opts.calibration_bins):
-            m = b == i
-            rel.append(ReliabilityBin(lower=i / opts.calibration_bins, upper=(i + 1) / opts.calibration_bins, count=int(m.sum()),
-                                      mean_predicted=float(p[m].mean()) if m.any() else float("nan"),
-                                      observed_rate=float(y[m].mean()) if m.any() else float("nan")))
-        reliability = tuple(rel)
+    cm, reliability = _binary_tables(trained.y_test, y, p, thr, opts.calibration_bins) if task == "binary" else ((), ())
     per_class: dict = {}
     train_per_class: dict = {}
     if task == "multiclass":

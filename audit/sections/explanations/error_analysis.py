@@ -24,6 +24,7 @@ from scipy import stats
 from sklearn.cluster import KMeans
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
+from audit.models.baselines import TrainedModels
 from audit.serial import ReportMixin
 from audit.stats import Estimate
 from audit.sections.explanations.surrogate import ReadableEncoder, leaf_conditions
@@ -176,3 +177,18 @@ def analyse_errors(
         n_tree_fit=len(err_fit), tree_max_depth=max_depth, min_cohort_size=min_cohort_size,
         tree_cohorts=tuple(sorted(tree_cohorts, key=key)), n_clusters=k, cluster_cohorts=tuple(sorted(cluster_cohorts, key=key)),
     )
+
+
+def error_cohorts(trained: TrainedModels, encoder: ReadableEncoder, pred_test: np.ndarray, *, max_depth: int,
+                  min_cohort_size: int, n_clusters: int, confidence: float, seed: int) -> ErrorAnalysis:
+    """:func:`analyse_errors` on the audited model: the tree fitted on validation errors, cohorts of test errors."""
+    clf = trained.task != "regression"
+    y_test = trained.y_test
+    pred_val = trained.predict(trained.X_val)
+    if clf:
+        err_val, err_test = (pred_val != trained.y_val).astype(float), (pred_test != y_test).astype(float)
+    else:
+        err_val, err_test = np.abs(pred_val - trained.y_val), np.abs(pred_test - y_test)
+    return analyse_errors(encoder, X_fit=trained.X_val, err_fit=err_val, X_test=trained.X_test, err_test=err_test, binary=clf,
+                          max_depth=max_depth, min_cohort_size=min_cohort_size, n_clusters=n_clusters,
+                          confidence=confidence, seed=seed)

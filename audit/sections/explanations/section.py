@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from audit.sections.explanations.error_analysis import Cohort, ErrorAnalysis, analyse_errors
+from audit.sections.explanations.error_analysis import Cohort, ErrorAnalysis, error_cohorts
 from audit.sections.explanations.multiclass import ClassShap, multiclass_views
 from audit.sections.explanations.permutation import PermutationFeature, PermutationImportance, permutation_scores, sample_rows
 from audit.serial import ReportMixin
@@ -274,6 +274,14 @@ def explain_model(
         return _explain(trained, opts, seed, progress or (lambda f, m: None))
 
 
+def _additivity(err: np.ndarray, output_space: str, tolerance: float) -> AdditivityCheck:
+    """Do the SHAP values of each row add up to its model output (within ``tolerance``)?"""
+    return AdditivityCheck(compared_with=_COMPARED_WITH[output_space], tolerance=tolerance,
+                           max_abs_error=float(err.max()) if len(err) else 0.0,
+                           mean_abs_error=float(err.mean()) if len(err) else 0.0, n_rows=len(err),
+                           passed=bool(len(err) == 0 or err.max() <= tolerance))
+
+
 def _explain(trained: TrainedModels, opts: ExplanationOptions, seed: int, say: Callable[[float, str], None]) -> ExplanationReport:
     t_all = time.perf_counter()
     timings: dict[str, float] = {}
@@ -296,11 +304,7 @@ def _explain(trained: TrainedModels, opts: ExplanationOptions, seed: int, say: C
                       features=features, explainer=opts.explainer, n_background=opts.background_size,
                       n_permutations=opts.agnostic_permutations, seed=seed)
     timings["shap"] = sh.seconds
-    err = sh.additivity_error
-    additivity = AdditivityCheck(compared_with=_COMPARED_WITH[sh.output_space], tolerance=opts.additivity_tolerance,
-                                 max_abs_error=float(err.max()) if len(err) else 0.0,
-                                 mean_abs_error=float(err.mean()) if len(err) else 0.0, n_rows=len(err),
-                                 passed=bool(len(err) == 0 or err.max() <= opts.additivity_tolerance))
+    additivity = _additivity(sh.additivity_error, sh.output_space, opts.additivity_tolerance)
     multi: dict = {}
     if task == "multiclass":
         pred_s = trained.predict(X_s)
@@ -338,14 +342,8 @@ def _explain(trained: TrainedModels, opts: ExplanationOptions, seed: int, say: C
 
     say(0.75, "error analysis: error tree and k-means cohorts")
     t = time.perf_counter()
-    pred_val = trained.predict(trained.X_val)
-    if clf:
-        err_val, err_test = (pred_val != trained.y_val).astype(float), (pred_test != y_test).astype(float)
-    else:
-        err_val, err_test = np.abs(pred_val - trained.y_val), np.abs(pred_test - y_test)
-    errors = analyse_errors(encoder, X_fit=trained.X_val, err_fit=err_val, X_test=X_test, err_test=err_test, binary=clf,
-                            max_depth=opts.error_tree_depth, min_cohort_size=opts.min_cohort_size,
-                            n_clusters=opts.n_clusters, confidence=opts.confidence, seed=seed)
+    errors = error_cohorts(trained, encoder, pred_test, max_depth=opts.error_tree_depth, min_cohort_size=opts.min_cohort_size,
+                           n_clusters=opts.n_clusters, confidence=opts.confidence, seed=seed)
     timings["errors"] = time.perf_counter() - t
 
     top = tuple(fi.feature for fi in imp[: opts.top_k] if fi.sensitive)

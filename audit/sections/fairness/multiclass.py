@@ -37,6 +37,7 @@ from audit.sections.fairness.metrics import (
     representation,
 )
 from audit.sections.fairness.mitigation import ModelVariant, _LABELS, skipped
+from audit.sections.fairness.rules import fairness_verdict
 from audit.serial import ReportMixin
 from audit.stats import Estimate, weighted_auc
 from audit.verdict import Verdict
@@ -84,7 +85,7 @@ def audit_multiclass(trained: TrainedModels, opts, seed: int, say: Callable[[flo
         yc, pc = (y == c).astype(float), (pred == c).astype(float)
         results[lab] = sec._group_results("binary", yc, pc, P[:, c], trained.groups_test, keys, rs, min_size, opts)
         g = results[lab]
-        verdicts[lab] = sec._verdict("binary", keys, g["disparities_adequate"], g["four_fifths"], g["excluded_groups"],
+        verdicts[lab] = fairness_verdict("binary", keys, g["disparities_adequate"], g["four_fifths"], g["excluded_groups"],
                                      g["adequate"], 0.0, opts)
     worst = max(classes, key=lambda lab: (_RANK[verdicts[lab].status], _largest_parity_gap(results[lab])))
     w = results[worst]

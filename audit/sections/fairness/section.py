@@ -39,8 +39,9 @@ from audit.serial import ReportMixin
 from audit.bounds import bounded
 from audit.errors import ConfigError
 from audit.models.baselines import TrainedModels
+from audit.sections.fairness.rules import FourFifths, fairness_verdict, four_fifths
 from audit.stats import Estimate, weighted_auc
-from audit.verdict import Verdict, decide
+from audit.verdict import Verdict
 from audit.threads import one_thread
 
 _PROXY_METRICS = ("cramers_v", "mutual_information", "auc")
@@ -130,23 +131,6 @@ class FairnessOptions(ReportMixin):
             raise ConfigError(f"fairness.expgrad_eps must be in (0, 1), got {self.expgrad_eps}")
         if self.expgrad_max_iter < 1:
             raise ConfigError(f"fairness.expgrad_max_iter must be at least 1, got {self.expgrad_max_iter}")
-
-
-@dataclass(frozen=True)
-class FourFifths(ReportMixin):
-    """The four-fifths rule on one grouping key, over adequately sized groups.
-
-    ``ratios`` maps each adequate group to its selection rate divided by the
-    ``reference_group``'s (the highest); the rule passes when all are at least ``threshold``.
-    """
-
-    threshold: float
-    reference_group: str
-    lowest_group: str
-    lowest_ratio: float
-    passes: bool
-    failing_groups: tuple[str, ...]
-    ratios: Mapping[str, float]
 
 
 @dataclass(frozen=True)
@@ -276,7 +260,7 @@ def _audit(trained: TrainedModels, opts: FairnessOptions, seed: int, say: Callab
                         max_rows=opts.mitigation_max_rows, eps=opts.expgrad_eps, max_iter=opts.expgrad_max_iter,
                         seed=int(ss[2].generate_state(1)[0]), progress=lambda f, m: say(0.45 + 0.55 * f, m))
 
-    verdict = _verdict(task, keys, g["disparities_adequate"], g["four_fifths"], g["excluded_groups"], g["adequate"], float(np.std(y)), opts)
+    verdict = fairness_verdict(task, keys, g["disparities_adequate"], g["four_fifths"], g["excluded_groups"], g["adequate"], float(np.std(y)), opts)
     say(1.0, "fairness done")
     return FairnessReport(
         task=task, model=trained.selected, sensitive=tuple(ds.sensitive), keys=keys, n_test=len(y),
@@ -320,7 +304,7 @@ def _group_results(task: str, y: np.ndarray, pred: np.ndarray, score: np.ndarray
             vals = disparity_values(task, point, samples, mask)
             out[field][key] = {m: rs.estimate(v, s, len(y)) for m, (v, s) in vals.items()}
         if task == "binary":
-            rule = _four_fifths(names, point["selection_rate"], adequate, opts.four_fifths)
+            rule = four_fifths(names, point["selection_rate"], adequate, opts.four_fifths)
             if rule is not None:
                 out["four_fifths"][key] = rule
     return out
@@ -364,61 +348,3 @@ def _group_samples(task: str, y: np.ndarray, pred: np.ndarray, score: np.ndarray
                 auc[:, j] = weighted_auc(y[m], score[m], W[:, m])
         out["roc_auc"] = auc
     return out
-
-
-def _four_fifths(names: tuple[str, ...], rates: np.ndarray, adequate: np.ndarray, threshold: float) -> FourFifths | None:
-    idx = [i for i in np.flatnonzero(adequate) if np.isfinite(rates[i])]
-    if len(idx) < 2:
-        return None
-    ref = max(idx, key=lambda i: rates[i])
-    ratios = {names[i]: float(rates[i] / rates[ref]) if rates[ref] > 0 else 1.0 for i in idx}
-    low = min(ratios, key=ratios.get)
-    failing = tuple(g for g, r in ratios.items() if r < threshold)
-    return FourFifths(threshold=threshold, reference_group=names[ref], lowest_group=low, lowest_ratio=ratios[low],
-                      passes=not failing, failing_groups=failing, ratios=ratios)
-
-
-def _verdict(task: str, keys: Mapping[str, tuple[str, ...]], disp: Mapping[str, Mapping[str, Estimate]], ff: Mapping[str, FourFifths],
-             excluded: Mapping[str, Mapping[str, str]], adequate: Mapping[str, np.ndarray], y_std: float, opts: FairnessOptions) -> Verdict:
-    fails, warns, passes, notes = [], [], [], []
-    for key in keys:
-        d = disp[key]
-        if excluded[key]:
-            small = ", ".join(f"{g} ({r.split(',')[0]})" for g, r in excluded[key].items())
-            notes.append(f"{key}: {small} below the minimum group size: reported but excluded from the verdict")
-        if adequate[key].sum() < 2:
-            notes.append(f"{key}: fewer than two groups are large enough to compare; no verdict for it")
-            continue
-        if task != "binary":
-            mp = d["mean_prediction_difference"]
-            z = mp.value / y_std if y_std > 0 else np.nan
-            if np.isfinite(z) and z > opts.warn_regression_gap:
-                warns.append(f"{key}: mean prediction differs by {mp.value:.3g} [{mp.low:.3g}, {mp.high:.3g}] between groups, "
-                             f"{z:.2f} target standard deviations (> {opts.warn_regression_gap})")
-            else:
-                passes.append(f"{key}: mean prediction gap {mp.value:.3g} is within {opts.warn_regression_gap} target standard deviations")
-            continue
-        dp, eo, rule = d["demographic_parity_difference"], d["equalized_odds_difference"], ff.get(key)
-        dp_txt = f"demographic parity difference {dp.text()}"
-        if rule is not None and not rule.passes:
-            ff_txt = (f"{key}: selection rate of {rule.lowest_group} is {rule.lowest_ratio:.2f} x that of {rule.reference_group} "
-                      f"(four-fifths rule: below {rule.threshold})")
-            if np.isfinite(dp.low) and dp.low > opts.warn_parity_difference:
-                fails.append(f"{ff_txt}, and the {dp_txt} lies above {opts.warn_parity_difference}")
-            elif not np.isfinite(dp.low):
-                warns.append(f"{ff_txt}; demographic parity difference {dp.value:.3f} has no interval to confirm it (fairness.bootstrap = 0)")
-            else:
-                warns.append(f"{ff_txt}; the {dp_txt} does not exclude {opts.warn_parity_difference}")
-        elif dp.value > opts.warn_parity_difference:
-            warns.append(f"{key}: {dp_txt} exceeds {opts.warn_parity_difference}")
-        else:
-            passes.append(f"{key}: four-fifths rule holds and the {dp_txt} is within {opts.warn_parity_difference}")
-        if np.isfinite(eo.value) and eo.value > opts.warn_equalized_odds_difference:
-            warns.append(f"{key}: equalized odds difference {eo.text()} exceeds "
-                         f"{opts.warn_equalized_odds_difference} (error rates differ between groups)")
-    if not (fails or warns or passes):
-        # Nothing could be compared: a pass would claim a check that never ran.
-        warns.append("no sensitive attribute has two groups with at least the minimum number of test rows: "
-                     "fairness could not be assessed")
-    v = decide(fails, warns, passes)
-    return Verdict(v.status, v.reasons + tuple(notes))

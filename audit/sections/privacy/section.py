@@ -24,13 +24,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from audit.sections.privacy.dp_training import ACCOUNTANTS, NETWORKS, TrainSettings, auto_delta, check_secure_mode_available, compute_epsilon
-from audit.sections.privacy.groups import GroupMetrics, group_metrics
-from audit.sections.privacy.membership import AttackResult, attack_membership
-from audit.sections.privacy.multiclass import multiclass_evaluation
+from audit.sections.privacy.groups import GroupMetrics
+from audit.sections.privacy.membership import AttackResult
+from audit.sections.privacy.sweep import AttackSample, ModelPrivacy, dp_sweep
 from audit.serial import ReportMixin
 from audit.bounds import bounded
 from audit.errors import ConfigError
-from audit.models.baselines import TrainedModels, make_preprocessor, metric_value
+from audit.models.baselines import TrainedModels
 from audit.verdict import Verdict, decide
 
 _MIN_STEPS_PER_EPOCH = 20
@@ -130,39 +130,6 @@ class PrivacyOptions(ReportMixin):
 
 
 @dataclass(frozen=True)
-class ModelPrivacy(ReportMixin):
-    """One model: the audited baseline, or a network trained with or without DP.
-
-    ``role`` is "audited", "non_private" or "dp". DP fields are ``None`` otherwise.
-    ``relative_train_time`` = this run's training CPU time / the same network's
-    non-private CPU time (thread CPU time, robust to other sections sharing the cores).
-    """
-
-    name: str
-    network: str
-    role: str
-    target_epsilon: float | None
-    epsilon_spent: float | None
-    noise_multiplier: float | None
-    max_grad_norm: float | None
-    sample_rate: float | None
-    steps: int | None
-    n_train: int
-    n_test: int
-    accuracy: float
-    roc_auc: float
-    groups: tuple[GroupMetrics, ...]
-    train_seconds: float
-    train_cpu_seconds: float | None
-    relative_train_time: float | None
-    membership: tuple[AttackResult, ...]
-
-    def strongest_attack(self) -> AttackResult | None:
-        """The attack with the highest AUC (None when no attack ran)."""
-        return max(self.membership, key=lambda a: a.auc.value, default=None)
-
-
-@dataclass(frozen=True)
 class PrivacyReport(ReportMixin):
     """The ``privacy`` section: the audited model (see :attr:`audited`), then the networks trained with and without DP."""
 
@@ -231,15 +198,11 @@ def audit_privacy(
     -------
     PrivacyReport
     """
-    from audit.sections.privacy.dp_training import torch_threads, train_net
-
     opts = options or PrivacyOptions()
     say = progress or (lambda f, m: None)
     task = trained.task
     rng = np.random.default_rng(seed)
     notes: list[str] = []
-    multi = task == "multiclass"
-    n_classes = len(trained.classes) if multi else 2
     networks = opts.networks if task != "regression" else ()
     if task == "regression" and opts.networks:
         notes.append("DP-SGD sweep skipped: it trains classifiers and the task is regression; "
@@ -268,77 +231,16 @@ def audit_privacy(
     m = min(opts.attack_rows, n_train, n_test)
     members = np.sort(rng.choice(train_rows, size=m, replace=False))
     nonmembers = np.sort(rng.choice(n_test, size=m, replace=False))
-    attack_seed = int(rng.integers(2**31))
-
-    def attacks(target: object, s_members: np.ndarray, s_test: np.ndarray) -> tuple[AttackResult, ...]:
-        return attack_membership(target=target, score_in=s_members, y_in=trained.y_train[members],
-                                 score_out=s_test[nonmembers], y_out=trained.y_test[nonmembers], task=task,
-                                 seed=attack_seed, n_boot=opts.bootstrap, confidence=opts.confidence, low_fpr=opts.low_fpr)
-
-    min_size = trained.dataset.options.min_group_size
-
-    def evaluate(s_test: np.ndarray) -> tuple[float, float, tuple[GroupMetrics, ...]]:
-        if multi:
-            return multiclass_evaluation(trained.y_test, s_test, trained.groups_test, min_size)
-        if task != "binary":
-            return math.nan, math.nan, ()
-        pred = (s_test >= trained.report.decision_threshold).astype(np.int64)
-        return (metric_value("accuracy", trained.y_test, s_test), metric_value("roc_auc", trained.y_test, s_test),
-                group_metrics(trained.y_test, pred, trained.groups_test, min_size))
-
+    sample = AttackSample(trained, opts, members, nonmembers, attack_seed=int(rng.integers(2**31)))
     say(0.0, f"membership attacks on the audited model ({m} members, {m} non-members)")
-    sel = trained.selected
-    score = trained.proba if multi else trained.score  # multiclass: (n, k) class probabilities
-    s_in, s_te = score(trained.X_train.iloc[members]), score(trained.X_test)
-    fit_s = next((r.fit_seconds for r in trained.report.leaderboard if r.name == sel), math.nan)
-    acc, auc, grp = evaluate(s_te)
-    models = [ModelPrivacy(
-        name=f"{trained.report.selected_label} (audited)", network=sel, role="audited", target_epsilon=None,
-        epsilon_spent=None, noise_multiplier=None, max_grad_norm=None, sample_rate=None, steps=None, n_train=n_avail,
-        n_test=n_test, accuracy=acc, roc_auc=auc, groups=grp, train_seconds=float(fit_s), train_cpu_seconds=None,
-        relative_train_time=None, membership=attacks(trained.model, s_in, s_te),
-    )]
-
+    models = [sample.audited()]
     settings = TrainSettings(epochs=opts.epochs, batch_size=batch, learning_rate=opts.learning_rate,
                              momentum=opts.momentum, max_grad_norm=opts.max_grad_norm, mlp_hidden=opts.mlp_hidden,
                              accountant=opts.accountant, secure_mode=opts.secure_mode)
-    n_features = 0
-    overhead: dict[str, float] = {}
+    n_features, overhead = 0, {}
     if networks:
-        pre = trained.pipelines["logistic"].named_steps["pre"] if "logistic" in trained.pipelines else \
-            make_preprocessor(trained.dataset.numeric, trained.dataset.categorical, scale=True).fit(trained.X_train)
-        Z_all, Z_te = pre.transform(trained.X_train), pre.transform(trained.X_test)
-        n_features = Z_all.shape[1]
-        Z_tr, y_tr = Z_all[train_rows], trained.y_train[train_rows]
-        runs = [(net, eps) for net in networks for eps in (None, *epsilons)]
-        net_seeds = {net: int(rng.integers(2**31)) for net in networks}
-        with torch_threads(opts.torch_threads):
-            base_cpu: dict[str, float] = {}
-            ratios: dict[str, list[float]] = {net: [] for net in networks}
-            for k, (net, eps) in enumerate(runs):
-                label = f"{net} " + ("non-private" if eps is None else f"epsilon {eps:g}")
-                say(0.05 + 0.9 * k / len(runs), f"training {label} on {n_train} rows")
-                # One seed per network: the private and non-private runs start from the same weights.
-                fitted = train_net(net, Z_tr, y_tr, settings=settings, target_epsilon=eps, delta=delta, seed=net_seeds[net],
-                                   n_classes=n_classes)
-                info = fitted.info
-                rel = None
-                if eps is None:
-                    base_cpu[net] = info["cpu_seconds"]
-                else:
-                    rel = info["cpu_seconds"] / base_cpu[net] if base_cpu[net] > 0 else math.nan
-                    ratios[net].append(rel)
-                s_test = fitted.predict_proba(Z_te) if multi else fitted.predict_proba(Z_te)[:, 1]
-                acc, auc, grp = evaluate(s_test)
-                models.append(ModelPrivacy(
-                    name=label, network=net, role="non_private" if eps is None else "dp", target_epsilon=eps,
-                    epsilon_spent=info.get("epsilon_spent"), noise_multiplier=info.get("noise_multiplier"),
-                    max_grad_norm=None if eps is None else opts.max_grad_norm, sample_rate=info.get("sample_rate"),
-                    steps=info["steps"], n_train=n_train, n_test=n_test, accuracy=acc, roc_auc=auc, groups=grp,
-                    train_seconds=info["seconds"], train_cpu_seconds=info["cpu_seconds"], relative_train_time=rel,
-                    membership=attacks(fitted, fitted.predict_proba(Z_all[members])[:, slice(None) if multi else 1], s_test),
-                ))
-        overhead = {net: float(np.median(r)) for net, r in ratios.items() if r}
+        swept, overhead, n_features = dp_sweep(sample, networks, epsilons, train_rows, settings, delta, rng, say)
+        models += swept
     say(1.0, "privacy done")
     return PrivacyReport(
         task=task, accountant=opts.accountant, delta=float(delta), delta_rule=delta_rule, secure_mode=opts.secure_mode,

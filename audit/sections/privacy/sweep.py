@@ -1,0 +1,150 @@
+"""The privacy section's two measurements: membership attacks on a model, and the DP-SGD sweep.
+
+``AttackSample`` fixes the member and non-member rows once, so every model (the audited
+one, each network with and without DP) is attacked on the same rows with the same seed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from audit.models.baselines import TrainedModels, make_preprocessor, metric_value
+from audit.sections.privacy.dp_training import TrainSettings
+from audit.sections.privacy.groups import GroupMetrics, group_metrics
+from audit.sections.privacy.membership import AttackResult, attack_membership
+from audit.sections.privacy.multiclass import multiclass_evaluation
+from audit.serial import ReportMixin
+
+
+@dataclass(frozen=True)
+class ModelPrivacy(ReportMixin):
+    """One model: the audited baseline, or a network trained with or without DP.
+
+    ``role`` is "audited", "non_private" or "dp". DP fields are ``None`` otherwise.
+    ``relative_train_time`` = this run's training CPU time / the same network's
+    non-private CPU time (thread CPU time, robust to other sections sharing the cores).
+    """
+
+    name: str
+    network: str
+    role: str
+    target_epsilon: float | None
+    epsilon_spent: float | None
+    noise_multiplier: float | None
+    max_grad_norm: float | None
+    sample_rate: float | None
+    steps: int | None
+    n_train: int
+    n_test: int
+    accuracy: float
+    roc_auc: float
+    groups: tuple[GroupMetrics, ...]
+    train_seconds: float
+    train_cpu_seconds: float | None
+    relative_train_time: float | None
+    membership: tuple[AttackResult, ...]
+
+    def strongest_attack(self) -> AttackResult | None:
+        """The attack with the highest AUC (None when no attack ran)."""
+        return max(self.membership, key=lambda a: a.auc.value, default=None)
+
+
+@dataclass(frozen=True, eq=False)
+class AttackSample:
+    """The rows every membership attack uses: ``members`` (training rows) and ``nonmembers`` (test rows)."""
+
+    trained: TrainedModels
+    opts: object  # PrivacyOptions (section.py imports this module)
+    members: np.ndarray
+    nonmembers: np.ndarray
+    attack_seed: int
+
+    @property
+    def multi(self) -> bool:
+        return self.trained.task == "multiclass"
+
+    def attacks(self, target: object, s_members: np.ndarray, s_test: np.ndarray) -> tuple[AttackResult, ...]:
+        t, o = self.trained, self.opts
+        return attack_membership(target=target, score_in=s_members, y_in=t.y_train[self.members],
+                                 score_out=s_test[self.nonmembers], y_out=t.y_test[self.nonmembers], task=t.task,
+                                 seed=self.attack_seed, n_boot=o.bootstrap, confidence=o.confidence, low_fpr=o.low_fpr)
+
+    def evaluate(self, s_test: np.ndarray) -> tuple[float, float, tuple[GroupMetrics, ...]]:
+        """Accuracy, ROC AUC and group gaps of test-split scores (NaN and none for regression)."""
+        t = self.trained
+        min_size = t.dataset.options.min_group_size
+        if self.multi:
+            return multiclass_evaluation(t.y_test, s_test, t.groups_test, min_size)
+        if t.task != "binary":
+            return math.nan, math.nan, ()
+        pred = (s_test >= t.report.decision_threshold).astype(np.int64)
+        return (metric_value("accuracy", t.y_test, s_test), metric_value("roc_auc", t.y_test, s_test),
+                group_metrics(t.y_test, pred, t.groups_test, min_size))
+
+    def audited(self) -> ModelPrivacy:
+        """The audited model as trained, attacked."""
+        t = self.trained
+        sel = t.selected
+        score = t.proba if self.multi else t.score  # multiclass: (n, k) class probabilities
+        s_in, s_te = score(t.X_train.iloc[self.members]), score(t.X_test)
+        fit_s = next((r.fit_seconds for r in t.report.leaderboard if r.name == sel), math.nan)
+        acc, auc, grp = self.evaluate(s_te)
+        return ModelPrivacy(
+            name=f"{t.report.selected_label} (audited)", network=sel, role="audited", target_epsilon=None,
+            epsilon_spent=None, noise_multiplier=None, max_grad_norm=None, sample_rate=None, steps=None, n_train=len(t.y_train),
+            n_test=len(t.y_test), accuracy=acc, roc_auc=auc, groups=grp, train_seconds=float(fit_s), train_cpu_seconds=None,
+            relative_train_time=None, membership=self.attacks(t.model, s_in, s_te),
+        )
+
+
+def dp_sweep(sample: AttackSample, networks: tuple[str, ...], epsilons: tuple[float, ...], train_rows: np.ndarray,
+             settings: TrainSettings, delta: float, rng: np.random.Generator,
+             say: Callable[[float, str], None]) -> tuple[list[ModelPrivacy], dict[str, float], int]:
+    """Each network trained without DP and at every target epsilon on ``train_rows``, evaluated and attacked.
+
+    Returns the models, each network's median DP training-time overhead and the encoded feature count.
+    """
+    from audit.sections.privacy.dp_training import torch_threads, train_net
+
+    trained, opts, multi = sample.trained, sample.opts, sample.multi
+    n_classes = len(trained.classes) if multi else 2
+    n_train, n_test, members = len(train_rows), len(trained.y_test), sample.members
+    pre = trained.pipelines["logistic"].named_steps["pre"] if "logistic" in trained.pipelines else \
+        make_preprocessor(trained.dataset.numeric, trained.dataset.categorical, scale=True).fit(trained.X_train)
+    Z_all, Z_te = pre.transform(trained.X_train), pre.transform(trained.X_test)
+    Z_tr, y_tr = Z_all[train_rows], trained.y_train[train_rows]
+    runs = [(net, eps) for net in networks for eps in (None, *epsilons)]
+    net_seeds = {net: int(rng.integers(2**31)) for net in networks}
+    models = []
+    with torch_threads(opts.torch_threads):
+        base_cpu: dict[str, float] = {}
+        ratios: dict[str, list[float]] = {net: [] for net in networks}
+        for k, (net, eps) in enumerate(runs):
+            label = f"{net} " + ("non-private" if eps is None else f"epsilon {eps:g}")
+            say(0.05 + 0.9 * k / len(runs), f"training {label} on {n_train} rows")
+            # One seed per network: the private and non-private runs start from the same weights.
+            fitted = train_net(net, Z_tr, y_tr, settings=settings, target_epsilon=eps, delta=delta, seed=net_seeds[net],
+                               n_classes=n_classes)
+            info = fitted.info
+            rel = None
+            if eps is None:
+                base_cpu[net] = info["cpu_seconds"]
+            else:
+                rel = info["cpu_seconds"] / base_cpu[net] if base_cpu[net] > 0 else math.nan
+                ratios[net].append(rel)
+            s_test = fitted.predict_proba(Z_te) if multi else fitted.predict_proba(Z_te)[:, 1]
+            acc, auc, grp = sample.evaluate(s_test)
+            models.append(ModelPrivacy(
+                name=label, network=net, role="non_private" if eps is None else "dp", target_epsilon=eps,
+                epsilon_spent=info.get("epsilon_spent"), noise_multiplier=info.get("noise_multiplier"),
+                max_grad_norm=None if eps is None else opts.max_grad_norm, sample_rate=info.get("sample_rate"),
+                steps=info["steps"], n_train=n_train, n_test=n_test, accuracy=acc, roc_auc=auc, groups=grp,
+                train_seconds=info["seconds"], train_cpu_seconds=info["cpu_seconds"], relative_train_time=rel,
+                membership=sample.attacks(fitted, fitted.predict_proba(Z_all[members])[:, slice(None) if multi else 1], s_test),
+            ))
+    overhead = {net: float(np.median(r)) for net, r in ratios.items() if r}
+    return models, overhead, Z_all.shape[1]
