@@ -32,12 +32,11 @@ from audit.sections.drift.stats import (
     benjamini_hochberg,
     categorical_drift,
     count_categories,
-    metric_with_ci,
     numeric_drift,
     summarise_numeric,
 )
 from audit.serial import ReportMixin
-from audit.stats import Estimate
+from audit.sections.drift.performance import PerformanceShift, labels_of, measure_performance, take
 from audit.sections.drift.shift import apply_shift, code_labels, parse_shift, split_frame
 from audit.bounds import bounded
 from audit.errors import ConfigError, DataError
@@ -148,17 +147,6 @@ class DatasetDrift(ReportMixin):
     correction: str
     domain: DomainClassifier | None
     domain_note: str
-
-
-@dataclass(frozen=True)
-class PerformanceShift(ReportMixin):
-    """The audited model's primary metric on labelled current data against the reference."""
-
-    metric: str
-    reference: Estimate
-    current: Estimate
-    drop: float  # reference - current
-    reference_source: str
 
 
 @dataclass(frozen=True)
@@ -309,7 +297,7 @@ def audit_drift(
         pred_ref, pred_src = split_frame(trained, "val"), "validation split (rows the model did not train on)"
     else:
         pred_ref, pred_src = ref, "reference data"
-    pred_ref, cur_scored = _take(pred_ref, opts.score_rows, rng), _take(cur, opts.score_rows, rng)
+    pred_ref, cur_scored = take(pred_ref, opts.score_rows, rng), take(cur, opts.score_rows, rng)
     multi = trained.task == "multiclass"
     # Multiclass: the predicted class is the output users act on; its distribution is compared.
     scorer = (lambda X: trained.predict(X).astype(np.float64)) if multi else trained.score
@@ -322,19 +310,9 @@ def audit_drift(
     labels = _label_drift(ref, cur, trained, opts)
 
     say(0.9, "performance on current data")
-    performance: tuple[PerformanceShift, ...] = ()
-    y_cur = _labels_of(cur_scored, ds.target)
-    if y_cur is None:
-        perf_note = "not measured: the current data has no labels (no target column)"
-    elif current is None and not steps:
-        perf_note = "not measured: the current data is the test split itself (see the performance section)"
-    else:
-        if reference is not None and _labels_of(pred_ref, ds.target) is not None:
-            y_ref, sc_ref, src = _labels_of(pred_ref, ds.target), s_ref, "reference data"
-        else:
-            test = _take(split_frame(trained, "test"), opts.score_rows, rng)
-            y_ref, sc_ref, src = _labels_of(test, ds.target), scorer(test[features]), "held-out test split"
-        performance, perf_note = _performance(y_ref, sc_ref, y_cur, s_cur, src, trained, opts, rng)
+    performance, perf_note = measure_performance(trained, cur_scored, pred_ref, s_ref, s_cur, scorer, opts, rng,
+                                                 current_given=current is not None, reference_given=reference is not None,
+                                                 simulated=bool(steps))
     verdict = _verdict(data, prediction, labels, performance, opts)
     say(1.0, "drift done")
     return DriftReport(
@@ -345,20 +323,6 @@ def audit_drift(
     )
 
 
-def _take(frame: pd.DataFrame, k: int, rng: np.random.Generator) -> pd.DataFrame:
-    if len(frame) <= k:
-        return frame
-    return frame.iloc[np.sort(rng.choice(len(frame), size=k, replace=False))]
-
-
-def _labels_of(frame: pd.DataFrame, target: str) -> np.ndarray | None:
-    """The coded labels (NaN = missing), or None when the frame has no labelled row."""
-    if target not in frame.columns:
-        return None
-    y = frame[target].to_numpy(dtype=np.float64)
-    return y if np.isfinite(y).any() else None
-
-
 def _single(f: FeatureDrift, alpha: float) -> FeatureDrift:
     """A lone test needs no multiplicity correction: the adjusted p-value is the p-value."""
     return _decide(f, f.p_value, alpha)
@@ -366,7 +330,7 @@ def _single(f: FeatureDrift, alpha: float) -> FeatureDrift:
 
 def _label_drift(ref: pd.DataFrame, cur: pd.DataFrame, trained: TrainedModels, opts: DriftOptions) -> FeatureDrift | None:
     t = trained.dataset.target
-    yr, yc = _labels_of(ref, t), _labels_of(cur, t)
+    yr, yc = labels_of(ref, t), labels_of(cur, t)
     if yr is None or yc is None:
         return None
     yr, yc = yr[np.isfinite(yr)], yc[np.isfinite(yc)]
@@ -381,27 +345,6 @@ def _label_drift(ref: pd.DataFrame, cur: pd.DataFrame, trained: TrainedModels, o
         f = numeric_drift(t, summarise_numeric(yr), summarise_numeric(yc), bins=opts.psi_bins, quantiles=opts.quantiles,
                           threshold=opts.wasserstein_threshold)
     return _single(f, opts.alpha)
-
-
-def _performance(y_ref, s_ref, y_cur, s_cur, src: str, trained: TrainedModels, opts: DriftOptions,
-                 rng: np.random.Generator) -> tuple[tuple[PerformanceShift, ...], str]:
-    ok_r, ok_c = np.isfinite(y_ref), np.isfinite(y_cur)
-    y_ref, s_ref, y_cur, s_cur = y_ref[ok_r], s_ref[ok_r], y_cur[ok_c], s_cur[ok_c]
-    if len(y_cur) < 10:
-        return (), f"not measured: only {len(y_cur)} labelled current rows (at least 10 needed)"
-    # AUC is blind to a shift that moves every score the same way; accuracy at the
-    # decision threshold is not, so a binary model is judged on both.
-    metrics = ("roc_auc", "accuracy") if trained.task == "binary" else ("accuracy",) if trained.task == "multiclass" else ("r2",)
-    kw = dict(threshold=trained.report.decision_threshold, confidence=opts.confidence, n_boot=opts.performance_bootstrap, rng=rng)
-    measure = metric_with_ci
-    if trained.task == "multiclass":  # scores are predicted class codes
-        measure = lambda m, y, s, **_: mcd.accuracy_ci(y, s, opts.confidence)  # noqa: E731
-    out = []
-    for m in metrics:
-        r = measure(m, y_ref, s_ref, **kw)
-        c = measure(m, y_cur, s_cur, **kw)
-        out.append(PerformanceShift(metric=m, reference=r, current=c, drop=r.value - c.value, reference_source=src))
-    return tuple(out), ""
 
 
 def _verdict(data: DatasetDrift, prediction: FeatureDrift | None, labels: FeatureDrift | None,
