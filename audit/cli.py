@@ -85,17 +85,29 @@ def _config(args: argparse.Namespace) -> AuditConfig:
     return config_from_mapping(raw)
 
 
+def _progress_printer(*, terminal: bool):
+    """Progress on stderr: every new message on a terminal; one line per finished section in a log."""
+    last: dict[str, str] = {}
+    finished: set[str] = set()
+
+    def progress(section: str, fraction: float, message: str) -> None:
+        if terminal:
+            if last.get(section) != message:
+                last[section] = message
+                print(f"[{section:>12}] {fraction:4.0%} {message}", file=sys.stderr)
+        elif fraction >= 1.0 and section not in finished:
+            finished.add(section)
+            print(f"[{section:>12}] done: {message}", file=sys.stderr, flush=True)
+
+    return progress
+
+
 def _run(args: argparse.Namespace) -> int:
     from audit.pipeline import gate_failed, run_audit
 
     config = _config(args)
     show = not args.quiet and sys.stderr.isatty()
-    last = {}
-
-    def progress(section: str, fraction: float, message: str) -> None:
-        if show and (last.get(section) != message):
-            last[section] = message
-            print(f"[{section:>12}] {fraction:4.0%} {message}", file=sys.stderr)
+    progress = None if args.quiet else _progress_printer(terminal=show)
 
     exports = [e.strip() for e in (args.export or "").split(",") if e.strip()]
     for e in exports:
