@@ -45,6 +45,7 @@ from audit.store.verify import text_sha256
 from audit.store.comments import CommentStore
 from audit.store.sessions import SessionPolicy, SessionStore  # noqa: F401
 from audit.store.jobs import Job, JobStatus, JobStore
+from audit.store.sso import SsoStore, UnknownIdentities  # noqa: F401
 from audit.store.compare import MetricDelta, ReportComparison, SectionComparison, ValueChange, compare_reports
 from audit.store.schema import (
     AUDITS, DECISIONS, EVENTS, RUNS, USERS,
@@ -98,7 +99,7 @@ def _summary(row: Any) -> AuditSummary:
                         created_at=row.created_at, updated_at=row.updated_at)
 
 
-class AuditStore(JobStore, CommentStore, SessionStore):
+class AuditStore(JobStore, CommentStore, SessionStore, SsoStore):
     """Facade over the audit database; one instance may be shared between threads.
 
     Parameters

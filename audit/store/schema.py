@@ -292,6 +292,16 @@ JOBS = sa.Table(  # background audits (audit/store/jobs.py); the report is writt
     sa.Column("finished_at", _TS, nullable=True),
     _check_in("status", JobStatus),
 )
+IDENTITIES = sa.Table(  # single sign-on identities and the account each signs in as (audit/store/sso.py)
+    "identities", METADATA,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("issuer", sa.String(255), nullable=False),
+    sa.Column("subject", sa.String(255), nullable=False),
+    sa.Column("email", sa.String(255), nullable=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False, index=True),
+    sa.Column("created_at", _TS, nullable=False),
+    sa.UniqueConstraint("issuer", "subject", name="uq_identities_issuer_subject"),
+)
 
 
 def resolve_url(url_or_path: str | os.PathLike[str] | None) -> URL:

@@ -6,6 +6,7 @@ Usage::
     python -m audit users [--db PATH_OR_URL] reset-password USERNAME [--password-stdin]
     python -m audit users [--db PATH_OR_URL] set-role USERNAME --role ROLE
     python -m audit users [--db PATH_OR_URL] end-sessions USERNAME
+    python -m audit users [--db PATH_OR_URL] add-sso EMAIL_OR_SUBJECT --role ROLE
     python -m audit users [--db PATH_OR_URL] list-users
     python -m audit users [--db PATH_OR_URL] verify
 
@@ -72,10 +73,14 @@ def _parser() -> argparse.ArgumentParser:
     role.add_argument("--role", required=True, choices=[r.value for r in Role])
     ending = sub.add_parser("end-sessions", allow_abbrev=False, help="sign an account out everywhere")
     ending.add_argument("username")
+    sso = sub.add_parser("add-sso", allow_abbrev=False,
+                         help="an account (no password) for a single sign-on identity, by e-mail or subject")
+    sso.add_argument("name")
+    sso.add_argument("--role", required=True, choices=[r.value for r in Role])
     listing = sub.add_parser("list-users", allow_abbrev=False, help="list accounts and their roles")
     verify = sub.add_parser("verify", allow_abbrev=False,
                             help="check the audit trail's hash chain and the review state against it")
-    for command in (create, reset, role, ending, listing, verify):
+    for command in (create, reset, role, ending, sso, listing, verify):
         command.add_argument("--db", default=argparse.SUPPRESS, help=db_help)
     return parser
 
@@ -134,6 +139,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             with AuditStore(args.db) as store:
                 ended = store.end_sessions(args.username)
             print(f"ended {ended} session(s) of {args.username}")
+            return 0
+        if args.command == "add-sso":
+            with AuditStore(args.db) as store:
+                user = store.add_sso_user(args.name, role=args.role)
+            print(f"created single sign-on user {user.username} ({user.role.value})")
             return 0
         if args.command == "list-users":
             with AuditStore(args.db) as store:
