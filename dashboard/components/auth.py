@@ -16,7 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from audit.errors import StoreError
 from dashboard import components as ui
 from dashboard import state
-from dashboard.components import cookie
+from dashboard.components import cookie, sso
 
 LOGIN_FORM = "login_form"
 LOGOUT = "logout"
@@ -60,6 +60,9 @@ def store_error(exc: StoreError) -> None:
 
 def login_form() -> None:
     """Username and password; on success the page runs again signed in."""
+    if sso.providers():
+        sso.buttons()
+        st.caption("Or with a local account:")
     with st.form(LOGIN_FORM):
         st.subheader("Sign in")
         username = st.text_input("Username", key="login_username")
@@ -84,6 +87,7 @@ def signed_in_bar(user: Any) -> None:
     left.caption(f"Signed in as **{ui.md(user.username)}** ({user.role.value}) · database {ui.md(state.store_url())}")
     if right.button("Sign out", icon=":material/logout:", key=LOGOUT):
         state.logout()
+        sso.end()
         st.rerun()
 
 
@@ -102,14 +106,23 @@ def resume_from_cookie() -> None:
         store_error(exc)
         return
     if why:
-        st.info(ui.md(why), icon=":material/logout:")
+        _ended(why, st.info)
+    sso.sign_in()
+
+
+def _ended(why: str, box: Any) -> None:
+    """Say why the sign-in ended; the identity provider's sign-in ends with it (which reruns, so once more)."""
+    state.flash("info", why)
+    sso.end()
+    state.pop_flash()
+    box(ui.md(why), icon=":material/logout:")
 
 
 def signed_in_user() -> Any | None:
     """Who is signed in to this session, if the store still honours it (with a note when it just ended)."""
     user, ended = state.checked_user()
     if ended:
-        st.warning(ui.md(ended), icon=":material/logout:")
+        _ended(ended, st.warning)
     return user
 
 
