@@ -1,0 +1,70 @@
+"""Audits as jobs in a real browser: sign in, start an audit, reload the page, see the job and its
+progress, open the finished result. A real Streamlit server, a real worker process, system Chromium."""
+
+from __future__ import annotations
+
+import pytest
+from argon2 import PasswordHasher
+
+from audit.store.core import AuditStore
+from tests.conftest import make_synthetic
+from tests.test_browser import (
+    ARTIFACTS, RUN_TIMEOUT_MS, launch_chromium, no_exception, shoot, streamlit_server, wait_idle, wait_title,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+PASSWORD = "correct horse battery"
+
+
+def test_start_an_audit_reload_see_its_progress_and_open_it(tmp_path, monkeypatch):
+    from playwright.sync_api import sync_playwright
+
+    monkeypatch.setenv("AUDIT_JOB_DIR", str(tmp_path / "spool"))
+    db = tmp_path / "audit.db"
+    with AuditStore(db, password_hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)) as store:
+        store.create_user("alice", password=PASSWORD, role="reviewer")
+    data = tmp_path / "loans.csv"
+    make_synthetic(400, seed=11).to_csv(data, index=False)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with streamlit_server(db=db, log=ARTIFACTS / "streamlit_jobs.log") as url, sync_playwright() as p:
+        browser = launch_chromium(p)
+        page = browser.new_context(viewport={"width": 1400, "height": 2400}).new_page()
+        page.set_default_timeout(60_000)
+        page.goto(f"{url}/login")
+        wait_idle(page)
+        page.get_by_role("textbox", name="Username").fill("alice")
+        page.get_by_role("textbox", name="Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        wait_idle(page)
+        page.locator("[data-testid='stSidebarNav'] a", has_text="New audit").first.click()
+        wait_title(page, "New audit")
+        wait_idle(page)
+        page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(str(data))
+        page.get_by_text("Inferred schema").wait_for()
+        wait_idle(page)
+        sections = page.locator('[data-testid="stMultiSelect"]', has_text="Sections")
+        for name in ("Explanations", "Robustness", "Drift", "Privacy"):
+            remove = sections.locator(f'button[aria-label="Remove {name}"]')
+            if remove.count():
+                remove.click()
+        page.get_by_role("button", name="Run audit").click()
+        page.get_by_text("Job 1").first.wait_for()
+        no_exception(page)
+        shoot(page, "30_job_started")
+
+        page.reload()  # the job lives in the store, not in this page
+        wait_title(page, "New audit")
+        page.get_by_text("started by alice").first.wait_for()
+        page.get_by_text("last message").first.wait_for()  # the per-section progress table of the running job
+        no_exception(page)
+        shoot(page, "31_job_after_reload")
+
+        page.get_by_role("button", name="Open").first.wait_for(timeout=RUN_TIMEOUT_MS)
+        page.get_by_role("button", name="Open").first.click()
+        wait_title(page, "Overview")
+        wait_idle(page)
+        no_exception(page)
+        assert page.get_by_text("loans.csv").count() >= 1
+        assert page.get_by_text("ROC AUC (test)").count() == 1
+        shoot(page, "32_job_opened")
+        browser.close()
