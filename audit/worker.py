@@ -130,7 +130,9 @@ def run_job(store: Any, job_id: int, *, heartbeat_s: float = HEARTBEAT_S) -> Job
     spec = store.job_spec(job_id)
     token = str(spec.get("dir", ""))
     folder = spool_root() / token if _TOKEN.fullmatch(token) else None
-    progress: dict[str, tuple[float, str]] = {}
+    # Every planned step from the start, so the overall fraction is over the whole audit, not what began.
+    planned = ["data", "models", *spec.get("config", {}).get("sections", ())]
+    progress: dict[str, tuple[float, str]] = {str(step): (0.0, "waiting") for step in planned}
     lock, stop = threading.Lock(), threading.Event()
 
     def snapshot() -> dict[str, tuple[float, str]]:

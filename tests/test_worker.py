@@ -72,6 +72,10 @@ def test_cancel_stops_the_worker_mid_audit_and_leaves_no_report(setup):
     job, proc = _start(store, user, raw, LONG)
     running = _wait(watcher, user, job.id, lambda j: "models" in j.progress or j.final)
     assert running.status is JobStatus.RUNNING and running.pid == proc.pid
+    # Every planned section is listed from the start, so the overall fraction is over the whole audit.
+    assert set(running.progress) == {"data", "models", "performance", "fairness", "explanations", "robustness",
+                                     "drift", "privacy"}
+    assert running.fraction < 0.5
     watcher.cancel_job(job.id, user=user)  # from the other connection, as another tab would
     assert proc.wait(timeout=30) == EXIT_CANCELLED
     ended = watcher.get_job(job.id, user=user)
