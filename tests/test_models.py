@@ -92,3 +92,28 @@ def test_too_few_minority_rows():
     ds = prepare_dataset(df, target="y", sensitive=["s"])
     with pytest.raises(DataError, match="rarer class has only 5 rows"):
         train_models(ds)
+
+
+def test_split_scores_are_cached_by_identity_and_equal_fresh_ones(synthetic_trained):
+    # Every section scores the test split again (issue 15): the same split object costs one call.
+    t = synthetic_trained
+    pipe = t.pipelines[t.selected]
+    first = t.score(t.X_test)
+    calls = []
+    original = pipe.predict_proba
+    object.__setattr__(pipe, "predict_proba", lambda X: calls.append(len(X)) or original(X))
+    try:
+        again = t.score(t.X_test)
+        assert calls == []  # answered from the cache
+        np.testing.assert_array_equal(again, first)
+        fresh = t.score(t.X_test.copy())  # an equal frame but another object: computed, not cached
+        assert calls == [len(t.X_test)]
+        np.testing.assert_array_equal(fresh, first)
+        t.score(t.X_test.iloc[:10])  # a slice is another object too
+        assert calls == [len(t.X_test), 10]
+    finally:
+        del pipe.predict_proba
+    again[:] = -1.0  # a caller editing its array cannot change another caller's scores
+    np.testing.assert_array_equal(t.score(t.X_test), first)
+    assert not np.array_equal(t.score(t.X_test, "dummy"), first)  # keyed by model too
+    np.testing.assert_array_equal(t.predict(t.X_test), (first >= t.report.decision_threshold).astype(np.int64))

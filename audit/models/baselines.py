@@ -129,9 +129,30 @@ class TrainedModels:
         """Class labels in code order (``y == k`` means ``classes[k]``); empty for regression."""
         return self.dataset.classes
 
+    def _cached(self, kind: str, X: pd.DataFrame, name: str | None, compute: Callable[[], np.ndarray]) -> np.ndarray:
+        """``compute()``, remembered when ``X`` is one of the split frames themselves (identity, not equality).
+
+        Every section scores the test split again; the splits are never modified after
+        ``train_models``, so the same object gives the same scores. A copy is returned so a
+        caller editing its array in place cannot change another section's numbers. Sections
+        run in threads: a race only computes the same array twice.
+        """
+        split = next((k for k, frame in (("train", self.X_train), ("val", self.X_val), ("test", self.X_test))
+                      if X is frame), None)
+        if split is None:
+            return compute()
+        cache = self.__dict__.setdefault("_score_cache", {})  # frozen dataclass: no field, set once
+        key = (kind, name or self.selected, split, X.shape)
+        if key not in cache:
+            cache[key] = compute()
+        return cache[key].copy()
+
     def score(self, X: pd.DataFrame, name: str | None = None) -> np.ndarray:
         """Positive-class probability (binary), the predicted class's probability (multiclass)
-        or the prediction (regression)."""
+        or the prediction (regression). Scores of the split frames are cached (``_cached``)."""
+        return self._cached("score", X, name, lambda: self._score(X, name))
+
+    def _score(self, X: pd.DataFrame, name: str | None) -> np.ndarray:
         pipe = self.pipelines[name or self.selected]
         if self.task == "binary":
             return pipe.predict_proba(X)[:, 1]
@@ -143,7 +164,7 @@ class TrainedModels:
         """Class probabilities, shape (n, k), columns in code order (classification only)."""
         if self.task == "regression":
             raise TypeError("proba() is for classification tasks")
-        return class_proba(self.pipelines[name or self.selected], X, len(self.classes))
+        return self._cached("proba", X, name, lambda: class_proba(self.pipelines[name or self.selected], X, len(self.classes)))
 
     def predict(self, X: pd.DataFrame, name: str | None = None) -> np.ndarray:
         """Hard predictions: 0/1 at the 0.5 threshold (binary), the most probable class code
