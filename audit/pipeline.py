@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import IO, Any
 
 import pandas as pd
-from threadpoolctl import threadpool_limits
 
 from audit import __version__
 from audit.config import AuditConfig
@@ -34,6 +33,7 @@ from audit.models.loading import ModelFile
 from audit.report import REPORT_FORMAT, AuditReport, DatasetInfo, Manifest, SectionTiming
 from audit.sections import registry
 from audit.sections.registry import SectionInputs
+from audit.threads import one_thread
 from audit.verdict import Verdict, decide
 
 Progress = Callable[[str, float, str], None]
@@ -226,7 +226,7 @@ def _run_sections(trained: TrainedModels, names: list[str], config: AuditConfig,
         extra = spec.inputs(SectionInputs({n: r for n, (r, _) in results.items()}, current, reference))
         t = time.perf_counter()
         # OpenMP's thread count is per calling thread, so it is limited here in the worker too.
-        inner = threadpool_limits(limits=1, user_api="openmp") if workers > 1 else contextlib.nullcontext()
+        inner = one_thread("openmp") if workers > 1 else contextlib.nullcontext()
         with inner:
             rep = spec.entry()(trained, options=options[name], seed=config.seed,
                                progress=lambda f, m, _n=name: events.put((_n, f, m)), **extra)
@@ -241,7 +241,7 @@ def _run_sections(trained: TrainedModels, names: list[str], config: AuditConfig,
     # HistGradientBoosting, BLAS) would start a second team per core; OpenMP's
     # spinning barriers then stall for seconds. One thread per section keeps
     # both cores busy without oversubscription.
-    limits = threadpool_limits(limits=1) if workers > 1 else contextlib.nullcontext()
+    limits = one_thread(None) if workers > 1 else contextlib.nullcontext()
     with limits, ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="audit") as pool:
         while pending or running:
             # Longest first, and never more in flight than workers, so the longest
