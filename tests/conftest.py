@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,6 +14,17 @@ from audit.models.baselines import train_models
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
 ADULT = ROOT / "sample_data" / "adult.csv.gz"
+_REAL_MAIN = sys.modules["__main__"]
+
+
+@pytest.fixture(autouse=True)
+def _restore_main_module():
+    """Streamlit's AppTest leaves the app script installed as ``__main__``; a process started
+    later with the "spawn" method (store concurrency tests, Dask's LocalCluster workers)
+    would then re-run dashboard/app.py as its main module and die. Put the real one back."""
+    sys.modules["__main__"] = _REAL_MAIN
+    yield
+    sys.modules["__main__"] = _REAL_MAIN
 
 
 def make_synthetic(n: int = 2000, seed: int = 0, group_effect: float = 1.0) -> pd.DataFrame:
