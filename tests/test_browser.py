@@ -93,9 +93,39 @@ def wait_title(page, title: str, timeout_ms: int = 60_000) -> None:
     page.locator("[data-testid='stMainBlockContainer'] h1", has_text=title).first.wait_for(timeout=timeout_ms)
 
 
+def click_nav(page, label: str, title: str, timeout_ms: int = 60_000, attempts: int = 3) -> None:
+    """Click a sidebar link until its page's title shows.
+
+    A click that lands while a rerun queued by the previous run (the cookie writer's after a
+    sign-in) is still starting can be swallowed by that rerun; the user would click again, so do we.
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    link = page.locator("[data-testid='stSidebarNav'] a", has_text=label).first
+    for attempt in range(attempts):
+        link.click()
+        try:
+            wait_title(page, title, timeout_ms // attempts if attempt < attempts - 1 else timeout_ms)
+            return
+        except PlaywrightTimeout:
+            if attempt == attempts - 1:
+                raise
+            wait_idle(page, timeout_ms)
+
+
+def sign_in(page, username: str, password: str, timeout_ms: int = 60_000) -> None:
+    """Fill the sign-in form and wait until the signed-in page has drawn and the session cookie is set
+    (sign-in costs two runs: the signed-in page, then the cookie writer's rerun)."""
+    page.get_by_role("textbox", name="Username").fill(username)
+    page.get_by_role("textbox", name="Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_text(f"Signed in as {username}").first.wait_for(timeout=timeout_ms)
+    page.wait_for_function("() => document.cookie.includes('rai_session=')", timeout=timeout_ms)
+    wait_idle(page, timeout_ms)
+
+
 def goto_page(page, label: str, timeout_ms: int = 60_000) -> None:
-    page.locator("[data-testid='stSidebarNav'] a", has_text=label).filter(has_text=label).first.click()
-    wait_title(page, PAGES[label], timeout_ms)
+    click_nav(page, label, PAGES[label], timeout_ms)
     wait_idle(page, timeout_ms)
 
 

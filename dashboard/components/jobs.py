@@ -91,6 +91,9 @@ def _job_row(job: Job, user: Any) -> None:
         elif job.status is JobStatus.DONE:
             if actions.button("Open", key=f"job_open_{job.id}", type="primary", icon=":material/open_in_new:"):
                 _open(job, user)
+            if job.progress:  # what each section said last: what ran, what was skipped and why
+                with st.expander(f"Sections ({len(job.progress)})"):
+                    st.markdown(_progress_table(job))
         elif job.error:
             st.error(md(job.error))
 
