@@ -129,7 +129,8 @@ def _run(args: argparse.Namespace) -> int:
     if exports:
         for path in export_files(report, out, formats=exports, narrative=narrative):
             print(f"wrote {path}", file=sys.stderr) if show else None
-    summary = ", ".join(f"{k} {v.status}" for k, v in report.scorecard.items())
+    summary = ", ".join([f"{k} {v.status}" for k, v in report.scorecard.items()]
+                        + [f"{k} not run" for k, (status, _) in report.missing().items() if status == "not run"])
     print(f"wrote {out / 'report.json'} ({summary})")
     failed = gate_failed(report, config)
     if failed:

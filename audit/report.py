@@ -191,6 +191,18 @@ class AuditReport:
             object.__setattr__(report, "imported_from", imported_from)
         return report
 
+    def missing(self) -> dict[str, tuple[str, str]]:
+        """Scorecard area -> (status, reason) of each section with no report, from the manifest's timings
+        ("not run" with what it needs, "skipped" with why), so every reader can say why an area is empty."""
+        reg = registry.active()
+        said = {t.name: (t.status, t.message) for t in self.manifest.timings}
+        out: dict[str, tuple[str, str]] = {}
+        for spec in reg:
+            if self.sections.get(spec.name) is None and spec.scorecard_area not in self.scorecard:
+                status, why = said.get(spec.name, ("not run", ""))
+                out.setdefault(spec.scorecard_area, (status, why or "the section was not run"))
+        return out
+
     def sections_present(self) -> tuple[str, ...]:
         return tuple(n for n, sec in self.sections.items() if sec is not None)
 

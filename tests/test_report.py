@@ -170,3 +170,30 @@ def test_a_format_1_multiclass_report_has_todays_numbers(tmp_path):
     from compare_reports import differences
 
     assert list(differences(old, now, tol=numbers.TOLERANCE)) == []
+
+
+def test_every_reader_says_why_an_area_has_no_verdict(tmp_path, capsys):
+    """A predictions-only audit: explanations need a callable model; drift was not requested."""
+    from audit.cards.modelcard import build_model_card, render_markdown
+    from audit.cli import main
+    from audit.config import config_from_mapping
+
+    frame = make_synthetic(400, seed=5)
+    frame["score"] = (frame["x1"] > 0).astype(float)
+    cfg = config_from_mapping({"target": "label", "sensitive": ["sex"], "sections": ["performance", "explanations"],
+                               "model": {"predictions": "score"}, "models": {"cv_folds": 0, "models": ["dummy"]},
+                               "performance": {"bootstrap": 20}})
+    rep = run_audit(cfg, frame, workers=1)
+    missing = rep.missing()
+    assert missing["explanations"][0] == "not run" and "needs a callable model" in missing["explanations"][1]
+    assert missing["drift"] == ("skipped", "not requested")
+    assert "performance" not in missing and "data" not in missing
+    card = render_markdown(build_model_card(rep))
+    row = next(line for line in card.splitlines() if line.startswith("| explanations"))
+    assert "not run" in row and "needs a callable model" in row
+    data = tmp_path / "d.csv"
+    frame.to_csv(data, index=False)
+    code = main(["run", str(data), "--target", "label", "--sensitive", "sex", "--predictions", "score",
+                 "--sections", "performance,explanations", "--out", str(tmp_path / "out"), "--quiet"])
+    out = capsys.readouterr().out
+    assert code in (0, 1) and "explanations not run" in out and "drift not run" not in out

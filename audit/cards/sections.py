@@ -341,11 +341,15 @@ def caveats(r: AuditReport, n: Narrative) -> Section:
 def scorecard(r: AuditReport) -> Section:
     scores = r.scorecard
     areas = registry.active().scorecard_areas
+    missing = r.missing()
     rows = []
     for area in list(areas) + [a for a in scores if a not in areas]:
         v = scores.get(area)
-        reasons = "; ".join(map(str, v.reasons)) if v is not None else "the section was not run"
-        rows.append((area, str(v.status) if v is not None else "not run", reasons))
+        if v is not None:
+            rows.append((area, str(v.status), "; ".join(map(str, v.reasons))))
+        else:
+            status, why = missing.get(area, ("not run", "the section was not run"))
+            rows.append((area, status, why))
     return Section("scorecard", "Audit scorecard", (table(("Area", "Verdict", "Reasons"), rows),))
 
 
