@@ -54,6 +54,8 @@ with st.sidebar:
         m = report.manifest
         st.markdown(f"**{ui.md(m.dataset.name)}** · {m.rows_used:,} rows  \n"
                     f"Overall {ui.badge(report.overall_status)}")
+        if report.models is not None:  # every page, not only those with a report header, says which model this is
+            st.caption(f"model {ui.md(report.models.selected_label)}")
         st.caption(f"audited {ui.md(m.started_at)} in {m.duration_seconds:.0f} s")
         if report.imported_from is not None:
             st.caption(f":orange-badge[imported] from {ui.md(report.imported_from)}: not computed here")

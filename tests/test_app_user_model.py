@@ -58,11 +58,12 @@ def test_onnx_upload_is_the_audited_model_on_every_page():
     rep = at.session_state[state.REPORT]
     assert rep.models.selected == "user" and rep.models.user_model.kind == "onnx"
     assert rep.models.user_model.sha256 == hashlib.sha256(onnx_raw).hexdigest()
-    for page in PAGES:
+    for page in (*PAGES, "reviews", "history"):
         at.switch_page(f"views/{page}.py").run()
         assert not at.exception, (page, [e.value for e in at.exception])
-        if page not in ("overview", "model_card"):
+        if page in PAGES:
             assert "audited model Your model (model.onnx, ONNX)" in _texts(at), page
+        assert "model Your model (model.onnx, ONNX)" in [c.value.replace("\\", "") for c in at.sidebar.caption], page
     at.switch_page("views/privacy.py").run()
     assert "Not run: membership inference needs the rows the model was trained on" in _texts(at)
 

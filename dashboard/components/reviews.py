@@ -58,7 +58,8 @@ def save_panel(store: Any, user: Any, report: AuditReport) -> None:
     narrative = state.narrative_fields(key)
     with st.container(border=True):
         st.subheader("Save the current audit")
-        st.markdown(f"**{ui.md(m.dataset.name)}** · {m.rows_used:,} rows · overall {ui.badge(report.overall_status)} "
+        model = f" · model {ui.md(report.models.selected_label)}" if report.models is not None else ""
+        st.markdown(f"**{ui.md(m.dataset.name)}** · {m.rows_used:,} rows{model} · overall {ui.badge(report.overall_status)} "
                     f"· audited {ui.md(m.started_at)}")
         st.caption("Only you see it until it is saved; saved audits are visible to every signed-in user. "
                    + ("The model card narrative is saved with it." if narrative else "No model card narrative yet."))
