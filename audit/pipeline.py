@@ -153,10 +153,12 @@ def run_audit(
 
     user = None
     if config.model.active or model_file is not None:
-        from audit.models.attach import load_user_model
+        from audit.models.attach import current_predictions, load_user_model
 
-        # Before the baselines train, so a bad model file fails in seconds.
+        # Before the baselines train, so a bad model file (or predictions column) fails in seconds.
         user = load_user_model(config.model, dataset, model_file=model_file)
+        cur_frame = current_predictions(user, cur_frame, "current data")
+        ref_frame = current_predictions(user, ref_frame, "reference data")
     t0 = time.perf_counter()
     trained = train_models(dataset, options=config.models, seed=config.seed, progress=lambda f, m: say("models", f, m))
     not_run: dict[str, str] = {}

@@ -23,12 +23,15 @@ def _frame():
     return frame
 
 
-def _upload(frame, model: tuple[str, bytes] | None = None) -> tuple[AppTest, str]:
+def _upload(frame, model: tuple[str, bytes] | None = None, current=None) -> tuple[AppTest, str]:
     raw = frame.to_csv(index=False).encode()
     key = hashlib.sha256(raw).hexdigest()[:12]
     at = AppTest.from_file(APP, default_timeout=180).run()
     at.file_uploader(key="upload_data").upload("data.csv", raw, "text/csv")
     at.run()
+    if current is not None:
+        at.file_uploader(key="upload_current").upload("current.csv", current.to_csv(index=False).encode(), "text/csv")
+        at.run()
     if model is not None:
         at.file_uploader(key=f"upload_model_{key}").upload(model[0], model[1], "application/octet-stream")
         at.run()
@@ -38,6 +41,8 @@ def _upload(frame, model: tuple[str, bytes] | None = None) -> tuple[AppTest, str
 def _run(at: AppTest, sections: list[str]) -> AppTest:
     at.multiselect(key="opt_sections").set_value(sections)
     at.number_input(key="opt_cv").set_value(0)
+    if "privacy" in sections:
+        at.number_input(key="opt_privacy_epochs").set_value(1)
     at.button(key="FormSubmitter:audit_options-Run audit").click()
     return at.run()
 
@@ -65,25 +70,34 @@ def test_onnx_upload_is_the_audited_model_on_every_page():
             assert "audited model Your model (model.onnx, ONNX)" in _texts(at), page
         assert "model Your model (model.onnx, ONNX)" in [c.value.replace("\\", "") for c in at.sidebar.caption], page
     at.switch_page("views/privacy.py").run()
-    assert "Not run: membership inference needs the rows the model was trained on" in _texts(at)
+    # The DP sweep ran on reference networks; membership inference on the user's model did not, and says why.
+    assert rep.privacy is not None and rep.privacy.audited.membership is None and rep.privacy.dp_models()
+    text = _texts(at)
+    assert "Membership inference on the audited model: not run: membership inference needs the rows the model was trained on" in text
+    assert "Reference networks: the DP sweep's networks (logistic, mlp) are references trained here" in text
 
 
 @pytest.mark.slow
 def test_predictions_only_audit_says_which_sections_need_a_callable_model():
-    at, key = _upload(_frame())
+    at, key = _upload(_frame(), current=make_synthetic(200, seed=22))  # the current file lacks the predictions column
     at.selectbox(key=f"predictions_{key}").set_value("risk")
     at.checkbox(key=f"use_thr_{key}").check()
     at.run()
     at.number_input(key=f"threshold_{key}").set_value(6.0)
-    at = _run(at, ["performance", "fairness", "drift"])
+    at = _run(at, ["performance", "fairness", "drift", "explanations"])
     assert not at.exception, [e.value for e in at.exception]
     rep = at.session_state[state.REPORT]
     assert rep.models.user_model.kind == "predictions" and rep.models.user_model.threshold == 6.0
-    assert "risk" not in rep.manifest.features and rep.drift is None
+    assert "risk" not in rep.manifest.features and rep.explanations is None
+    # Drift runs from the data alone; prediction drift is null because the current file has no predictions.
+    assert rep.drift is not None and rep.drift.prediction is None and rep.drift.data.n_features == len(rep.manifest.features)
     at.switch_page("views/drift.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "Prediction drift not run: the current data has no column 'risk'" in _texts(at)
+    at.switch_page("views/explanations.py").run()
     assert "Not run: needs a callable model" in _texts(at)
     at.switch_page("views/overview.py").run()
-    assert "Not run: needs a callable model" in _texts(at)  # the scorecard's drift box says why
+    assert "Not run: needs a callable model" in _texts(at)  # the scorecard's explanations box says why
     at.switch_page("views/performance.py").run()
     assert "Your predictions (column risk)" in _texts(at)
 

@@ -121,6 +121,8 @@ def _drift(d: DriftReport) -> list[Block]:
     if pred is not None:
         facts.append(("Prediction drift", f"{pred.effect_metric} {num(pred.effect_size)}, PSI {num(pred.psi)}"
                                           + (" (drifted)" if pred.drifted else "")))
+    elif d.prediction_note:
+        facts.append(("Prediction drift", f"not run: {d.prediction_note}"))
     out: list[Block] = [Facts(tuple(facts))]
     feats = sorted(data.features, key=lambda f: (not f.drifted, -(finite_or_none(f.effect_size) or 0)))
     if feats:
@@ -137,14 +139,19 @@ def _epsilon(m: ModelPrivacy) -> str:
 
 
 def _privacy(p: PrivacyReport) -> list[Block]:
-    out: list[Block] = [Facts((("Accountant", f"{p.accountant}, delta {num(p.delta, 6)}"),
-                               ("Membership-inference data", f"{num(p.n_attack_members)} members, {num(p.n_attack_nonmembers)} non-members")))]
+    facts = [("Accountant", f"{p.accountant}, delta {num(p.delta, 6)}"),
+             ("Membership-inference data", f"{num(p.n_attack_members)} members, {num(p.n_attack_nonmembers)} non-members")]
+    if p.membership_note:
+        facts.append(("Membership inference on the audited model", str(p.membership_note)))
+    if p.sweep_note:
+        facts.append(("DP sweep", str(p.sweep_note)))
+    out: list[Block] = [Facts(tuple(facts))]
     if p.models:
         rows = []
         for m in p.models:
-            best = max(m.membership, key=lambda a: finite_or_none(a.auc.value) or 0, default=None)
+            best = max(m.membership or (), key=lambda a: finite_or_none(a.auc.value) or 0, default=None)
             rows.append((m.name, m.role, _epsilon(m), num(m.accuracy), num(m.roc_auc),
-                         f"{num(best.auc.value)} {ci(best.auc.low, best.auc.high)}" if best else "n/a",
+                         f"{num(best.auc.value)} {ci(best.auc.low, best.auc.high)}" if best else "not run" if m.membership is None else "n/a",
                          num(best.advantage) if best else "n/a"))
         out.append(table(("Model", "Role", "Epsilon spent", "Accuracy", "ROC AUC", "Strongest attack AUC", "Advantage"), rows,
                          numeric=(False, False, True, True, True, True, True),
@@ -209,8 +216,10 @@ def privacy_tradeoffs(r: AuditReport) -> tuple[str, ...]:
     """The privacy-utility trade-off of each DP model, for the Model Card Toolkit's tradeoffs."""
     models = r.privacy.models if r.privacy is not None else ()
     base = {m.network: m for m in models if m.role == "non_private"}
+    # Beside the user's model the networks are references: the card must not read as if its model was retrained.
+    ref = " reference network, not the audited model" if r.privacy is not None and r.privacy.sweep_note else ""
     return tuple(f"Differential privacy at epsilon {num(m.epsilon_spent, 2)} changes accuracy from {num(base[m.network].accuracy)} "
-                 f"to {num(m.accuracy)} ({m.network})." for m in models if m.role == "dp" and m.network in base)
+                 f"to {num(m.accuracy)} ({m.network}{ref})." for m in models if m.role == "dp" and m.network in base)
 
 
 _RENDERERS: dict[str, Callable[[Any], list[Block]]] = {

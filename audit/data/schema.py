@@ -56,6 +56,7 @@ class Dataset:
     options: DataOptions = field(default_factory=DataOptions)
     # Class labels in code order: y == k means classes[k]. Binary: (negative, positive); regression: ().
     classes: tuple[str, ...] = ()
+    predictions: str | None = None  # the user's predictions column: in the frame, never a feature
 
     @property
     def n_rows(self) -> int:
@@ -126,7 +127,7 @@ def prepare_dataset(
         numeric=tuple(c for c in features if c in numeric),
         categorical=tuple(c for c in features if c in categorical), immutable=tuple(opts.immutable),
         excluded=excluded, columns=tuple(columns), warnings=tuple(warnings), positive_label=pos, y=y, groups=groups,
-        rows_in_file=rows_in_file, sampled=sampled, options=opts, classes=classes,
+        rows_in_file=rows_in_file, sampled=sampled, options=opts, classes=classes, predictions=predictions or None,
     )
 
 
@@ -306,4 +307,7 @@ def align_current(current: pd.DataFrame, dataset: Dataset) -> pd.DataFrame:
     for s in dataset.sensitive:
         if s not in out.columns and s in cur.columns:
             out[s] = cur[s].to_numpy()
+    if dataset.predictions and dataset.predictions in cur.columns:
+        # Prediction drift of a predictions-only audit reads it (checked by attach.current_predictions).
+        out[dataset.predictions] = cur[dataset.predictions].to_numpy()
     return out

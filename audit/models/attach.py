@@ -20,18 +20,19 @@ from audit.config import UserModelOptions
 from audit.models.baselines import LeaderboardRow, TrainedModels, metric_value
 from audit.models.info import UserModelInfo
 from audit.models.loading import ModelError, read_model_file
-from audit.models.user import PredictionsColumn, check_predictions, onnx_model, skops_model
+from audit.models.user import PredictionsColumn, check_predictions, onnx_model, rescale_at_threshold, skops_model
 
 # Sections and what they need beyond scoring the evaluation rows, with the reason shown when not run.
+# Drift runs on a predictions column (its copy in the current file gives prediction drift) and privacy
+# on every user model (the DP sweep trains reference networks; membership inference is not run, with
+# MEMBERSHIP_UNKNOWN as the reason): both state in their reports which parts are null and why.
 NEEDS_CALLABLE = "needs a callable model: a predictions column cannot score the new rows it builds"
-NEEDS_MEMBERS = ("membership inference needs the rows the model was trained on, which the audit does not know for the "
-                 "user's model; the DP sweep would only train reference networks")
+MEMBERSHIP_UNKNOWN = ("membership inference needs the rows the model was trained on, which the audit does not know for "
+                      "the user's model")
 SECTION_NEEDS: dict[str, tuple[str, str]] = {
     # section -> (what it needs from the model, reason when missing)
-    "drift": ("callable", NEEDS_CALLABLE),
     "explanations": ("callable", NEEDS_CALLABLE),  # permutation SHAP and importance through audit.models.shim
     "robustness": ("callable", NEEDS_CALLABLE),  # black-box: scores perturbed rows; PGD transfers from the logistic baseline
-    "privacy": ("members", NEEDS_MEMBERS),
 }
 
 
@@ -45,6 +46,9 @@ class UserTrainedModels(TrainedModels):
     user: Any = None
     info: UserModelInfo | None = None
     shim: Any = None  # audit.models.shim.as_pipeline(user): the callable model as a black-box Pipeline
+    # The baselines' own TrainedModels (their test split, not the evaluation rows): what reference
+    # models that train here (privacy's DP sweep) are trained and judged on, like for like.
+    base: TrainedModels | None = None
 
     @property
     def model(self) -> Any:
@@ -85,7 +89,7 @@ def skipped_sections(trained: TrainedModels) -> dict[str, str]:
     for name, (need, reason) in SECTION_NEEDS.items():
         if need == "callable" and not user.callable:
             out[name] = reason
-        if need in ("pipeline", "members"):
+        if need == "pipeline":
             out[name] = NEEDS_CALLABLE if not user.callable else reason
     return out
 
@@ -99,26 +103,16 @@ def load_user_model(options: UserModelOptions, dataset, *, model_file=None) -> A
         col = options.predictions
         if col not in dataset.frame.columns:
             raise ModelError(f"predictions column {col!r} is not in the data")
-        vals = check_predictions(dataset.frame[col], column=col, task=dataset.task, threshold=options.threshold)
+        raw = check_predictions(dataset.frame[col], column=col, task=dataset.task, threshold=options.threshold)
+        vals, scale = raw, None
         if dataset.task == "binary" and options.threshold is not None:
-            vals = rescale_at_threshold(vals, options.threshold)
-        return PredictionsColumn(column=col, values=vals, task=dataset.task, threshold=options.threshold, rows={})
+            vals, scale = rescale_at_threshold(raw, options.threshold), (float(raw.min()), float(raw.max()))
+        return PredictionsColumn(column=col, values=vals, task=dataset.task, threshold=options.threshold, rows={},
+                                 raw=raw, scale=scale)
     file = model_file or read_model_file(options.path, max_file_mb=options.max_file_mb)
     if file.format == "onnx":
         return onnx_model(file, task=dataset.task, columns=cols, features=tuple(options.features))
     return skops_model(file, task=dataset.task, columns=cols, positive_label=dataset.positive_label, max_file_mb=options.max_file_mb)
-
-
-def rescale_at_threshold(s: np.ndarray, thr: float) -> np.ndarray:
-    """A risk score mapped monotonically onto [0, 1] with the threshold at 0.5.
-
-    Ranks (so AUC) and decisions (score >= threshold iff mapped >= 0.5) are kept;
-    the mapped value is not a probability, which the report says.
-    """
-    lo, hi = float(s.min()), float(s.max())
-    below = 0.5 * (s - lo) / (thr - lo) if thr > lo else np.zeros_like(s)
-    above = 0.5 + 0.5 * (s - thr) / (hi - thr) if hi > thr else np.full_like(s, 0.5)
-    return np.where(s >= thr, np.clip(above, 0.5, 1.0), np.clip(below, 0.0, np.nextafter(0.5, 0)))
 
 
 def attach_user_model(trained: TrainedModels, user: Any, options: UserModelOptions) -> UserTrainedModels:
@@ -161,7 +155,24 @@ def attach_user_model(trained: TrainedModels, user: Any, options: UserModelOptio
     fields.update(X_test=X_eval, y_test=y_eval, groups_test=g_eval, idx_test=idx_eval, selected="user", report=report)
     from audit.models.shim import as_pipeline
 
-    return UserTrainedModels(**fields, user=user, info=info, shim=as_pipeline(user, ds) if user.callable else None)
+    return UserTrainedModels(**fields, user=user, info=info, shim=as_pipeline(user, ds) if user.callable else None, base=trained)
+
+
+def current_predictions(user: Any, frame: pd.DataFrame | None, what: str) -> pd.DataFrame | None:
+    """``frame`` (a drift table) with its copy of the predictions column checked and made numeric.
+
+    The column is optional there (prediction drift is then null with the reason); when present it
+    must hold what the audited column holds, or the audit stops with a one-line error.
+    """
+    if frame is None or not isinstance(user, PredictionsColumn) or user.column not in frame.columns:
+        return frame
+    try:
+        vals = check_predictions(frame[user.column], column=user.column, task=user.task, threshold=user.threshold)
+    except ModelError as exc:
+        raise ModelError(f"the {what}: {exc}") from exc
+    out = frame.copy()
+    out[user.column] = vals
+    return out
 
 
 def _check_output(user: Any, X: pd.DataFrame, task: str) -> None:

@@ -254,10 +254,12 @@ class PredictionsColumn:
     """
 
     column: str
-    values: np.ndarray
+    values: np.ndarray  # on the audit's score scale (a thresholded risk score mapped onto [0, 1])
     task: str
     threshold: float | None
     rows: dict
+    raw: np.ndarray | None = None  # the column as given (None: the same as ``values``)
+    scale: tuple[float, float] | None = None  # the data's (min, max) of a thresholded risk score
     callable: bool = False
     refittable: bool = False
     kind: str = "predictions"
@@ -274,6 +276,14 @@ class PredictionsColumn:
                 "this part of the audit needs a callable model (an ONNX or skops file)"
             )
         return self.values[idx]
+
+    def to_score(self, raw: np.ndarray) -> np.ndarray:
+        """Another table's copy of the column mapped like ``values`` (the same cut at 0.5, the same scale)."""
+        raw = np.asarray(raw, dtype=np.float64)
+        if self.task != "binary" or self.threshold is None:
+            return raw
+        lo, hi = self.scale if self.scale is not None else (float(raw.min()), float(raw.max()))
+        return rescale_at_threshold(raw, self.threshold, low=lo, high=hi)
 
     def describe(self) -> dict:
         scale = (f"a score with decision threshold {self.threshold:g} (at or above = positive)" if self.threshold is not None
@@ -297,3 +307,17 @@ def check_predictions(values: pd.Series, *, column: str, task: str, threshold: f
             "give the decision cut on its scale with --threshold (or [model] threshold)"
         )
     return arr
+
+
+def rescale_at_threshold(s: np.ndarray, thr: float, *, low: float | None = None, high: float | None = None) -> np.ndarray:
+    """A risk score mapped monotonically onto [0, 1] with the threshold at 0.5.
+
+    Ranks (so AUC) and decisions (score >= threshold iff mapped >= 0.5) are kept;
+    the mapped value is not a probability, which the report says. ``low`` / ``high``
+    (default the scores' own range) fix the scale, so another table's scores map alike.
+    """
+    lo = float(s.min()) if low is None else float(low)
+    hi = float(s.max()) if high is None else float(high)
+    below = 0.5 * (s - lo) / (thr - lo) if thr > lo else np.zeros_like(s)
+    above = 0.5 + 0.5 * (s - thr) / (hi - thr) if hi > thr else np.full_like(s, 0.5)
+    return np.where(s >= thr, np.clip(above, 0.5, 1.0), np.clip(below, 0.0, np.nextafter(0.5, 0)))

@@ -82,11 +82,11 @@ def group_accuracy_chart(priv, attribute: str) -> go.Figure:
 def membership_chart(priv) -> go.Figure:
     """Membership-inference attack AUC (with interval) against each model; 0.5 is chance."""
     fig = go.Figure()
-    attacks = sorted({a.attack for m in priv.models for a in m.membership})
+    attacks = sorted({a.attack for m in priv.models for a in m.membership or ()})
     for attack, colour in zip(attacks, (SENSITIVE_COLOUR, VAL_COLOUR, TEST_COLOUR, "#00838f")):
         xs, ys, lo, hi = [], [], [], []
         for m in priv.models:
-            a = next((a for a in m.membership if a.attack == attack), None)
+            a = next((a for a in m.membership or () if a.attack == attack), None)
             if a is None:
                 continue
             xs.append(model_label(m))
@@ -110,7 +110,7 @@ def membership_roc_chart(priv, model_index: int = 0) -> go.Figure:
     """ROC curves of the membership-inference attacks on one model (default: the audited one)."""
     fig = go.Figure()
     m = priv.models[model_index]
-    for a, colour in zip(m.membership, (SENSITIVE_COLOUR, VAL_COLOUR, TEST_COLOUR, "#00838f")):
+    for a, colour in zip(m.membership or (), (SENSITIVE_COLOUR, VAL_COLOUR, TEST_COLOUR, "#00838f")):
         if not a.roc_fpr:
             continue
         fig.add_scatter(name=f"{a.attack.replace('_', ' ')} (AUC {a.auc.value:.3f})", x=list(a.roc_fpr), y=list(a.roc_tpr),

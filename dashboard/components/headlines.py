@@ -72,6 +72,8 @@ def _privacy_headlines(report: AuditReport, p: Any) -> list[tuple[str, str, str 
     if audited is not None and audited.membership:
         worst = max(audited.membership, key=lambda a: a.auc.value)
         out.append(("Membership attack AUC", fmt(worst.auc.value), f"{worst.attack} on the audited model; 0.5 = chance"))
+    elif p.membership_note:
+        out.append(("Membership attack", "not run", p.membership_note))
     dp = [m for m in p.models if m.role == "dp"]
     if dp:
         out.append(("DP models trained", str(len(dp)), f"epsilons {', '.join(f'{e:g}' for e in p.target_epsilons)}"))

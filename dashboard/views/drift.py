@@ -19,6 +19,9 @@ c[1].metric("Domain classifier AUC", ui.fmt(data.domain.auc.value) if data.domai
 if dr.prediction is not None:
     c[2].metric("Prediction drift", "yes" if dr.prediction.drifted else "no",
                 help=f"{ui.md(dr.prediction.test)} p = {dr.prediction.p_value_adjusted:.2g}, against {ui.md(dr.prediction_reference)}")
+elif dr.prediction_note:
+    c[2].metric("Prediction drift", "not run", help=ui.md(dr.prediction_note))
+    st.info(f"Prediction drift not run: {ui.md(dr.prediction_note)}")
 
 def features_view() -> None:
     ui.chart(charts.feature_drift_chart(data))
@@ -44,6 +47,8 @@ def outputs_view() -> None:
         with col:
             if extra is not None:
                 ui.chart(charts.distribution_chart(extra))
+            elif extra is dr.prediction and dr.prediction_note:
+                st.info(f"No drift test of the {what}: {ui.md(dr.prediction_note)}")
             else:
                 st.caption(f"No drift test of the {what}.")
     if dr.performance:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -10,6 +9,7 @@ import pandas as pd
 
 from audit.models.baselines import TrainedModels
 from audit.sections.drift import multiclass as mcd
+from audit.sections.drift.prediction import ModelOutputs
 from audit.sections.drift.shift import split_frame
 from audit.sections.drift.stats import metric_with_ci
 from audit.serial import ReportMixin
@@ -41,22 +41,24 @@ def labels_of(frame: pd.DataFrame, target: str) -> np.ndarray | None:
     return y if np.isfinite(y).any() else None
 
 
-def measure_performance(trained: TrainedModels, cur_scored: pd.DataFrame, pred_ref: pd.DataFrame, s_ref: np.ndarray,
-                        s_cur: np.ndarray, scorer: Callable, opts, rng: np.random.Generator, *, current_given: bool,
+def measure_performance(trained: TrainedModels, cur_scored: pd.DataFrame, pred_ref: pd.DataFrame, out: ModelOutputs,
+                        opts, rng: np.random.Generator, *, current_given: bool,
                         reference_given: bool, simulated: bool) -> tuple[tuple[PerformanceShift, ...], str]:
     """Performance shifts when the current rows have labels and are not the test split itself; else why not."""
-    ds, features = trained.dataset, list(trained.dataset.features)
+    ds = trained.dataset
     y_cur = labels_of(cur_scored, ds.target)
     if y_cur is None:
         return (), "not measured: the current data has no labels (no target column)"
     if not current_given and not simulated:
         return (), "not measured: the current data is the test split itself (see the performance section)"
+    if out.scorer is None:
+        return (), f"not measured: {out.note}"
     if reference_given and labels_of(pred_ref, ds.target) is not None:
-        y_ref, sc_ref, src = labels_of(pred_ref, ds.target), s_ref, "reference data"
+        y_ref, sc_ref, src = labels_of(pred_ref, ds.target), out.s_ref, "reference data"
     else:
         test = take(split_frame(trained, "test"), opts.score_rows, rng)
-        y_ref, sc_ref, src = labels_of(test, ds.target), scorer(test[features]), "held-out test split"
-    return _shifts(y_ref, sc_ref, y_cur, s_cur, src, trained, opts, rng)
+        y_ref, sc_ref, src = labels_of(test, ds.target), out.scorer(test), "held-out test split"
+    return _shifts(y_ref, sc_ref, y_cur, out.s_cur, src, trained, opts, rng)
 
 
 def _shifts(y_ref, s_ref, y_cur, s_cur, src: str, trained: TrainedModels, opts,

@@ -17,7 +17,6 @@ with the test split: a sanity check that should flag nothing.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -32,11 +31,14 @@ from audit.sections.drift.stats import (
     benjamini_hochberg,
     categorical_drift,
     count_categories,
+    decide_drift,
     numeric_drift,
+    single_test,
     summarise_numeric,
 )
 from audit.serial import ReportMixin
 from audit.sections.drift.performance import PerformanceShift, labels_of, measure_performance, take
+from audit.sections.drift.prediction import model_outputs
 from audit.sections.drift.shift import apply_shift, code_labels, parse_shift, split_frame
 from audit.bounds import bounded
 from audit.errors import ConfigError, DataError
@@ -161,13 +163,14 @@ class DriftReport(ReportMixin):
     n_reference: int
     n_current: int
     data: DatasetDrift
-    prediction: FeatureDrift | None  # the model's scores
+    prediction: FeatureDrift | None  # the model's scores (or the user's predictions column); None: see prediction_note
     prediction_reference: str
     labels: FeatureDrift | None
     performance: tuple[PerformanceShift, ...]  # empty when not measured (see performance_note)
     performance_note: str
     options: DriftOptions
     verdict: Verdict
+    prediction_note: str = ""  # why prediction drift is null (a predictions column the current rows lack)
 
 
 def compare_frames(
@@ -222,7 +225,7 @@ def compare_frames(
     with ThreadPoolExecutor(max_workers=2) as pool:
         raw = list(pool.map(one, cols))
     q = benjamini_hochberg(np.array([f.p_value for f in raw]))
-    feats = tuple(_decide(f, qi, opts.alpha) for f, qi in zip(raw, q))
+    feats = tuple(decide_drift(f, qi, opts.alpha) for f, qi in zip(raw, q))
     drifted = tuple(f.feature for f in feats if f.drifted)
     share = len(drifted) / len(feats)
     domain, note = None, "not requested (drift.domain_classifier = false)"
@@ -242,11 +245,6 @@ def compare_frames(
         dataset_drift=bool(drifted) and share >= opts.dataset_drift_share, dataset_drift_share=opts.dataset_drift_share,
         alpha=opts.alpha, correction="Benjamini-Hochberg", domain=domain, domain_note=note,
     )
-
-
-def _decide(f: FeatureDrift, p_adjusted: float, alpha: float) -> FeatureDrift:
-    drifted = bool(np.isfinite(p_adjusted) and p_adjusted < alpha and np.isfinite(f.effect_size) and f.effect_size >= f.effect_threshold)
-    return dataclasses.replace(f, p_value_adjusted=float(p_adjusted), drifted=drifted)
 
 
 def audit_drift(
@@ -290,7 +288,6 @@ def audit_drift(
                           progress=lambda f, m: say(0.05 + 0.7 * f, m))
 
     say(0.8, "prediction and label drift")
-    features = list(ds.features)
     if reference is None:
         # Training rows get in-sample (over-confident) scores; the validation split's
         # scores are what the model gives data it never saw.
@@ -298,19 +295,12 @@ def audit_drift(
     else:
         pred_ref, pred_src = ref, "reference data"
     pred_ref, cur_scored = take(pred_ref, opts.score_rows, rng), take(cur, opts.score_rows, rng)
-    multi = trained.task == "multiclass"
-    # Multiclass: the predicted class is the output users act on; its distribution is compared.
-    scorer = (lambda X: trained.predict(X).astype(np.float64)) if multi else trained.score
-    s_ref, s_cur = scorer(pred_ref[features]), scorer(cur_scored[features])
-    if multi:
-        prediction = _single(mcd.class_drift("predicted class", s_ref, s_cur, trained.classes, opts.jensen_shannon_threshold), opts.alpha)
-    else:
-        prediction = _single(numeric_drift("model score", summarise_numeric(s_ref), summarise_numeric(s_cur), bins=opts.psi_bins,
-                                           quantiles=opts.quantiles, threshold=opts.wasserstein_threshold), opts.alpha)
+    out = model_outputs(trained, pred_ref, cur_scored, opts, simulated=bool(steps), sides=(pred_src, cur_src))
+    prediction = out.prediction
     labels = _label_drift(ref, cur, trained, opts)
 
     say(0.9, "performance on current data")
-    performance, perf_note = measure_performance(trained, cur_scored, pred_ref, s_ref, s_cur, scorer, opts, rng,
+    performance, perf_note = measure_performance(trained, cur_scored, pred_ref, out, opts, rng,
                                                  current_given=current is not None, reference_given=reference is not None,
                                                  simulated=bool(steps))
     verdict = _verdict(data, prediction, labels, performance, opts)
@@ -318,14 +308,9 @@ def audit_drift(
     return DriftReport(
         comparison=f"{ref_src} vs {cur_src}", reference_source=ref_src, current_source=cur_src,
         simulated_shift=opts.simulate_shift, shift_applied=shift_applied, n_reference=len(ref), n_current=len(cur),
-        data=data, prediction=prediction, prediction_reference=pred_src, labels=labels,
+        data=data, prediction=prediction, prediction_reference=out.reference_source, prediction_note=out.note, labels=labels,
         performance=performance, performance_note=perf_note, options=opts, verdict=verdict,
     )
-
-
-def _single(f: FeatureDrift, alpha: float) -> FeatureDrift:
-    """A lone test needs no multiplicity correction: the adjusted p-value is the p-value."""
-    return _decide(f, f.p_value, alpha)
 
 
 def _label_drift(ref: pd.DataFrame, cur: pd.DataFrame, trained: TrainedModels, opts: DriftOptions) -> FeatureDrift | None:
@@ -344,7 +329,7 @@ def _label_drift(ref: pd.DataFrame, cur: pd.DataFrame, trained: TrainedModels, o
     else:
         f = numeric_drift(t, summarise_numeric(yr), summarise_numeric(yc), bins=opts.psi_bins, quantiles=opts.quantiles,
                           threshold=opts.wasserstein_threshold)
-    return _single(f, opts.alpha)
+    return single_test(f, opts.alpha)
 
 
 def _verdict(data: DatasetDrift, prediction: FeatureDrift | None, labels: FeatureDrift | None,

@@ -193,14 +193,19 @@ def _reweight(out: pd.DataFrame, step: ShiftStep, rng: np.random.Generator) -> t
 
 
 def split_frame(trained: TrainedModels, which: str) -> pd.DataFrame:
-    """A split's features, its labels (0/1 or values, as float) and any sensitive column
-    that is not a feature (so a shift can re-weight it)."""
+    """A split's features, its labels (0/1 or values, as float), any sensitive column
+    that is not a feature (so a shift can re-weight it) and the user's predictions column."""
     out = getattr(trained, f"X_{which}").copy()
     out[trained.dataset.target] = getattr(trained, f"y_{which}").astype(np.float64)
     groups = getattr(trained, f"groups_{which}")
     for s in trained.dataset.sensitive:
         if s not in out.columns:
             out[s] = groups[s].to_numpy()
+    user = getattr(trained, "user", None)
+    if user is not None and not user.callable:
+        # A predictions column (never a feature) rides along, as a current file's copy does.
+        raw = user.raw if user.raw is not None else user.values
+        out[user.column] = raw[getattr(trained, f"idx_{which}")]
     return out
 
 

@@ -11,7 +11,7 @@ sorting a million values. Categorical columns are reduced to category counts
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -266,6 +266,17 @@ def categorical_drift(name: str, ref: pd.Series, cur: pd.Series, *, threshold: f
         reference_mean=float("nan"), current_mean=float("nan"),
         bins=tuple(shown), reference_share=tuple(map(float, rsh)), current_share=tuple(map(float, csh)),
     )
+
+
+def decide_drift(f: FeatureDrift, p_adjusted: float, alpha: float) -> FeatureDrift:
+    """``f`` with its adjusted p-value, drifted when that is below alpha and the effect reaches its threshold."""
+    drifted = bool(np.isfinite(p_adjusted) and p_adjusted < alpha and np.isfinite(f.effect_size) and f.effect_size >= f.effect_threshold)
+    return replace(f, p_value_adjusted=float(p_adjusted), drifted=drifted)
+
+
+def single_test(f: FeatureDrift, alpha: float) -> FeatureDrift:
+    """A lone test needs no multiplicity correction: the adjusted p-value is the p-value."""
+    return decide_drift(f, f.p_value, alpha)
 
 
 def benjamini_hochberg(p: np.ndarray) -> np.ndarray:

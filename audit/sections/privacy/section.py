@@ -26,10 +26,11 @@ import numpy as np
 from audit.sections.privacy.dp_training import ACCOUNTANTS, NETWORKS, TrainSettings, auto_delta, check_secure_mode_available, compute_epsilon
 from audit.sections.privacy.groups import GroupMetrics
 from audit.sections.privacy.membership import AttackResult
-from audit.sections.privacy.sweep import AttackSample, ModelPrivacy, dp_sweep
+from audit.sections.privacy.sweep import AttackSample, ModelPrivacy, dp_sweep, user_model_entry
 from audit.serial import ReportMixin
 from audit.bounds import bounded
 from audit.errors import ConfigError
+from audit.models.attach import MEMBERSHIP_UNKNOWN
 from audit.models.baselines import TrainedModels
 from audit.verdict import Verdict, decide
 
@@ -162,6 +163,11 @@ class PrivacyReport(ReportMixin):
     verdict: Verdict
     # The verdict's thresholds (attack AUC warn / fail, accuracy budget), so charts can draw them.
     thresholds: Mapping[str, float] = field(default_factory=dict)
+    # Why the audited model was not attacked (its ``membership`` is null): the user's model, whose
+    # training rows the audit does not know. "" when the attacks ran.
+    membership_note: str = ""
+    # What the sweep's networks are when the audited model is not one of the baselines they sit beside.
+    sweep_note: str = ""
 
     @property
     def audited(self) -> ModelPrivacy | None:
@@ -201,6 +207,10 @@ def audit_privacy(
     opts = options or PrivacyOptions()
     say = progress or (lambda f, m: None)
     task = trained.task
+    audited = trained
+    if getattr(trained, "user", None) is not None:
+        # The user's model: the networks train and are judged on the baselines' own splits.
+        trained = trained.base
     rng = np.random.default_rng(seed)
     notes: list[str] = []
     networks = opts.networks if task != "regression" else ()
@@ -232,8 +242,17 @@ def audit_privacy(
     members = np.sort(rng.choice(train_rows, size=m, replace=False))
     nonmembers = np.sort(rng.choice(n_test, size=m, replace=False))
     sample = AttackSample(trained, opts, members, nonmembers, attack_seed=int(rng.integers(2**31)))
-    say(0.0, f"membership attacks on the audited model ({m} members, {m} non-members)")
-    models = [sample.audited()]
+    membership_note, sweep_note = "", ""
+    if audited is trained:
+        say(0.0, f"membership attacks on the audited model ({m} members, {m} non-members)")
+        models = [sample.audited()]
+    else:
+        membership_note = f"not run: {MEMBERSHIP_UNKNOWN}"
+        models = [user_model_entry(audited, sample)]
+        if networks:
+            sweep_note = (f"the DP sweep's networks ({', '.join(networks)}) are references trained here on the baselines' "
+                          f"training split ({n_train} rows), not your model, which is never retrained or attacked; "
+                          f"your model's accuracy beside them is on the same test split ({n_test} rows)")
     settings = TrainSettings(epochs=opts.epochs, batch_size=batch, learning_rate=opts.learning_rate,
                              momentum=opts.momentum, max_grad_norm=opts.max_grad_norm, mlp_hidden=opts.mlp_hidden,
                              accountant=opts.accountant, secure_mode=opts.secure_mode)
@@ -250,21 +269,20 @@ def audit_privacy(
         n_train_available=n_avail, n_test=n_test, n_attack_members=m, n_attack_nonmembers=m,
         n_bootstrap=opts.bootstrap, confidence=opts.confidence, low_fpr=opts.low_fpr,
         accuracy_budget=opts.accuracy_budget, models=tuple(models), dp_overhead=overhead, notes=tuple(notes),
-        verdict=_verdict(models, opts),
+        verdict=_verdict(models, opts, membership_note),
         thresholds={"warn_attack_auc": opts.warn_attack_auc, "fail_attack_auc": opts.fail_attack_auc,
                     "accuracy_budget": opts.accuracy_budget},
+        membership_note=membership_note, sweep_note=sweep_note,
     )
 
 
-def _verdict(models: list[ModelPrivacy], opts: PrivacyOptions) -> Verdict:
+def _verdict(models: list[ModelPrivacy], opts: PrivacyOptions, membership_note: str = "") -> Verdict:
     fails, warns, passes = [], [], []
     audited = audited_model(models)  # always present: audit_privacy evaluates it first
 
     def low(a: AttackResult) -> float:  # the interval's lower end; the AUC itself when bootstrap = 0
         return a.auc.low if np.isfinite(a.auc.low) else a.auc.value
 
-    best = max(audited.membership, key=low)
-    desc = f"{best.attack} attack AUC {best.auc.text()}"
     dp = [mp for mp in models if mp.role == "dp"]
     affordable = [mp for mp in dp if np.isfinite(mp.accuracy) and mp.accuracy >= audited.accuracy - opts.accuracy_budget]
     cheapest = min(affordable, key=lambda mp: mp.target_epsilon or math.inf, default=None)
@@ -275,6 +293,12 @@ def _verdict(models: list[ModelPrivacy], opts: PrivacyOptions) -> Verdict:
         remedy = f"no DP model of the sweep is within {opts.accuracy_budget} of the audited model's accuracy {audited.accuracy:.3f}"
     else:
         remedy = "no DP model was trained"
+    if audited.membership is None:
+        # Unmeasured is not safe: the scorecard shows a warning, never a pass, for the user's model.
+        refs = f"; the sweep's reference networks: {remedy}" if dp else ""
+        return decide([], [f"the audited model's membership privacy is not assessed: membership inference {membership_note}{refs}"])
+    best = max(audited.membership, key=low)
+    desc = f"{best.attack} attack AUC {best.auc.text()}"
     if low(best) > opts.fail_attack_auc and cheapest is None:
         fails.append(f"the audited model leaks membership: {desc} lies above {opts.fail_attack_auc}; {remedy}")
     elif low(best) > opts.warn_attack_auc:

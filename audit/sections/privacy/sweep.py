@@ -22,9 +22,11 @@ from audit.serial import ReportMixin
 
 @dataclass(frozen=True)
 class ModelPrivacy(ReportMixin):
-    """One model: the audited baseline, or a network trained with or without DP.
+    """One model: the audited one (a baseline or the user's), or a network trained with or without DP.
 
     ``role`` is "audited", "non_private" or "dp". DP fields are ``None`` otherwise.
+    ``membership`` is ``None`` when no attack ran (the user's model: the report's
+    ``membership_note`` says why); ``n_train`` is ``None`` when the training rows are unknown.
     ``relative_train_time`` = this run's training CPU time / the same network's
     non-private CPU time (thread CPU time, robust to other sections sharing the cores).
     """
@@ -38,7 +40,7 @@ class ModelPrivacy(ReportMixin):
     max_grad_norm: float | None
     sample_rate: float | None
     steps: int | None
-    n_train: int
+    n_train: int | None
     n_test: int
     accuracy: float
     roc_auc: float
@@ -46,11 +48,11 @@ class ModelPrivacy(ReportMixin):
     train_seconds: float
     train_cpu_seconds: float | None
     relative_train_time: float | None
-    membership: tuple[AttackResult, ...]
+    membership: tuple[AttackResult, ...] | None
 
     def strongest_attack(self) -> AttackResult | None:
         """The attack with the highest AUC (None when no attack ran)."""
-        return max(self.membership, key=lambda a: a.auc.value, default=None)
+        return max(self.membership or (), key=lambda a: a.auc.value, default=None)
 
 
 @dataclass(frozen=True, eq=False)
@@ -99,6 +101,19 @@ class AttackSample:
             n_test=len(t.y_test), accuracy=acc, roc_auc=auc, groups=grp, train_seconds=float(fit_s), train_cpu_seconds=None,
             relative_train_time=None, membership=self.attacks(t.model, s_in, s_te),
         )
+
+
+def user_model_entry(trained: TrainedModels, sample: AttackSample) -> ModelPrivacy:
+    """The user's model as the audited entry: no membership attack (its training rows are unknown),
+    judged on the baselines' test split (``sample.trained``) like the sweep's networks."""
+    base = sample.trained
+    acc, auc, grp = sample.evaluate(trained.user.score(base.X_test))
+    return ModelPrivacy(
+        name=f"{trained.report.selected_label} (audited)", network="user", role="audited", target_epsilon=None,
+        epsilon_spent=None, noise_multiplier=None, max_grad_norm=None, sample_rate=None, steps=None, n_train=None,
+        n_test=len(base.y_test), accuracy=acc, roc_auc=auc, groups=grp, train_seconds=math.nan, train_cpu_seconds=None,
+        relative_train_time=None, membership=None,
+    )
 
 
 def dp_sweep(sample: AttackSample, networks: tuple[str, ...], epsilons: tuple[float, ...], train_rows: np.ndarray,
