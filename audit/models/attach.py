@@ -23,16 +23,19 @@ from audit.models.loading import ModelError, read_model_file
 from audit.models.user import PredictionsColumn, check_predictions, onnx_model, rescale_at_threshold, skops_model
 
 # Sections and what they need beyond scoring the evaluation rows, with the reason shown when not run.
-# Drift runs on a predictions column (its copy in the current file gives prediction drift) and privacy
-# on every user model (the DP sweep trains reference networks; membership inference is not run, with
-# MEMBERSHIP_UNKNOWN as the reason): both state in their reports which parts are null and why.
+# Drift runs on a predictions column (its copy in the current file gives prediction drift), and privacy
+# on a callable user model (the DP sweep trains reference networks; membership inference is not run,
+# with MEMBERSHIP_UNKNOWN as the reason): both state in their reports which parts are null and why.
 NEEDS_CALLABLE = "needs a callable model: a predictions column cannot score the new rows it builds"
 MEMBERSHIP_UNKNOWN = ("membership inference needs the rows the model was trained on, which the audit does not know for "
                       "the user's model")
+NEEDS_CALLABLE_PRIVACY = ("needs a callable model: with a predictions column there is no model to attack, and the DP sweep "
+                          "would only train reference networks")
 SECTION_NEEDS: dict[str, tuple[str, str]] = {
     # section -> (what it needs from the model, reason when missing)
     "explanations": ("callable", NEEDS_CALLABLE),  # permutation SHAP and importance through audit.models.shim
     "robustness": ("callable", NEEDS_CALLABLE),  # black-box: scores perturbed rows; PGD transfers from the logistic baseline
+    "privacy": ("callable", NEEDS_CALLABLE_PRIVACY),  # membership itself is not run on any user model (MEMBERSHIP_UNKNOWN)
 }
 
 

@@ -224,12 +224,7 @@ def audit_privacy(
     if opts.max_train_rows and opts.max_train_rows < n_avail:
         train_rows = np.sort(rng.choice(n_avail, size=opts.max_train_rows, replace=False))
     n_train = len(train_rows)
-    if opts.delta:
-        delta, delta_rule = opts.delta, "set in the options"
-        if networks and epsilons and delta >= 1 / n_train:
-            raise ConfigError(f"privacy.delta must be below 1/n = {1 / n_train:.3g} for n = {n_train} training rows, got {delta:g}")
-    else:
-        delta, delta_rule = auto_delta(n_train), f"largest power of ten below 1/n for n = {n_train} training rows"
+    delta, delta_rule = _delta(opts, n_train, sweep=bool(networks and epsilons))
 
     # Poisson sampling at a rate above ~0.05 makes the RDP accounting very slow (40 s for
     # 1,800 rows at the default batch) and leaves too few steps to train on.
@@ -242,17 +237,8 @@ def audit_privacy(
     members = np.sort(rng.choice(train_rows, size=m, replace=False))
     nonmembers = np.sort(rng.choice(n_test, size=m, replace=False))
     sample = AttackSample(trained, opts, members, nonmembers, attack_seed=int(rng.integers(2**31)))
-    membership_note, sweep_note = "", ""
-    if audited is trained:
-        say(0.0, f"membership attacks on the audited model ({m} members, {m} non-members)")
-        models = [sample.audited()]
-    else:
-        membership_note = f"not run: {MEMBERSHIP_UNKNOWN}"
-        models = [user_model_entry(audited, sample)]
-        if networks:
-            sweep_note = (f"the DP sweep's networks ({', '.join(networks)}) are references trained here on the baselines' "
-                          f"training split ({n_train} rows), not your model, which is never retrained or attacked; "
-                          f"your model's accuracy beside them is on the same test split ({n_test} rows)")
+    entry, membership_note, sweep_note = _audited_entry(audited, sample, networks, n_train, say)
+    models = [entry]
     settings = TrainSettings(epochs=opts.epochs, batch_size=batch, learning_rate=opts.learning_rate,
                              momentum=opts.momentum, max_grad_norm=opts.max_grad_norm, mlp_hidden=opts.mlp_hidden,
                              accountant=opts.accountant, secure_mode=opts.secure_mode)
@@ -269,14 +255,38 @@ def audit_privacy(
         n_train_available=n_avail, n_test=n_test, n_attack_members=m, n_attack_nonmembers=m,
         n_bootstrap=opts.bootstrap, confidence=opts.confidence, low_fpr=opts.low_fpr,
         accuracy_budget=opts.accuracy_budget, models=tuple(models), dp_overhead=overhead, notes=tuple(notes),
-        verdict=_verdict(models, opts, membership_note),
+        verdict=_verdict(models, opts, MEMBERSHIP_UNKNOWN if membership_note else ""),
         thresholds={"warn_attack_auc": opts.warn_attack_auc, "fail_attack_auc": opts.fail_attack_auc,
                     "accuracy_budget": opts.accuracy_budget},
         membership_note=membership_note, sweep_note=sweep_note,
     )
 
 
-def _verdict(models: list[ModelPrivacy], opts: PrivacyOptions, membership_note: str = "") -> Verdict:
+def _delta(opts: PrivacyOptions, n_train: int, *, sweep: bool) -> tuple[float, str]:
+    """The DP delta and the rule that gave it."""
+    if not opts.delta:
+        return auto_delta(n_train), f"largest power of ten below 1/n for n = {n_train} training rows"
+    if sweep and opts.delta >= 1 / n_train:
+        raise ConfigError(f"privacy.delta must be below 1/n = {1 / n_train:.3g} for n = {n_train} training rows, got {opts.delta:g}")
+    return opts.delta, "set in the options"
+
+
+def _audited_entry(audited: TrainedModels, sample: AttackSample, networks: tuple[str, ...], n_train: int,
+                   say: Callable[[float, str], None]) -> tuple[ModelPrivacy, str, str]:
+    """The audited model's entry, why it was not attacked and what the sweep's networks are ("" when it is a baseline)."""
+    m = len(sample.members)
+    if audited is sample.trained:
+        say(0.0, f"membership attacks on the audited model ({m} members, {m} non-members)")
+        return sample.audited(), "", ""
+    sweep_note = ""
+    if networks:
+        sweep_note = (f"the DP sweep's networks ({', '.join(networks)}) are references trained here on the baselines' "
+                      f"training split ({n_train} rows), not your model, which is never retrained or attacked; "
+                      f"your model's accuracy beside them is on the same test split ({len(sample.trained.y_test)} rows)")
+    return user_model_entry(audited, sample), f"not run: {MEMBERSHIP_UNKNOWN}", sweep_note
+
+
+def _verdict(models: list[ModelPrivacy], opts: PrivacyOptions, unattacked: str = "") -> Verdict:
     fails, warns, passes = [], [], []
     audited = audited_model(models)  # always present: audit_privacy evaluates it first
 
@@ -296,7 +306,7 @@ def _verdict(models: list[ModelPrivacy], opts: PrivacyOptions, membership_note: 
     if audited.membership is None:
         # Unmeasured is not safe: the scorecard shows a warning, never a pass, for the user's model.
         refs = f"; the sweep's reference networks: {remedy}" if dp else ""
-        return decide([], [f"the audited model's membership privacy is not assessed: membership inference {membership_note}{refs}"])
+        return decide([], [f"the audited model's membership privacy is not assessed: {unattacked}{refs}"])
     best = max(audited.membership, key=low)
     desc = f"{best.attack} attack AUC {best.auc.text()}"
     if low(best) > opts.fail_attack_auc and cheapest is None:
