@@ -27,12 +27,12 @@ import pandas as pd
 from audit import __version__
 from audit.config import AuditConfig
 from audit.data import Dataset, align_current, frame_sha256, load_dataset, load_table, prepare_dataset
-from audit.engine.cluster import EngineSpec, parse_engine
+from audit.engine.cluster import EngineSpec, connect, parse_engine
 from audit.models.baselines import TrainedModels, train_models
 from audit.models.loading import ModelFile
 from audit.report import REPORT_FORMAT, AuditReport, DatasetInfo, Manifest, SectionTiming
 from audit.sections import registry
-from audit.sections.registry import SectionInputs
+from audit.sections.registry import SectionInputs, SectionNotRun
 from audit.threads import one_thread
 from audit.verdict import Verdict, decide
 
@@ -59,33 +59,33 @@ def resolve_options(config: AuditConfig) -> dict[str, Any]:
     return {name: config.options_for(name, reg[name].options_type()) for name in config.sections}
 
 
-def _as_dataset(data: DataSource, config: AuditConfig) -> Dataset:
+def _as_dataset(data: DataSource, config: AuditConfig, client=None) -> tuple[Dataset, Any]:
+    """The audited rows, and where every row is (``ClusterRows`` on a cluster; ``None``: the dataset's frame)."""
     if isinstance(data, Dataset):
-        return data
-    if isinstance(data, (str, Path)) and engine_spec(config).kind != "local":
-        return _dataset_on_cluster(data, config)
+        return data, None
+    if client is not None:
+        return _dataset_on_cluster(data, config, client)
     return load_dataset(data, target=config.target, sensitive=config.sensitive, options=config.data, seed=config.seed,
-                        predictions=config.model.predictions or None)
+                        predictions=config.model.predictions or None), None
 
 
 def engine_spec(config: AuditConfig) -> EngineSpec:
     return parse_engine(config.engine.address or None, workers=config.engine.workers)
 
 
-def _dataset_on_cluster(path: str | Path, config: AuditConfig) -> Dataset:
+def _dataset_on_cluster(path: str | Path, config: AuditConfig, client) -> tuple[Dataset, Any]:
     """Read ``path`` (a file, directory or glob) on the cluster; the audit runs on a stratified sample."""
-    from audit.engine.cluster import connect
-    from audit.engine.sample import sample_on_cluster
+    from audit.engine.sample import ClusterRows, sample_on_cluster
 
     spec = engine_spec(config)
-    with connect(spec) as client:
-        got = sample_on_cluster(path, client, target=config.target, rows=config.engine.sample_rows, seed=config.seed)
+    got = sample_on_cluster(path, client, target=config.target, rows=config.engine.sample_rows, seed=config.seed)
     ds = prepare_dataset(got.frame, target=config.target, sensitive=config.sensitive, options=config.data,
                          name=got.name, sha256=got.sha256, seed=config.seed, predictions=config.model.predictions or None)
     note = (f"the table has {got.rows_total:,} rows in {got.files} files; a stratified sample of {ds.n_rows:,} rows, "
             f"drawn on {spec.label}, was audited")
-    return dataclasses.replace(ds, rows_in_file=got.rows_total, sampled=got.rows_total > ds.n_rows,
-                               warnings=(*ds.warnings, note))
+    ds = dataclasses.replace(ds, rows_in_file=got.rows_total, sampled=got.rows_total > ds.n_rows,
+                             warnings=(*ds.warnings, note))
+    return ds, ClusterRows(str(path), client, spec.label, got.rows_total, got.files)
 
 
 def _as_frame(src: DataSource, config: AuditConfig) -> tuple[pd.DataFrame, DatasetInfo]:
@@ -137,16 +137,25 @@ def run_audit(
     AuditReport
     """
     started = datetime.now(timezone.utc)
-    t_start = time.perf_counter()
     say = progress or (lambda s, f, m: None)
     options = resolve_options(config)
     spec = engine_spec(config)  # a bad engine fails here, before any work
-    engine = spec.label if isinstance(data, (str, Path)) and spec.kind != "local" else EngineSpec().label
-    timings: list[SectionTiming] = []
+    if not (isinstance(data, (str, Path)) and spec.kind != "local"):
+        spec = EngineSpec()  # a frame, upload or prepared dataset is already in this process
+    # One connection for the whole run: the sample is drawn and every-row sections run on it.
+    with connect(spec) as client:
+        return _audit(config, data, reference, current, say=say, workers=workers, model_file=model_file,
+                      options=options, engine=spec.label, client=client, started=started)
 
+
+def _audit(config: AuditConfig, data: DataSource, reference: DataSource | None, current: DataSource | None, *,
+           say: Progress, workers: int, model_file: ModelFile | None, options: dict[str, Any], engine: str,
+           client: Any, started: datetime) -> AuditReport:
+    t_start = time.perf_counter()
+    timings: list[SectionTiming] = []
     t0 = time.perf_counter()
     say("data", 0.0, "reading and validating the data")
-    dataset = _as_dataset(data, config)
+    dataset, rows = _as_dataset(data, config, client)
     cur_frame, cur_info, ref_frame = _drift_inputs(current, reference, dataset, config)
     timings.append(SectionTiming("data", "done", time.perf_counter() - t0, f"{dataset.n_rows} rows"))
     say("data", 1.0, f"{dataset.n_rows} rows, {len(dataset.features)} features, task {dataset.task}")
@@ -172,11 +181,13 @@ def run_audit(
     reg = registry.active()
     to_run, skipped = _sections_to_run(config, dataset.task, not_run)
     timings += skipped
-    results = _run_sections(trained, to_run, config, options, say, workers, current=cur_frame, reference=ref_frame)
-    timings += [SectionTiming(name, "done", secs) for name, (_, secs) in results.items()]
+    results = _run_sections(trained, to_run, config, options, say, workers, current=cur_frame, reference=ref_frame,
+                            rows=rows)
+    timings += [SectionTiming(name, "done", secs) if not isinstance(rep, SectionNotRun)
+                else SectionTiming(name, "not run", secs, str(rep)) for name, (rep, secs) in results.items()]
     order = {n: i for i, n in enumerate(("data", "models", *reg.names))}
     timings.sort(key=lambda t: order.get(t.name, 99))
-    reports = {name: rep for name, (rep, _) in results.items()}
+    reports = {name: rep for name, (rep, _) in results.items() if not isinstance(rep, SectionNotRun)}
     scorecard = {"data": _data_verdict(dataset)}
     for spec in reg:
         if reports.get(spec.name) is not None:
@@ -211,11 +222,12 @@ def _preload(names: list[str]) -> None:
 
 
 def _run_sections(trained: TrainedModels, names: list[str], config: AuditConfig, options: dict[str, Any],
-                  say: Progress, workers: int, *, current: pd.DataFrame | None, reference: pd.DataFrame | None
-                  ) -> dict[str, tuple[Any, float]]:
+                  say: Progress, workers: int, *, current: pd.DataFrame | None, reference: pd.DataFrame | None,
+                  rows: Any = None) -> dict[str, tuple[Any, float]]:
     """Run the sections ``names``, longest first, at most ``workers`` at a time.
 
-    Returns section name -> (report, seconds), in completion order.
+    Returns section name -> (report, seconds), in completion order; the report is the
+    :class:`SectionNotRun` a section raised when it could not run (its message says why).
     """
     reg = registry.active()
     pending = list(names)
@@ -225,13 +237,17 @@ def _run_sections(trained: TrainedModels, names: list[str], config: AuditConfig,
 
     def run_one(name: str) -> tuple[Any, float]:
         spec = reg[name]
-        extra = spec.inputs(SectionInputs({n: r for n, (r, _) in results.items()}, current, reference))
+        done = {n: r for n, (r, _) in results.items() if not isinstance(r, SectionNotRun)}
+        extra = spec.inputs(SectionInputs(done, current, reference, rows))
         t = time.perf_counter()
         # OpenMP's thread count is per calling thread, so it is limited here in the worker too.
         inner = one_thread("openmp") if workers > 1 else contextlib.nullcontext()
-        with inner:
-            rep = spec.entry()(trained, options=options[name], seed=config.seed,
-                               progress=lambda f, m, _n=name: events.put((_n, f, m)), **extra)
+        try:
+            with inner:
+                rep = spec.entry()(trained, options=options[name], seed=config.seed,
+                                   progress=lambda f, m, _n=name: events.put((_n, f, m)), **extra)
+        except SectionNotRun as why:
+            rep = why
         return rep, time.perf_counter() - t
 
     def drain() -> None:
@@ -265,7 +281,8 @@ def _run_sections(trained: TrainedModels, names: list[str], config: AuditConfig,
                     for other in running:
                         other.cancel()
                     raise
-                say(name, 1.0, f"done in {results[name][1]:.1f} s")
+                rep, secs = results[name]
+                say(name, 1.0, f"not run: {rep}" if isinstance(rep, SectionNotRun) else f"done in {secs:.1f} s")
         drain()
     return results
 

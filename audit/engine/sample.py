@@ -31,6 +31,21 @@ class ClusterSample:
     files: int
 
 
+@dataclass(frozen=True, eq=False)
+class ClusterRows:
+    """Where every row of an audit's table is: ``source`` read on the cluster of ``client``.
+
+    Sections that report on every row (``audit.sections.population``) read it again there;
+    ``engine`` is the engine's label for the report, ``rows_total`` the table's row count.
+    """
+
+    source: str
+    client: object
+    engine: str
+    rows_total: int
+    files: int
+
+
 def source_fingerprint(src: PartitionedSource) -> str:
     """A content fingerprint of a partitioned table without reading its rows.
 
@@ -82,4 +97,4 @@ def sample_on_cluster(source: str | Path, client, *, target: str, rows: int, see
     return ClusterSample(frame, name, source_fingerprint(src), total, len(src.files))
 
 
-__all__ = ["ClusterSample", "sample_on_cluster", "source_fingerprint"]
+__all__ = ["ClusterRows", "ClusterSample", "sample_on_cluster", "source_fingerprint"]

@@ -23,11 +23,22 @@ from typing import Any
 
 @dataclass(frozen=True)
 class SectionInputs:
-    """What the pipeline offers a section beyond the trained models: earlier results and the drift data."""
+    """What the pipeline offers a section beyond the trained models: earlier results, the drift
+    data, and where every row of the table is (``rows``: an ``audit.engine.sample.ClusterRows``
+    when the table was read on a cluster; ``None`` when the dataset's frame holds every row)."""
 
     results: Mapping[str, Any]
     current: Any = None
     reference: Any = None
+    rows: Any = None
+
+
+class SectionNotRun(Exception):
+    """Raised by a section's entry function that cannot run on this audit; the message says why.
+
+    The pipeline records it as the section's ``not run`` timing and leaves its report null,
+    so a section never stands in a placeholder for a result it could not compute.
+    """
 
 
 def _no_inputs(ctx: SectionInputs) -> dict[str, Any]:
@@ -179,4 +190,4 @@ def use(registry: Registry) -> Iterator[Registry]:
         _active = before
 
 
-__all__ = ["BUILTIN", "Registry", "SectionInputs", "SectionSpec", "active", "use"]
+__all__ = ["BUILTIN", "Registry", "SectionInputs", "SectionNotRun", "SectionSpec", "active", "use"]
