@@ -76,6 +76,11 @@ RANGES: dict[str, dict[str, tuple[float, float]]] = {
         "confidence": _CONF, "score_rows": (10, 100_000_000), "performance_bootstrap": _BOOT,
         "max_performance_drop": (0, 1000),
     },
+    "population": {
+        # The bootstrap weights are a (rows x replicates) matrix per block of 65,536 rows: 1,000 is ~0.5 GB.
+        "bootstrap": (0, 1000), "confidence": _CONF, "auc_bins": (10, 100_000), "block_rows": (1_000, 100_000_000),
+        "four_fifths": _PROB, "warn_parity_difference": _PROB, "warn_equalized_odds_difference": _PROB,
+    },
     "privacy": {
         "target_epsilons": (0, 1000), "delta": _PROB, "epochs": (1, 1000), "batch_size": (1, 1_000_000),
         "learning_rate": (0, 1000), "momentum": _PROB, "max_grad_norm": (0, 1_000_000), "mlp_hidden": (1, 10_000),

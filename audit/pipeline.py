@@ -83,7 +83,7 @@ def _dataset_on_cluster(path: str | Path, config: AuditConfig, client) -> tuple[
                          name=got.name, sha256=got.sha256, seed=config.seed, predictions=config.model.predictions or None)
     note = (f"the table has {got.rows_total:,} rows in {got.files} files; a stratified sample of {ds.n_rows:,} rows, "
             f"drawn on {spec.label}, was audited")
-    ds = dataclasses.replace(ds, rows_in_file=got.rows_total, sampled=got.rows_total > ds.n_rows,
+    ds = dataclasses.replace(ds, rows_in_file=got.rows_total, sampled=len(got.frame) < got.rows_labelled,
                              warnings=(*ds.warnings, note))
     return ds, ClusterRows(str(path), client, spec.label, got.rows_total, got.files)
 

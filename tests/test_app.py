@@ -19,8 +19,8 @@ from tests.conftest import ROOT, make_synthetic
 
 APP = str(ROOT / "dashboard" / "app.py")
 PAGES = ("overview", "datasheet", "performance", "fairness", "explanations", "robustness", "drift", "privacy",
-         "model_card", "reviews", "history")
-SECTION_PAGES = ("performance", "fairness", "explanations", "robustness", "drift", "privacy")
+         "population", "model_card", "reviews", "history")
+SECTION_PAGES = ("performance", "fairness", "explanations", "robustness", "drift", "privacy", "population")
 # Pages with lazy tabs (only the open tab runs): page -> (tabs key, labels).
 TABS = {
     "performance": ("perf_tab", ("Metrics and errors", "Calibration and learning curve", "Baselines")),

@@ -14,7 +14,7 @@ from tests.conftest import ROOT, make_synthetic
 from tests.test_user_model import fitted_pipeline, to_onnx_bytes
 
 APP = str(ROOT / "dashboard" / "app.py")
-PAGES = ("overview", "datasheet", "performance", "fairness", "explanations", "robustness", "drift", "privacy", "model_card")
+PAGES = ("overview", "datasheet", "performance", "fairness", "explanations", "robustness", "drift", "privacy", "population", "model_card")
 
 
 def _frame():

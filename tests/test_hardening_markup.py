@@ -34,7 +34,7 @@ IMAGE = "![beacon](http://evil.example/b.png)"
 PLAIN_TYPES = {"plotly_chart", "arrow_data_frame", "arrow_table", "json", "code", "text", "download_button"}
 PLAIN_FIELDS = {"options", "value", "default", "placeholder", "raw_values", "data", "spec", "form_id", "id", "key"}
 PAGES = ("overview", "datasheet", "performance", "fairness", "explanations", "robustness", "drift", "privacy",
-         "model_card")
+         "population", "model_card")
 
 
 def _hostile_frame(n: int, seed: int):

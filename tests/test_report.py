@@ -34,7 +34,8 @@ SMALL_OPTIONS: dict = {
 
 def test_top_level_keys_are_the_contract(full_report):
     d = full_report.to_dict()
-    assert list(d) == ["manifest", "models", "performance", "fairness", "explanations", "robustness", "drift", "privacy", "scorecard"]
+    assert list(d) == ["manifest", "models", "performance", "fairness", "explanations", "robustness", "drift", "privacy", "population",
+                       "scorecard"]
 
 
 @pytest.mark.slow

@@ -74,7 +74,7 @@ def test_cancel_stops_the_worker_mid_audit_and_leaves_no_report(setup):
     assert running.status is JobStatus.RUNNING and running.pid == proc.pid
     # Every planned section is listed from the start, so the overall fraction is over the whole audit.
     assert set(running.progress) == {"data", "models", "performance", "fairness", "explanations", "robustness",
-                                     "drift", "privacy"}
+                                     "drift", "privacy", "population"}
     assert running.fraction < 0.5
     watcher.cancel_job(job.id, user=user)  # from the other connection, as another tab would
     assert proc.wait(timeout=30) == EXIT_CANCELLED

@@ -1,4 +1,4 @@
-"""What this tool adds to a model card: explanations, robustness, drift and privacy results.
+"""What this tool adds to a model card: explanations, robustness, drift, privacy and every-row results.
 
 Each renderer reads its typed section report and picks the findings a card reader needs
 (the full detail stays in the report and the dashboard). A section without a dedicated
@@ -16,6 +16,7 @@ from audit.cards.generic import auto_blocks
 from audit.cards.sections import not_run, verdict_block
 from audit.report import AuditReport
 from audit.sections.drift.section import DriftReport
+from audit.sections.population.section import PopulationReport
 from audit.sections.explanations.section import ExplanationReport
 from audit.sections.privacy.section import ModelPrivacy, PrivacyReport
 from audit.sections.robustness.section import RobustnessReport
@@ -222,6 +223,25 @@ def privacy_tradeoffs(r: AuditReport) -> tuple[str, ...]:
                  f"to {num(m.accuracy)} ({m.network}{ref})." for m in models if m.role == "dp" and m.network in base)
 
 
+def _population(p: PopulationReport) -> list[Block]:
+    o = p.stats.groups["overall"]["all"]
+    out: list[Block] = [Paragraph(p.statement), Facts((
+        ("Rows counted", f"{num(p.rows)} of {num(p.rows_in_table)} in the table, on {p.engine}"),
+        ("Over every row", f"accuracy {num(o.rates['accuracy'])}, base rate {num(o.rates['base_rate'])}, "
+                           f"selection rate {num(o.rates['selection_rate'])} at threshold {num(p.stats.threshold)}"),
+    ))]
+    for key, groups in p.stats.groups.items():
+        if key == "overall":
+            continue
+        out += [Heading(f"Every row by {key}"),
+                table(("Group", "Rows", "Share", "Base rate", "Selection rate", "TPR", "FPR", "Accuracy"),
+                      [(g, r.n, num(r.share), num(r.rates["base_rate"]), num(r.rates["selection_rate"]),
+                        num(r.rates["tpr"]), num(r.rates["fpr"]), num(r.rates["accuracy"])) for g, r in list(groups.items())[:TOP * 3]],
+                      numeric=(False, True, True, True, True, True, True, True))]
+    return out
+
+
 _RENDERERS: dict[str, Callable[[Any], list[Block]]] = {
     "explanations": _explanations, "drift": _drift, "privacy": _privacy, "robustness": _robustness,
+    "population": _population,
 }

@@ -12,7 +12,7 @@ bins it lies within 1e-3 of the exact AUC.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -58,6 +58,7 @@ class PopulationSpec:
     seed: int = 0
     bins: int = 1000
     intersections: bool = True
+    confidence: float = 0.95
 
     def keys(self) -> list[tuple[str, tuple[str, ...]]]:
         out = [("overall", ()), *((g, (g,)) for g in self.groups)]
@@ -134,7 +135,7 @@ class GroupRates(ReportMixin):
 
 
 @dataclass(frozen=True)
-class PopulationReport(ReportMixin):
+class PopulationStats(ReportMixin):
     """Every-row statistics; ``engine`` says where they were computed."""
 
     rows: int
@@ -167,8 +168,9 @@ def _finite(x: float) -> float | None:
     return float(x) if np.isfinite(x) else None
 
 
-def summarise(stats: Stats, spec: PopulationSpec, *, engine: str, confidence: float = 0.95) -> PopulationReport:
-    """Rates, intervals and AUCs from summed counts."""
+def summarise(stats: Stats, spec: PopulationSpec, *, engine: str, confidence: float | None = None) -> PopulationStats:
+    """Rates, intervals and AUCs from summed counts (``confidence``: default the spec's)."""
+    confidence = spec.confidence if confidence is None else confidence
     lo_q, hi_q = 50 * (1 - confidence), 100 - 50 * (1 - confidence)
     total = int(sum(v[0].sum() for v in stats["overall"].values()))
     out: dict[str, dict[str, GroupRates]] = {}
@@ -184,25 +186,38 @@ def summarise(stats: Stats, spec: PopulationSpec, *, engine: str, confidence: fl
             n = int(point.sum())
             out[key][label] = GroupRates(n, n / total if total else 0.0, dict(zip(CELLS, map(int, point))),
                                          {m: _finite(pr[m]) for m in RATES}, iv, binned_auc(hist))
-    return PopulationReport(total, spec.threshold, spec.bootstrap, confidence, spec.bins, engine, out)
+    return PopulationStats(total, spec.threshold, spec.bootstrap, confidence, spec.bins, engine, out)
+
+
+def population_blocks(blocks: Iterable[tuple[int, pd.DataFrame]], spec: PopulationSpec, *, scorer=None,
+                      engine: str = "local") -> PopulationStats:
+    """In this process, over ``(first row number, frame)`` blocks (how the rows are cut changes no number)."""
+    stats: Stats | None = None
+    for start, block in blocks:
+        part = partition_stats(block, start, spec, scorer)
+        stats = part if stats is None else merge_stats(stats, part)
+    return summarise(stats or {"overall": {}}, spec, engine=engine)
 
 
 def population_local(frame: pd.DataFrame, spec: PopulationSpec, *, scorer=None,
-                     partition_rows: int = 1_000_000) -> PopulationReport:
+                     partition_rows: int = 1_000_000) -> PopulationStats:
     """In this process, in blocks of ``partition_rows`` (the blocks do not change the result)."""
-    stats: Stats | None = None
-    for start in range(0, len(frame), partition_rows):
-        part = partition_stats(frame.iloc[start:start + partition_rows], start, spec, scorer)
-        stats = part if stats is None else merge_stats(stats, part)
-    return summarise(stats or {"overall": {}}, spec, engine="local")
+    blocks = ((start, frame.iloc[start:start + partition_rows]) for start in range(0, len(frame), partition_rows))
+    return population_blocks(blocks, spec, scorer=scorer)
 
 
-def population_dask(ddf, spec: PopulationSpec, client, *, scorer=None, engine: str = "dask") -> PopulationReport:
-    """On the cluster: one task per partition, a tree of merges, only count arrays move."""
+def population_dask(ddf, spec: PopulationSpec, client, *, scorer=None, engine: str = "dask",
+                    lengths: Sequence[int] | None = None) -> PopulationStats:
+    """On the cluster: one task per partition, a tree of merges, only count arrays move.
+
+    ``lengths`` (rows of every partition) numbers the rows for the bootstrap weights; by
+    default they are counted on the cluster, which computes ``ddf`` once more.
+    """
     import dask
 
-    lengths = ddf.map_partitions(len).compute()
-    offsets = np.concatenate([[0], np.cumsum(np.asarray(lengths))[:-1]]).astype(int)
+    if lengths is None:
+        lengths = client.compute(ddf.map_partitions(len)).result()
+    offsets = np.concatenate([[0], np.cumsum(np.asarray(lengths, dtype=np.int64))[:-1]]).astype(int)
     parts = [dask.delayed(partition_stats)(p, int(o), spec, scorer) for p, o in zip(ddf.to_delayed(), offsets)]
     while len(parts) > 1:  # pairwise tree: the reduction never concentrates every partition's arrays at once
         parts = [dask.delayed(merge_stats)(*parts[i:i + 2]) if i + 1 < len(parts) else parts[i]
@@ -211,5 +226,5 @@ def population_dask(ddf, spec: PopulationSpec, client, *, scorer=None, engine: s
     return summarise(stats, spec, engine=engine)
 
 
-__all__ = ["GroupRates", "PopulationReport", "PopulationSpec", "binned_auc", "merge_stats", "partition_stats",
-           "poisson_weights", "population_dask", "population_local", "summarise"]
+__all__ = ["GroupRates", "PopulationStats", "PopulationSpec", "binned_auc", "merge_stats", "partition_stats",
+           "poisson_weights", "population_blocks", "population_dask", "population_local", "summarise"]

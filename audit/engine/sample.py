@@ -29,6 +29,7 @@ class ClusterSample:
     sha256: str
     rows_total: int
     files: int
+    rows_labelled: int = 0  # rows with a target: the sample is every row when it holds all of these
 
 
 @dataclass(frozen=True, eq=False)
@@ -84,17 +85,19 @@ def sample_on_cluster(source: str | Path, client, *, target: str, rows: int, see
     if target not in src.columns:
         raise DataError(f"target column {target!r} is not in {source}; columns are: {', '.join(src.columns[:30])}")
     ddf = read_partitioned(source)
-    counts = client.compute(ddf[target].astype(str).value_counts()).result()
+    # value_counts leaves out missing targets; the table's row count includes them.
+    counts_f, size_f = client.compute([ddf[target].astype(str).value_counts(), ddf[target].size])
+    counts, rows_total = counts_f.result(), int(size_f.result())
     total = int(counts.sum())
     if total == 0:
-        raise DataError(f"{source} has no rows")
+        raise DataError(f"{source} has no rows with a target" if rows_total else f"{source} has no rows")
     share = min(1.0, rows / total)
     fractions = {k: min(1.0, max(share, MIN_PER_CLASS / v)) for k, v in counts.items()}
     parts = [dask.delayed(_keep)(p, fractions, target, seed, i) for i, p in enumerate(ddf.to_delayed())]
     frames = client.compute(parts)
     frame = pd.concat(client.gather(frames), ignore_index=True)
     name = Path(str(source)).name or str(source)
-    return ClusterSample(frame, name, source_fingerprint(src), total, len(src.files))
+    return ClusterSample(frame, name, source_fingerprint(src), rows_total, len(src.files), total)
 
 
 __all__ = ["ClusterRows", "ClusterSample", "sample_on_cluster", "source_fingerprint"]

@@ -36,6 +36,8 @@ SECTION_NEEDS: dict[str, tuple[str, str]] = {
     "explanations": ("callable", NEEDS_CALLABLE),  # permutation SHAP and importance through audit.models.shim
     "robustness": ("callable", NEEDS_CALLABLE),  # black-box: scores perturbed rows; PGD transfers from the logistic baseline
     "privacy": ("callable", NEEDS_CALLABLE_PRIVACY),  # membership itself is not run on any user model (MEMBERSHIP_UNKNOWN)
+    # Every-row statistics score each partition of the table again; a column read with the audited rows cannot.
+    "population": ("callable", "needs a callable model: a predictions column is not re-read from every row of the table"),
 }
 
 

@@ -143,6 +143,10 @@ def _drift_inputs(ctx: SectionInputs) -> dict[str, Any]:
     return {"current": ctx.current, "reference": ctx.reference}
 
 
+def _population_inputs(ctx: SectionInputs) -> dict[str, Any]:
+    return {"rows": ctx.rows}
+
+
 _ART_EVASION = (
     "art.attacks.evasion.hop_skip_jump",
     "art.attacks.evasion.projected_gradient_descent.projected_gradient_descent_numpy",
@@ -169,6 +173,9 @@ BUILTIN = Registry((
                 "PrivacyReport", icon="lock", priority=1,
                 preload=("torch", "opacus", "art.attacks.inference.membership_inference",
                          "art.estimators.classification.scikitlearn")),
+    # Last in the report: it restates performance and fairness over every row of the table.
+    SectionSpec("population", "Every row", "audit.sections.population", "audit_population", "PopulationOptions",
+                "PopulationReport", icon="groups", priority=7, inputs=_population_inputs),
 ))
 
 _active: Registry = BUILTIN

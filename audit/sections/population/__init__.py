@@ -1,0 +1,5 @@
+"""Every-row statistics: counts, representation, base rates and model rates over every row."""
+
+from audit.sections.population.section import PopulationOptions, PopulationReport, audit_population
+
+__all__ = ["PopulationOptions", "PopulationReport", "audit_population"]

@@ -1,0 +1,139 @@
+"""Rows of the table as the every-row statistics see them: labelled, aligned to the training
+schema, scored by the audited model and labelled with their groups.
+
+One function (:func:`prepare_rows`) does this for a block of the in-memory dataset and for a
+partition read on a cluster, so both engines count the same rows the same way. It repeats,
+row by row, what :func:`audit.data.prepare_dataset` did to the audited rows: rows without a
+target are dropped, the label is ``str(target) == positive label``, features are coerced
+with :func:`audit.data.align_current`, and sensitive values become the same group labels
+(a numeric sensitive column binned into the quartile bins found on the audited rows).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from audit.data import align_current
+from audit.data.columns import is_numeric
+
+LABEL, SCORE = "__audit_label__", "__audit_score__"
+
+
+@dataclass(frozen=True)
+class GroupBins:
+    """Quartile bins of a numeric sensitive column: inner edges and the label of every bin."""
+
+    inner: tuple[float, ...]
+    labels: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RowPlan:
+    """What a worker needs to prepare a partition (small: no rows, only the schema and the model).
+
+    The attribute names ``features``, ``numeric``, ``target`` and ``sensitive`` are those
+    :func:`audit.data.align_current` reads from a dataset.
+    """
+
+    target: str
+    positive_label: str
+    target_dtype: str
+    features: tuple[str, ...]
+    numeric: tuple[str, ...]
+    sensitive: tuple[str, ...]
+    sensitive_dtypes: Mapping[str, str]
+    bins: Mapping[str, GroupBins]
+    scorer: Callable[[pd.DataFrame], np.ndarray]
+
+
+def group_bins(s: pd.Series) -> GroupBins | None:
+    """The bins ``audit.data.schema._group_labels`` gives ``s`` (None when it keeps the values)."""
+    if not (is_numeric(s) and s.nunique(dropna=True) > 10):
+        return None
+    binned, edges = pd.qcut(s, q=4, duplicates="drop", retbins=True)
+    return GroupBins(tuple(float(e) for e in edges[1:-1]), tuple(str(c) for c in binned.cat.categories))
+
+
+def make_plan(dataset, scorer: Callable[[pd.DataFrame], np.ndarray]) -> RowPlan:
+    """The plan of ``dataset`` (a binary :class:`audit.data.Dataset`) scored by ``scorer``."""
+    frame = dataset.frame
+    bins = {s: b for s in dataset.sensitive if (b := group_bins(frame[s])) is not None}
+    return RowPlan(target=dataset.target, positive_label=str(dataset.positive_label),
+                   target_dtype=str(frame[dataset.target].dtype), features=tuple(dataset.features),
+                   numeric=tuple(dataset.numeric), sensitive=tuple(dataset.sensitive),
+                   sensitive_dtypes={s: str(frame[s].dtype) for s in dataset.sensitive}, bins=bins, scorer=scorer)
+
+
+def labelled(target: pd.Series) -> np.ndarray:
+    """Rows that have a target (missing and infinite targets are dropped, as in ``prepare_dataset``)."""
+    keep = target.notna().to_numpy().copy()
+    if is_numeric(target):
+        keep &= ~target.isin([np.inf, -np.inf]).to_numpy()
+    return keep
+
+
+def count_labelled(part: pd.DataFrame, target: str) -> int:
+    """Labelled rows of a partition (the row numbers of the bootstrap weights count these)."""
+    return int(labelled(part[target]).sum())
+
+
+def _as_dtype(s: pd.Series, dtype: str) -> pd.Series:
+    # A partition with a missing value reads an integer column as float, one without as int:
+    # the values are brought to the audited rows' dtype so that str(value) gives the same label.
+    if is_numeric(s) and str(s.dtype) != dtype and dtype.startswith(("int", "float")):
+        try:
+            return s.astype(dtype)
+        except (TypeError, ValueError):
+            return s
+    return s
+
+
+def _groups(part: pd.DataFrame, plan: RowPlan) -> dict[str, np.ndarray]:
+    out = {}
+    for col in plan.sensitive:
+        s = _as_dtype(part[col], plan.sensitive_dtypes[col])
+        b = plan.bins.get(col)
+        if b is None:
+            out[col] = s.astype("object").map(lambda v: "missing" if pd.isna(v) else str(v)).to_numpy(dtype=object)
+            continue
+        v = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float)
+        # Bin i is (e_i, e_i+1]: the number of inner edges strictly below v.
+        idx = np.searchsorted(np.asarray(b.inner), v, side="left")
+        labels = np.asarray(b.labels, dtype=object)[np.minimum(idx, len(b.labels) - 1)]
+        out[col] = np.where(np.isnan(v), "missing", labels).astype(object)
+    return out
+
+
+def prepare_rows(part: pd.DataFrame, plan: RowPlan) -> pd.DataFrame:
+    """Label, score and group columns of the labelled rows of ``part`` (one column per sensitive attribute)."""
+    part = part.iloc[np.flatnonzero(labelled(part[plan.target]))].reset_index(drop=True)
+    y = _as_dtype(part[plan.target], plan.target_dtype)
+    label = (y.astype(str) == plan.positive_label).to_numpy(dtype=np.int64)
+    X = align_current(part, plan)[list(plan.features)] if len(part) else part[list(plan.features)]
+    score = np.asarray(plan.scorer(X), dtype=float) if len(part) else np.zeros(0)
+    return pd.DataFrame({LABEL: label, SCORE: score, **_groups(part, plan)})
+
+
+def meta(plan: RowPlan) -> pd.DataFrame:
+    """The empty frame :func:`prepare_rows` returns, for ``map_partitions``."""
+    return pd.DataFrame({LABEL: pd.Series(dtype="int64"), SCORE: pd.Series(dtype="float64"),
+                         **{s: pd.Series(dtype=object) for s in plan.sensitive}})
+
+
+class PipelineScorer:
+    """P(y=1) from a fitted scikit-learn pipeline: what ``TrainedModels.score`` gives a binary task,
+    holding only the pipeline so that a worker is sent the model, not the audit's data."""
+
+    def __init__(self, pipeline) -> None:
+        self.pipeline = pipeline
+
+    def __call__(self, X: pd.DataFrame) -> np.ndarray:
+        return self.pipeline.predict_proba(X)[:, 1]
+
+
+__all__ = ["GroupBins", "LABEL", "PipelineScorer", "RowPlan", "SCORE", "count_labelled", "group_bins", "labelled",
+           "make_plan", "meta", "prepare_rows"]

@@ -1,0 +1,147 @@
+"""The every-row section: counts, representation, base rates and the audited model's confusion
+counts and rates over every row, equal to pandas on the same rows, and equal between the local
+engine and a real Dask LocalCluster (2 worker processes) on a partitioned Parquet directory."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from audit.config import AuditConfig, EngineOptions, ModelOptions
+from audit.data import prepare_dataset
+from audit.engine.sample import ClusterRows
+from audit.models import train_models
+from audit.pipeline import run_audit
+from audit.report import AuditReport
+from audit.sections.population import PopulationOptions, PopulationReport, audit_population
+from tests.conftest import make_synthetic
+
+MODELS = ModelOptions(cv_folds=0, models=("logistic",))
+
+
+def make_table(n: int, seed: int = 0) -> pd.DataFrame:
+    """make_synthetic plus a numeric sensitive column (binned into quartiles) and rows without a target."""
+    frame = make_synthetic(n, seed=seed)
+    rng = np.random.default_rng(seed + 100)
+    frame["age"] = rng.integers(18, 80, n).astype(float)
+    frame.loc[rng.random(n) < 0.01, "age"] = np.nan
+    frame["label"] = frame["label"].astype(float)
+    frame.loc[rng.random(n) < 0.005, "label"] = np.nan
+    return frame
+
+
+def _trained(frame: pd.DataFrame):
+    ds = prepare_dataset(frame.copy(), target="label", sensitive=["sex", "age"])
+    return train_models(ds, options=MODELS, seed=0)
+
+
+def _counts(y: np.ndarray, pred: np.ndarray) -> dict[str, int]:
+    return {"tn": int(((y == 0) & (pred == 0)).sum()), "fp": int(((y == 0) & (pred == 1)).sum()),
+            "fn": int(((y == 1) & (pred == 0)).sum()), "tp": int(((y == 1) & (pred == 1)).sum())}
+
+
+def test_local_every_row_statistics_equal_pandas_on_the_same_rows():
+    frame = make_table(6_000, seed=1)
+    trained = _trained(frame)
+    ds = trained.dataset
+    rep = audit_population(trained, options=PopulationOptions(bootstrap=30), seed=0)
+    labelled = int(frame["label"].notna().sum())
+    assert rep.rows == labelled == ds.n_rows and rep.rows_in_table == 6_000 and rep.every_row
+    assert f"every row of the table with a target: {labelled:,} of its 6,000 rows" in rep.statement
+    assert f"fitted on {trained.report.n_train:,} of these rows" in rep.statement
+    pred, y = trained.predict(ds.X), ds.y
+    assert rep.stats.groups["overall"]["all"].counts == _counts(y, pred)
+    groups = ds.groups.assign(**{"sex x age": ds.groups["sex"] + " x " + ds.groups["age"]})
+    assert set(groups["age"]) == {*rep.stats.groups["age"]} and "missing" in rep.stats.groups["age"]
+    for key in ("sex", "age", "sex x age"):
+        got = rep.stats.groups[key]
+        assert set(got) == set(groups[key])
+        for label, g in got.items():
+            m = (groups[key] == label).to_numpy()
+            assert g.n == int(m.sum()) and g.share == pytest.approx(m.mean(), abs=1e-15)
+            assert g.counts == _counts(y[m], pred[m])
+            assert g.rates["base_rate"] == pytest.approx(y[m].mean(), abs=1e-15)
+            assert g.rates["selection_rate"] == pytest.approx(pred[m].mean(), abs=1e-15)
+            assert g.rates["accuracy"] == pytest.approx((pred[m] == y[m]).mean(), abs=1e-15)
+            if (y[m] == 1).any():
+                assert g.rates["tpr"] == pytest.approx(pred[m][y[m] == 1].mean(), abs=1e-15)
+    sel = [r.rates["selection_rate"] for r in rep.stats.groups["sex"].values()]
+    assert rep.gaps["sex"]["selection_rate"] == pytest.approx(max(sel) - min(sel))
+    # sex shifts the label and the model with it: M is selected more, beyond the 0.1 threshold.
+    assert rep.verdict.status in ("warn", "fail") and any("sex: every-row selection rates" in r for r in rep.verdict.reasons)
+    assert PopulationReport.from_dict(rep.to_dict()) == rep
+
+
+def test_the_section_runs_in_the_pipeline_round_trips_and_says_why_it_did_not_run():
+    frame = make_table(1_500, seed=2)
+    cfg = AuditConfig(target="label", sensitive=("sex",), sections=("population",), models=MODELS,
+                      section_options={"population": {"bootstrap": 10}})
+    rep = run_audit(cfg, frame)
+    assert rep.population.rows == int(frame["label"].notna().sum()) and rep.scorecard["population"] == rep.population.verdict
+    back = AuditReport.from_json(rep.to_json())
+    assert back.population == rep.population and back.to_json() == rep.to_json()
+    reg = frame.assign(label=np.random.default_rng(0).normal(size=len(frame)))
+    out = run_audit(AuditConfig(target="label", sensitive=("sex",), sections=("population",), models=MODELS), reg)
+    timing = next(t for t in out.manifest.timings if t.name == "population")
+    assert out.population is None and "population" not in out.scorecard
+    assert timing.status == "not run" and timing.message == "every-row statistics are computed for binary targets; this target is regression"
+
+
+def _write_parts(frame: pd.DataFrame, folder, rows_per_file: int) -> int:
+    folder.mkdir()
+    starts = range(0, len(frame), rows_per_file)
+    for i, start in enumerate(starts):
+        frame.iloc[start:start + rows_per_file].to_parquet(folder / f"part-{i:02d}.parquet", index=False)
+    return len(starts)
+
+
+def _numbers(rep: PopulationReport) -> dict:
+    d = rep.to_dict()
+    for k in ("engine", "statement"):
+        d.pop(k)
+    d["stats"].pop("engine")
+    return d
+
+
+@pytest.fixture(scope="module")
+def client():
+    from audit.engine.cluster import connect, parse_engine
+
+    with connect(parse_engine("dask", workers=2)) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def table_200k():
+    return make_table(200_000, seed=4)
+
+
+@pytest.mark.slow
+def test_dask_equals_local_on_200k_rows_of_a_partitioned_parquet_directory(tmp_path, client, table_200k):
+    trained = _trained(table_200k)
+    files = _write_parts(table_200k, tmp_path / "table", 30_000)
+    rows = ClusterRows(str(tmp_path / "table"), client, "dask LocalCluster (2 worker processes)", 200_000, files)
+    opts = PopulationOptions(bootstrap=40)
+    on_cluster = audit_population(trained, options=opts, seed=3, rows=rows)
+    in_memory = audit_population(trained, options=opts, seed=3)
+    assert files == 7 and on_cluster.rows == in_memory.rows == int(table_200k["label"].notna().sum())
+    # Counts, rates, intervals, AUCs, gaps and the verdict, exactly.
+    assert _numbers(on_cluster) == _numbers(in_memory)
+    assert on_cluster.engine.startswith("dask LocalCluster") and in_memory.engine == "local (one process)"
+    assert "Computed on every row of the table with a target" in on_cluster.statement
+
+
+@pytest.mark.slow
+def test_run_audit_on_dask_equals_the_local_engine(tmp_path, client, table_200k):
+    _write_parts(table_200k, tmp_path / "table", 40_000)
+    cfg = dict(target="label", sensitive=("sex", "age"), sections=("performance", "population"), models=MODELS,
+               section_options={"population": {"bootstrap": 20}, "performance": {"bootstrap": 20}})
+    local = run_audit(AuditConfig(**cfg), table_200k.copy())
+    dask_cfg = AuditConfig(**cfg, engine=EngineOptions(address="dask", workers=2, sample_rows=200_000))
+    on_dask = run_audit(dask_cfg, tmp_path / "table")
+    # sample_rows covers the table, so the model is fitted on the same rows: every number agrees.
+    assert _numbers(on_dask.population) == _numbers(local.population)
+    assert on_dask.population.engine == on_dask.manifest.engine == "dask LocalCluster (2 worker processes)"
+    assert on_dask.scorecard["population"] == local.scorecard["population"]
+    assert on_dask.manifest.dataset.rows == 200_000 and not on_dask.manifest.sampled  # every labelled row
