@@ -1,6 +1,6 @@
 """Same seed, same numbers: build a small seeded report, or compare two reports' numbers.
 
-    python bench/report_numbers.py make OUT.json        # small synthetic report, every section
+    python bench/report_numbers.py make OUT.json        # small synthetic report, every format-1 section
     python bench/report_numbers.py make-multiclass OUT.json   # the sections a multiclass target runs
     python bench/report_numbers.py compare A.json B.json
 
@@ -30,7 +30,9 @@ def make(out: str) -> None:
     frame = make_synthetic(n=800, seed=1)
     current = make_synthetic(n=400, seed=3)
     current["x1"] = current["x1"] + np.float64(1.0)  # a known shift for the drift section
+    # The sections the format-1 files have (sections added since are compared by their own tests).
     config = AuditConfig(target="label", sensitive=("sex",), models=ModelOptions(cv_folds=2),
+                         sections=("performance", "fairness", "explanations", "robustness", "drift", "privacy"),
                          section_options={"performance": {"bootstrap": 100}})
     report = run_audit(config, frame, current=current, workers=1)
     Path(out).write_text(report.to_json(), encoding="utf-8")
@@ -42,6 +44,7 @@ def make_multiclass(out: str) -> None:
     from conftest import make_multiclass as frame
 
     config = AuditConfig(target="decision", sensitive=("group",), models=ModelOptions(cv_folds=0, models=("dummy", "logistic")),
+                         sections=("performance", "fairness", "explanations", "robustness", "drift", "privacy"),
                          section_options={"performance": {"bootstrap": 50, "learning_curve_sizes": [1.0]},
                                           "fairness": {"bootstrap": 50}})
     report = run_audit(config, frame(600), workers=1)
