@@ -15,7 +15,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from audit.errors import ConfigError
+from audit.errors import AuditError, ConfigError
 
 ENV_SCHEDULER = "AUDIT_DASK_SCHEDULER"
 # What a worker must have for the tasks it is sent (scoring, per-partition statistics).
@@ -111,4 +111,22 @@ def connect(spec: EngineSpec, *, timeout: float = 10.0) -> Iterator[object | Non
             cluster.close()
 
 
-__all__ = ["ENV_SCHEDULER", "EngineSpec", "check_workers", "connect", "parse_engine"]
+@contextlib.contextmanager
+def worker_deaths(what: str) -> Iterator[None]:
+    """Turn a task whose workers kept dying into one line naming ``what`` was being computed.
+
+    The scheduler reruns a task whose worker died on another worker, up to
+    ``distributed.scheduler.allowed-failures`` times (3 by default); past that, the
+    computation stops with ``KilledWorker`` and so does the audit, before any report is made.
+    """
+    from distributed import KilledWorker
+
+    try:
+        yield
+    except KilledWorker as exc:
+        detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise AuditError(f"a Dask worker died while {what} and the task was not retried further; the audit "
+                         f"stopped without a report ({detail[:300]})") from exc
+
+
+__all__ = ["ENV_SCHEDULER", "EngineSpec", "check_workers", "connect", "parse_engine", "worker_deaths"]

@@ -114,23 +114,25 @@ def _stats_local(trained, spec: PopulationSpec, plan: R.RowPlan, block_rows: int
 def _stats_cluster(rows, spec: PopulationSpec, plan: R.RowPlan, progress) -> PopulationStats:
     import dask
 
+    from audit.engine.cluster import worker_deaths
     from audit.engine.frames import read_partitioned
 
     ddf = read_partitioned(rows.source)
     client = rows.client
     if progress:
         progress(0.1, f"counting the labelled rows of {ddf.npartitions} partitions")
-    # Counted on the whole frame, not on ddf[target]: a one-column read may fuse partitions,
-    # and these counts must line up with the partitions scored below.
-    lengths = client.compute(ddf.map_partitions(R.count_labelled, plan.target, meta=(None, "int64"))).result()
-    if len(lengths) != ddf.npartitions:
-        raise RuntimeError(f"counted {len(lengths)} partitions of {ddf.npartitions}")  # a bug, never the user's input
-    if progress:
-        progress(0.3, f"scoring and counting {int(sum(lengths)):,} rows on {rows.engine}")
-    # The plan (with the model) goes to the cluster once, as one key, not inside every task.
-    shipped = dask.delayed(plan, name=f"population-plan-{uuid.uuid4().hex}")
-    prepared = ddf.map_partitions(R.prepare_rows, shipped, meta=R.meta(plan))
-    return population_dask(prepared, spec, client, engine=rows.engine, lengths=[int(n) for n in lengths])
+    with worker_deaths("computing the every-row statistics"):
+        # Counted on the whole frame, not on ddf[target]: a one-column read may fuse partitions,
+        # and these counts must line up with the partitions scored below.
+        lengths = client.compute(ddf.map_partitions(R.count_labelled, plan.target, meta=(None, "int64"))).result()
+        if len(lengths) != ddf.npartitions:
+            raise RuntimeError(f"counted {len(lengths)} partitions of {ddf.npartitions}")  # a bug, never the user's input
+        if progress:
+            progress(0.3, f"scoring and counting {int(sum(lengths)):,} rows on {rows.engine}")
+        # The plan (with the model) goes to the cluster once, as one key, not inside every task.
+        shipped = dask.delayed(plan, name=f"population-plan-{uuid.uuid4().hex}")
+        prepared = ddf.map_partitions(R.prepare_rows, shipped, meta=R.meta(plan))
+        return population_dask(prepared, spec, client, engine=rows.engine, lengths=[int(n) for n in lengths])
 
 
 def _gaps(stats: PopulationStats, min_size: int) -> tuple[dict[str, dict[str, float | None]], list[str]]:
