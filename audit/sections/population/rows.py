@@ -35,8 +35,8 @@ class GroupBins:
 class RowPlan:
     """What a worker needs to prepare a partition (small: no rows, only the schema and the model).
 
-    The attribute names ``features``, ``numeric``, ``target`` and ``sensitive`` are those
-    :func:`audit.data.align_current` reads from a dataset.
+    The attribute names ``features``, ``numeric``, ``target``, ``sensitive`` and ``predictions``
+    are those :func:`audit.data.align_current` reads from a dataset.
     """
 
     target: str
@@ -48,6 +48,7 @@ class RowPlan:
     sensitive_dtypes: Mapping[str, str]
     bins: Mapping[str, GroupBins]
     scorer: Callable[[pd.DataFrame], np.ndarray]
+    predictions: str | None = None  # never carried: only the features are scored
 
 
 def group_bins(s: pd.Series) -> GroupBins | None:
