@@ -145,3 +145,46 @@ def test_run_audit_on_dask_equals_the_local_engine(tmp_path, client, table_200k)
     assert on_dask.population.engine == on_dask.manifest.engine == "dask LocalCluster (2 worker processes)"
     assert on_dask.scorecard["population"] == local.scorecard["population"]
     assert on_dask.manifest.dataset.rows == 200_000 and not on_dask.manifest.sampled  # every labelled row
+
+
+def _onnx_audit(frame: pd.DataFrame):
+    from audit.config import UserModelOptions
+    from audit.models.attach import attach_user_model, load_user_model
+    from audit.models.loading import read_model_file
+    from tests.test_user_model import rule_onnx
+
+    ds = prepare_dataset(frame.copy(), target="label", sensitive=["sex"])
+    trained = train_models(ds, options=ModelOptions(cv_folds=0, models=("dummy", "logistic")), seed=0)
+    opts = UserModelOptions(path="rule.onnx")
+    user = load_user_model(opts, ds, model_file=read_model_file(rule_onnx(0.3), name="rule.onnx"))
+    return attach_user_model(trained, user, opts)
+
+
+def test_a_users_onnx_model_is_scored_on_every_row_locally_and_refused_for_a_cluster():
+    from audit.sections.registry import SectionNotRun
+
+    frame = make_synthetic(1_000, seed=48)
+    t = _onnx_audit(frame)
+    rep = audit_population(t, options=PopulationOptions(bootstrap=10), seed=0)
+    # The rule the ONNX graph computes: sigmoid(2 x1) - 0.3 for F, at the 0.5 threshold (float32 arithmetic).
+    x1 = frame["x1"].to_numpy(dtype=np.float32)
+    p = np.clip(1 / (1 + np.exp(-2.0 * x1)) - 0.3 * (frame["sex"].to_numpy() == "F"), 0, 1)
+    pred, y = (p >= 0.5).astype(int), frame["label"].to_numpy()
+    for sex in ("F", "M"):
+        m = frame["sex"].to_numpy() == sex
+        assert rep.stats.groups["sex"][sex].counts == _counts(y[m], pred[m])
+    assert rep.model == "user" and rep.model_fitted_on == 0 and "not known to the audit" in rep.statement
+    with pytest.raises(SectionNotRun, match=r"cannot be sent to the cluster's workers \(TypeError\)"):
+        audit_population(t, options=PopulationOptions(), seed=0, rows=ClusterRows("table", None, "dask", 1_000, 1))
+
+
+def test_the_model_card_has_an_every_row_appendix():
+    from audit.cards.modelcard import build_model_card, render_markdown
+
+    cfg = AuditConfig(target="label", sensitive=("sex",), sections=("performance", "population"), models=MODELS,
+                      section_options={"population": {"bootstrap": 10}, "performance": {"bootstrap": 20}})
+    rep = run_audit(cfg, make_table(1_200, seed=5))
+    md = render_markdown(build_model_card(rep))
+    assert "Every row by sex" in md and "Computed on every row of the table with a target" in md
+    f = rep.population.stats.groups["sex"]["F"]
+    assert f"| F | {f.n:,} |" in md
