@@ -19,7 +19,8 @@ from fairlearn.metrics import (
 )
 from sklearn.metrics import precision_score
 
-from audit.sections.fairness.metrics import detect_proxies, disparity_values, group_labels, group_sums, metric_frame_table
+from audit.sections.fairness.metrics import detect_proxies, disparity_values, group_labels, group_sums
+from audit.sections.fairness.tables import group_table, metric_frame_table
 from audit.sections.fairness.mitigation import reweighing_weights
 from audit.config import DataOptions, ModelOptions, build_options
 from audit.data import prepare_dataset
@@ -130,6 +131,32 @@ def test_vectorised_group_metrics_equal_fairlearn_with_unit_and_bootstrap_weight
         sw = W[b]
         assert np.nanmax(got["selection_rate"][0]) - np.nanmin(got["selection_rate"][0]) == pytest.approx(
             demographic_parity_difference(y, pred, sensitive_features=labels, sample_weight=sw), abs=1e-12)
+
+
+@pytest.mark.parametrize("task", ["binary", "regression"])
+def test_group_table_equals_fairlearn_metricframe_exactly(task):
+    """The section's per-group table (plain slices) and MetricFrame's are the same floats, including
+    a group with no positives, one with no negatives (undefined TPR/FPR/AUC) and a one-row group."""
+    rng = np.random.default_rng(5)
+    n = 500
+    labels = rng.choice(np.array(["F", "M", "X"], dtype=object), size=n, p=[0.5, 0.45, 0.05])
+    labels[:3] = ["only_neg", "only_pos", "one"]
+    labels[3:6] = ["only_neg", "only_pos", "only_neg"]
+    if task == "binary":
+        y = rng.integers(0, 2, n).astype(float)
+        y[[0, 3, 5]], y[[1, 4]] = 0.0, 1.0
+        pred = (rng.random(n) < 0.3 + 0.3 * (labels == "M")).astype(float)
+        score = rng.random(n)
+    else:
+        y = rng.normal(size=n)
+        pred = y + rng.normal(scale=0.5 + (labels == "M"), size=n)
+        score = pred
+    got = group_table(task, y, pred, score, labels)
+    want = metric_frame_table(task, y, pred, score, labels)
+    assert list(got.index) == list(want.index) and list(got.columns) == list(want.columns)
+    pd.testing.assert_frame_equal(got, want, check_exact=True)
+    if task == "binary":
+        assert np.isnan(got.loc["only_neg", "tpr"]) and got.loc["one", "count"] == 1
 
 
 def test_reweighing_makes_label_independent_of_group():

@@ -141,6 +141,13 @@ def test_same_seed_gives_the_numbers_of_the_format_1_report(tmp_path):
     numbers = _bench_numbers()
     numbers.make(str(tmp_path / "now.json"))
     assert numbers.compare(str(REPORT_V1), str(tmp_path / "now.json")) == []
+    # The black-box attack's model changed on purpose (issue 15): its AUC is not repeated to the
+    # digit, but every model's new AUC lies inside the format-1 file's bootstrap interval.
+    changed = numbers.changed_results(str(REPORT_V1), str(tmp_path / "now.json"))
+    assert len(changed) == 13
+    for name, old, new in changed:
+        assert old["auc"]["low"] <= new["auc"]["value"] <= old["auc"]["high"], name
+        assert new["attack_model"].startswith("scikit-learn HistGradientBoostingClassifier") and old["attack_model"] == ""
 
 
 @pytest.mark.slow

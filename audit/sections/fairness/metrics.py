@@ -1,7 +1,8 @@
 """Group metrics, vectorised bootstrap disparities, representation and proxies.
 
 Private helpers of :mod:`audit.sections.fairness.section`. Point estimates of the audited model
-come from ``fairlearn.metrics.MetricFrame``; the bootstrap re-computes the same
+come from fairlearn's metric functions (:mod:`audit.sections.fairness.tables`, checked equal to
+``MetricFrame``); the bootstrap re-computes the same
 group metrics from weighted group sums (one matrix product per block of
 resamples) instead of building a MetricFrame per resample, which would take
 minutes. ``tests/test_fairness.py`` checks both agree with unit weights.
@@ -14,18 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from fairlearn.metrics import (
-    MetricFrame,
-    count,
-    false_negative_rate,
-    false_positive_rate,
-    mean_prediction,
-    selection_rate,
-    true_positive_rate,
-)
 from scipy.stats import entropy
 from scipy.stats import chi2_contingency
-from sklearn.metrics import accuracy_score, mean_absolute_error, mutual_info_score, precision_score, roc_auc_score
+from sklearn.metrics import mutual_info_score, roc_auc_score
 
 from audit.serial import ReportMixin
 from audit.stats import Estimate, bootstrap_estimate, bootstrap_weights, weighted_auc
@@ -82,57 +74,6 @@ def encode(labels: np.ndarray) -> tuple[np.ndarray, tuple[str, ...]]:
     """Integer codes and the sorted group names (sorted to match MetricFrame's order)."""
     names, codes = np.unique(labels.astype(str), return_inverse=True)
     return codes, tuple(str(n) for n in names)
-
-
-# --- fairlearn point estimates ------------------------------------------------------
-# A rate whose denominator is empty in a group is undefined (NaN) rather than the 0
-# that scikit-learn's confusion-matrix normalisation returns: a 0 would invent a gap.
-
-
-def _base_rate(y_true, y_pred):
-    return float(np.mean(y_true))
-
-
-def _tpr(y_true, y_pred):
-    return float(true_positive_rate(y_true, y_pred, pos_label=1)) if np.any(y_true == 1) else np.nan
-
-
-def _fnr(y_true, y_pred):
-    return float(false_negative_rate(y_true, y_pred, pos_label=1)) if np.any(y_true == 1) else np.nan
-
-
-def _fpr(y_true, y_pred):
-    return float(false_positive_rate(y_true, y_pred, pos_label=1)) if np.any(y_true == 0) else np.nan
-
-
-def _precision(y_true, y_pred):
-    return float(precision_score(y_true, y_pred, zero_division=np.nan))
-
-
-def _auc(y_true, y_pred, y_score):
-    return float(roc_auc_score(y_true, y_score)) if len(np.unique(y_true)) == 2 else np.nan
-
-
-def _mean_target(y_true, y_pred):
-    return float(np.mean(y_true))
-
-
-_BINARY_FNS = {"count": count, "base_rate": _base_rate, "selection_rate": selection_rate, "tpr": _tpr, "fpr": _fpr,
-               "fnr": _fnr, "precision": _precision, "accuracy": accuracy_score, "roc_auc": _auc}
-_REGRESSION_FNS = {"count": count, "mae": mean_absolute_error, "mean_prediction": mean_prediction, "mean_target": _mean_target}
-
-
-def metric_frame_table(task: str, y: np.ndarray, pred: np.ndarray, score: np.ndarray, labels: np.ndarray) -> pd.DataFrame:
-    """Per-group metrics from ``MetricFrame`` (rows sorted by group name) plus an ``overall`` row."""
-    if task == "binary":
-        mf = MetricFrame(metrics=_BINARY_FNS, y_true=y, y_pred=pred, sensitive_features=pd.Series(labels, name="group"),
-                         sample_params={"roc_auc": {"y_score": score}})
-    else:
-        mf = MetricFrame(metrics=_REGRESSION_FNS, y_true=y, y_pred=pred, sensitive_features=pd.Series(labels, name="group"))
-    table = mf.by_group.astype(float)
-    table.index = table.index.astype(str)
-    table.loc["overall"] = mf.overall.astype(float)
-    return table
 
 
 # --- vectorised group metrics ---------------------------------------------------------

@@ -30,9 +30,9 @@ from audit.sections.fairness.metrics import (
     group_labels,
     group_sums,
     grouping_keys,
-    metric_frame_table,
     representation,
 )
+from audit.sections.fairness.tables import group_table
 from audit.sections.fairness.multiclass import ClassFairness, audit_multiclass
 from audit.sections.fairness.mitigation import MITIGATIONS, ModelVariant, Scorer, mitigate, retrain_unaware, skipped
 from audit.serial import ReportMixin
@@ -284,7 +284,7 @@ def _group_results(task: str, y: np.ndarray, pred: np.ndarray, score: np.ndarray
     for key, cols in keys.items():
         labels = group_labels(groups_test, cols)
         codes, names = encode(labels)
-        table = metric_frame_table(task, y, pred, score, labels)
+        table = group_table(task, y, pred, score, labels)
         out["overall"] = {m: float(v) for m, v in table.loc["overall"].items() if m != "count"}
         table = table.drop(index="overall").reindex(list(names))
         counts = table["count"].to_numpy().astype(int)
