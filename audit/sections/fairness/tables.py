@@ -18,7 +18,6 @@ from fairlearn.metrics import (
 from sklearn.metrics import accuracy_score, mean_absolute_error, precision_score, roc_auc_score
 
 
-# --- fairlearn point estimates ------------------------------------------------------
 # A rate whose denominator is empty in a group is undefined (NaN) rather than the 0
 # that scikit-learn's confusion-matrix normalisation returns: a 0 would invent a gap.
 
