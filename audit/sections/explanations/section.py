@@ -33,7 +33,7 @@ from audit.sections.explanations.shap_summary import (
     group_shap,
     importance,
 )
-from audit.sections.explanations.shap_values import EXPLAINERS, FeatureCodec, choose_explainer, compute_shap
+from audit.sections.explanations.shap_values import EXPLAINERS, FeatureCodec, compute_shap, pick_explainer
 from audit.sections.explanations.surrogate import ReadableEncoder, SurrogateRule, SurrogateTree, fit_surrogate
 from audit.bounds import bounded
 from audit.errors import ConfigError
@@ -292,7 +292,7 @@ def _explain(trained: TrainedModels, opts: ExplanationOptions, seed: int, say: C
     X_test, y_test = trained.X_test, trained.y_test
     n_test = len(X_test)
 
-    kind = choose_explainer(est) if opts.explainer == "auto" else opts.explainer
+    kind, trees, why_not = pick_explainer(trained, est, opts.explainer, seed)
     size = min(opts.sample_size, opts.agnostic_max_rows) if kind == "permutation" else opts.sample_size
     rows = sample_rows(n_test, size, y_test, clf, seed)
     strategy = ("all test rows" if len(rows) == n_test else
@@ -302,7 +302,7 @@ def _explain(trained: TrainedModels, opts: ExplanationOptions, seed: int, say: C
     codec = FeatureCodec(features, ds.categorical, [trained.X_train, X_test])
     sh = compute_shap(pipe, task=task, X=X_s, X_background=trained.X_train, encoded_to_original=trained.encoded_to_original(),
                       features=features, explainer=opts.explainer, n_background=opts.background_size,
-                      n_permutations=opts.agnostic_permutations, seed=seed)
+                      n_permutations=opts.agnostic_permutations, seed=seed, onnx_trees=trees, trees_not_used=why_not)
     timings["shap"] = sh.seconds
     additivity = _additivity(sh.additivity_error, sh.output_space, opts.additivity_tolerance)
     multi: dict = {}

@@ -49,6 +49,7 @@ _BACKGROUND = {
     "tree": "the training rows as counted in the trees' nodes (path-dependent TreeSHAP)",
     "linear": "the mean of the {n} training rows (interventional)",
     "permutation": "{n} random training rows (interventional)",
+    "onnx_tree": "{n} random training rows (interventional TreeSHAP on the trees read from the ONNX graph, {note})",
 }
 # Classifiers whose decision_function is the log-odds of the positive class.
 _LOG_ODDS_MODELS = (LogisticRegression, HistGradientBoostingClassifier, GradientBoostingClassifier)
@@ -191,14 +192,21 @@ def compute_shap(
     n_background: int,
     n_permutations: int,
     seed: int,
+    onnx_trees: object = None,
+    trees_not_used: str = "",
 ) -> ShapResult:
     """SHAP values of ``pipe`` on the raw rows ``X``, per original feature.
 
     ``X_background`` (raw training rows) gives the linear explainer its mean and the
     permutation explainer its (sub-sampled) background; the tree explainer needs none.
+    ``onnx_trees`` (from :func:`user_trees`) explains a user's ONNX tree model with TreeSHAP;
+    ``trees_not_used`` says why a user's ONNX graph is explained model-agnostically instead.
     """
     import shap  # slow import, paid only when explanations run
 
+    if onnx_trees is not None:
+        return _onnx_tree_shap(*onnx_trees, pipe.named_steps["model"].user, X=X, X_background=X_background,
+                               features=features, n_background=n_background, seed=seed)
     pre, est = pipe.named_steps["pre"], pipe.named_steps["model"]
     kind = choose_explainer(est) if explainer == "auto" else explainer
     if kind == "tree" and not isinstance(est, _TREE_MODELS):
@@ -248,6 +256,73 @@ def compute_shap(
         else:
             values = np.asarray(expl.values, dtype=np.float64).reshape(len(Z), len(features))
             base = float(np.ravel(expl.base_values)[0]) if len(Z) else float(outputs.mean() if len(outputs) else 0.0)
+    background = _BACKGROUND[kind].format(n=n_bg) + (f"; the graph's trees were not used: {trees_not_used}" if trees_not_used else "")
     return ShapResult(explainer=kind, output_space=space, values=values, base_value=base, outputs=outputs,
-                      n_background=n_bg, background=_BACKGROUND[kind].format(n=n_bg),
+                      n_background=n_bg, background=background,
                       n_permutations=n_permutations if kind == "permutation" else 0, seconds=time.perf_counter() - t0)
+
+
+def pick_explainer(trained, est: object, explainer: str, seed: int) -> tuple[str, object, str]:
+    """(explainer kind, the ONNX graph's trees or None, why a user's ONNX graph's trees are not used or "")."""
+    kind = choose_explainer(est) if explainer == "auto" else explainer
+    if getattr(getattr(trained, "user", None), "kind", None) != "onnx" or explainer not in ("auto", "tree"):
+        return kind, None, ""
+    trees, why_not = user_trees(trained, seed)
+    if trees is not None:
+        return "tree", trees, ""
+    if explainer == "tree":
+        raise ConfigError(f"explanations.explainer 'tree' needs a tree ensemble; the audited ONNX model's cannot be used: {why_not}")
+    return kind, None, why_not
+
+
+def user_trees(trained, seed: int, rows: int = 2000) -> tuple[object, str]:
+    """(the ONNX graph's tree ensemble and its check, why) for a user's ONNX tree model, else (None, why not).
+
+    The trees are checked against onnxruntime, and each column of their input traced to
+    one original feature, on up to ``rows`` seeded training rows."""
+    user = getattr(trained, "user", None)
+    if user is None or getattr(user, "kind", None) != "onnx":
+        return None, "not an ONNX model"
+    from audit.models.onnx_trees import column_owners, read_tree_ensemble
+
+    X = trained.X_train
+    take = np.sort(np.random.default_rng(seed).choice(len(X), size=min(rows, len(X)), replace=False))
+    X = X.iloc[take].reset_index(drop=True)
+    ens, note = read_tree_ensemble(user, X)
+    if ens is None:
+        return None, note
+    try:
+        column_owners(ens, user, X, tuple(trained.dataset.features), seed)
+    except ValueError as exc:
+        return None, str(exc)
+    return (ens, note), note
+
+
+def _onnx_tree_shap(ens, note: str, user, *, X: pd.DataFrame, X_background: pd.DataFrame, features: tuple[str, ...],
+                    n_background: int, seed: int) -> ShapResult:
+    """Interventional TreeSHAP of the graph's trees on their input matrix, summed back to the original features."""
+    import shap
+
+    from audit.models.onnx_trees import AGREEMENT_TOLERANCE, column_owners
+
+    t0 = time.perf_counter()
+    rng = np.random.default_rng(seed)
+    take = np.sort(rng.choice(len(X_background), size=min(n_background, len(X_background)), replace=False))
+    Xb = X_background.iloc[take].reset_index(drop=True)
+    Z, Zb = ens.encode(user, X), ens.encode(user, Xb)
+    outputs = ens.margin(Z)
+    err = float(np.max(np.abs(ens.output(outputs) - user.score(X)))) if len(X) else 0.0
+    if err > AGREEMENT_TOLERANCE:
+        raise ConfigError(f"the trees read from the ONNX graph differ from onnxruntime by {err:.3g} on the explained rows; "
+                          "set [explanations] explainer = \"permutation\"")
+    try:
+        A = column_owners(ens, user, pd.concat([X, Xb], ignore_index=True), features, seed)
+    except ValueError as exc:
+        raise ConfigError(f"the ONNX graph's trees cannot be explained per feature: {exc}; "
+                          "set [explanations] explainer = \"permutation\"") from exc
+    ex = shap.TreeExplainer(ens.shap_model(), data=Zb, feature_perturbation="interventional")
+    sv = np.asarray(ex.shap_values(Z, check_additivity=False), dtype=np.float64).reshape(len(Z), -1)
+    base = float(np.ravel(ex.expected_value)[0])
+    return ShapResult(explainer="tree", output_space=ens.output_space, values=sv @ A, base_value=base, outputs=outputs,
+                      n_background=len(take), background=_BACKGROUND["onnx_tree"].format(n=len(take), note=note),
+                      n_permutations=0, seconds=time.perf_counter() - t0)
