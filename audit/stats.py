@@ -81,47 +81,59 @@ def bootstrap_estimate(value: float, samples: np.ndarray | Iterable[np.ndarray],
     return Estimate(value=value, low=lo, high=hi, level=float(level), n=int(n), method=bootstrap_method(resamples))
 
 
-def _tied_sums(y: np.ndarray, score: np.ndarray, W: np.ndarray, *, descending: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Weighted positives and negatives per distinct score, in score order, for each weight row.
+def _tied_sums(y: np.ndarray, score: np.ndarray, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted positives and negatives per distinct score, ascending, one column per weight row: (k, B) each.
 
-    One sparse product per class instead of reordering ``W`` (a copy of every resample) and
-    ``np.add.reduceat`` over it: 2.4x faster on 100 x 48,842 weights, the same sums.
+    One sparse product of both classes' tie-group indicators with ``W`` (its rows never
+    move): 2.4x faster than reordering every resample and ``np.add.reduceat``, and the
+    group-major result needs no transposed copy for the cumulative sums that follow.
     """
     import scipy.sparse as sp  # here, not at the top: readers of a stored report import this module too
 
-    order = np.argsort(-score if descending else score, kind="mergesort")
+    order = np.argsort(score, kind="mergesort")
     s = score[order]
     new = np.r_[True, s[1:] != s[:-1]]
     group = np.empty(len(score), dtype=np.int64)
     group[order] = np.cumsum(new) - 1
-    k, rows = int(new.sum()), np.arange(len(score))
-    pos, neg = y == 1, y != 1
-    # (k x n) indicator of each row's tie group, split by class: W's rows never move.
-    to_pos = sp.csr_matrix((np.ones(int(pos.sum())), (group[pos], rows[pos])), shape=(k, len(score)))
-    to_neg = sp.csr_matrix((np.ones(int(neg.sum())), (group[neg], rows[neg])), shape=(k, len(score)))
-    W = np.ascontiguousarray(W)
-    return np.ascontiguousarray((to_pos @ W.T).T), np.ascontiguousarray((to_neg @ W.T).T)
+    k = int(new.sum())
+    # Row i of the (2k x n) indicator is tie group i's positives, row k + i its negatives.
+    M = sp.csr_matrix((np.ones(len(score)), (np.where(y == 1, group, group + k), np.arange(len(score)))), shape=(2 * k, len(score)))
+    G = M @ np.ascontiguousarray(np.asarray(W, dtype=np.float64).T)
+    return G[:k], G[k:]
 
 
-def weighted_auc(y: np.ndarray, score: np.ndarray, W: np.ndarray) -> np.ndarray:
-    """ROC AUC for each weight row of ``W`` (ties count one half), vectorised."""
-    gpos, gneg = _tied_sums(y, score, W, descending=False)
-    below = np.cumsum(gneg, axis=1) - gneg
-    num = np.sum(gpos * (below + 0.5 * gneg), axis=1)
-    den = gpos.sum(axis=1) * gneg.sum(axis=1)
+def _auc_from_sums(gpos: np.ndarray, gneg: np.ndarray) -> np.ndarray:
+    below = np.cumsum(gneg, axis=0) - gneg
+    num = np.sum(gpos * (below + 0.5 * gneg), axis=0)
+    den = gpos.sum(axis=0) * gneg.sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(den > 0, num / den, np.nan)
 
 
-def weighted_average_precision(y: np.ndarray, score: np.ndarray, W: np.ndarray) -> np.ndarray:
-    """Average precision (scikit-learn's step definition) for each weight row, vectorised."""
-    gpos, gneg = _tied_sums(y, score, W, descending=True)
-    tp, fp = np.cumsum(gpos, axis=1), np.cumsum(gneg, axis=1)
-    P = tp[:, -1:]
+def _ap_from_sums(gpos: np.ndarray, gneg: np.ndarray) -> np.ndarray:
+    gpos, gneg = gpos[::-1], gneg[::-1]  # highest score first
+    tp, fp = np.cumsum(gpos, axis=0), np.cumsum(gneg, axis=0)
+    P = tp[-1] if len(tp) else np.zeros(gpos.shape[1])
     with np.errstate(invalid="ignore", divide="ignore"):
         prec = np.where(tp + fp > 0, tp / (tp + fp), 0.0)
-        return np.where(P[:, 0] > 0, np.sum(gpos * prec, axis=1) / P[:, 0], np.nan)
+        return np.where(P > 0, np.sum(gpos * prec, axis=0) / P, np.nan)
+
+
+def weighted_auc(y: np.ndarray, score: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """ROC AUC for each weight row of ``W`` (ties count one half), vectorised."""
+    return _auc_from_sums(*_tied_sums(y, score, W))
+
+
+def weighted_average_precision(y: np.ndarray, score: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """Average precision (scikit-learn's step definition) for each weight row, vectorised."""
+    return _ap_from_sums(*_tied_sums(y, score, W))
+
+
+def weighted_auc_and_ap(y: np.ndarray, score: np.ndarray, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Both, from one set of tie sums (average precision walks the same groups in reverse)."""
+    sums = _tied_sums(y, score, W)
+    return _auc_from_sums(*sums), _ap_from_sums(*sums)
 
 
 __all__ = ["Estimate", "bootstrap_estimate", "bootstrap_method", "bootstrap_weights", "percentile_interval",
-           "weighted_auc", "weighted_average_precision"]
+           "weighted_auc", "weighted_auc_and_ap", "weighted_average_precision"]

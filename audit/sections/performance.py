@@ -32,7 +32,7 @@ from sklearn.model_selection import train_test_split
 
 from audit.serial import ReportMixin
 from audit.bounds import bounded
-from audit.stats import Estimate, bootstrap_estimate, bootstrap_weights, weighted_auc, weighted_average_precision
+from audit.stats import Estimate, bootstrap_estimate, bootstrap_weights, weighted_auc_and_ap
 from audit.errors import ConfigError
 from audit.models.baselines import TrainedModels, metric_value
 from audit.models.multiclass import class_proba
@@ -129,6 +129,7 @@ def _binary_weighted(y: np.ndarray, p: np.ndarray, W: np.ndarray, thr: float, bi
     tn = W @ ((1 - pred) * (1 - y))
     n = W.sum(axis=1)
     pc = np.clip(p, _EPS, 1 - _EPS)
+    auc, ap = weighted_auc_and_ap(y, p, W)
     with np.errstate(invalid="ignore", divide="ignore"):
         prec = np.where(tp + fp > 0, tp / (tp + fp), 0.0)
         rec = np.where(tp + fn > 0, tp / (tp + fn), np.nan)
@@ -140,8 +141,8 @@ def _binary_weighted(y: np.ndarray, p: np.ndarray, W: np.ndarray, thr: float, bi
             "precision": prec,
             "recall": rec,
             "f1": f1,
-            "roc_auc": weighted_auc(y, p, W),
-            "pr_auc": weighted_average_precision(y, p, W),
+            "roc_auc": auc,
+            "pr_auc": ap,
             "log_loss": W @ (-(y * np.log(pc) + (1 - y) * np.log(1 - pc))) / n,
             "brier": W @ ((p - y) ** 2) / n,
             "ece": _weighted_ece(y, p, W, bins),
