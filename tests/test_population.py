@@ -188,3 +188,35 @@ def test_the_model_card_has_an_every_row_appendix():
     assert "Every row by sex" in md and "Computed on every row of the table with a target" in md
     f = rep.population.stats.groups["sex"]["F"]
     assert f"| F | {f.n:,} |" in md
+
+
+def _reference_poisson_weights(rows: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
+    """The definition, drawn the slow way: u = SplitMix64(counter ^ key) / 2**53, count = #{Poisson(1) cdf <= u}."""
+    from math import exp, factorial
+
+    mask = (1 << 64) - 1
+
+    def mix(x: int) -> int:
+        z = (x + 0x9E3779B97F4A7C15) & mask
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
+        return z ^ (z >> 31)
+
+    cdf = np.cumsum([exp(-1.0) / factorial(k) for k in range(21)])
+    key = mix((seed * 0x632BE59BD9B4E019 + 1) & mask)
+    out = np.empty((len(rows), n_boot), dtype=np.uint8)
+    for i, r in enumerate(rows):
+        for b in range(n_boot):
+            u = (mix((int(r) * n_boot + b) ^ key) >> 11) / float(1 << 53)
+            out[i, b] = np.searchsorted(cdf, u, side="right")
+    return out
+
+
+def test_poisson_weights_equal_their_definition_drawn_one_by_one():
+    from audit.engine.population import poisson_weights
+
+    rows = np.r_[np.arange(0, 700), np.arange(10**12, 10**12 + 300)]  # crosses several 512-row chunks
+    for seed, n_boot in ((0, 7), (12345, 3)):
+        np.testing.assert_array_equal(poisson_weights(rows, n_boot, seed), _reference_poisson_weights(rows, n_boot, seed))
+    w = poisson_weights(np.arange(200_000), 5, 1)
+    assert abs(w.mean() - 1.0) < 0.005 and abs(w.var() - 1.0) < 0.01  # Poisson(1): mean and variance 1
