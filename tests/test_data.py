@@ -219,3 +219,24 @@ def test_yes_no_target_makes_yes_positive_even_when_rarer():
     df["label"] = np.where(np.arange(len(df)) % 4 == 0, "yes", "no")
     ds = prepare_dataset(df, target="label", sensitive=["sex"])
     assert ds.positive_label == "yes" and ds.y.sum() == (df["label"] == "yes").sum()
+
+
+@pytest.mark.parametrize("series", [
+    pd.Series(["a", 1, 2.5, None, np.nan, True, "b c", 10**20, 1e-7, pd.NA], dtype=object),
+    pd.Series(["a", None, "x", np.nan], dtype="str"),
+    pd.Series(["a", None, "x"], dtype="string[python]"),
+    pd.Series(["a", None, "x"], dtype="string[pyarrow]"),
+    pd.Series([1, -5, 10**15]),
+    pd.Series([0.1, np.nan, 1e20, -0.0, 3.0, 1 / 3, np.inf]),
+    pd.Series([True, False]),
+    pd.Series([1, None], dtype="Int64"),
+    pd.Series(["a", None, "b"], dtype="category"),
+    pd.Series([0.1, np.nan], dtype=np.float32),
+    pd.to_datetime(pd.Series(["2020-01-01", None, "2021-05-06"])),
+], ids=lambda s: str(s.dtype))
+def test_as_text_is_str_of_every_value_with_the_missing_marker(series):
+    from audit.data.columns import as_text
+
+    want = [None if pd.isna(v) else str(v) for v in series.astype(object)]
+    got = as_text(series, None)
+    assert list(got) == want and all(type(a) is type(b) for a, b in zip(got, want))

@@ -37,6 +37,26 @@ def is_numeric(s: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
 
 
+def as_text(s: pd.Series, missing: object) -> np.ndarray:
+    """``str`` of every value and ``missing`` where a value is missing, as an object array.
+
+    The same as ``s.map(lambda v: missing if pd.isna(v) else str(v))``, vectorised for the
+    dtypes whose ``astype(str)`` is ``str`` of each value (strings, objects, bools, integers, float64):
+    that per-value lambda took 10 of the 18 s of preparing 500,000 rows for the every-row
+    statistics. Other dtypes (dates, categoricals, nullable extension types) keep the lambda.
+    """
+    dt = s.dtype
+    # float32 is left out: astype(str) prints it short ("0.1"), str() of its Python float does not.
+    if isinstance(dt, pd.StringDtype) or (isinstance(dt, np.dtype) and (dt.kind in "OSUbiu" or dt == np.float64)):
+        text = s.astype(str).to_numpy(dtype=object)
+        text[s.isna().to_numpy()] = missing
+        return text
+    # Not Series.map: it turns a None result back into NaN for some dtypes.
+    out = np.empty(len(s), dtype=object)
+    out[:] = [missing if pd.isna(v) else str(v) for v in s.astype(object)]
+    return out
+
+
 def _string_values(s: pd.Series, n: int = 500) -> pd.Series:
     v = s.dropna()
     if len(v) > n:

@@ -16,7 +16,7 @@ import pandas as pd
 from audit.config import DataOptions
 from audit.errors import DataError
 
-from audit.data.columns import ColumnSchema, classify_columns, is_numeric
+from audit.data.columns import ColumnSchema, as_text, classify_columns, is_numeric
 from audit.data.read import E_NO_ROWS, INTAKE_WARNINGS, dedupe_columns, frame_sha256, load_table
 
 E_UNKNOWN_TARGET = "target column {col!r} is not in the data; columns are: {cols}"
@@ -217,8 +217,7 @@ def _group_labels(s: pd.Series, col: str, warnings: list[str]) -> pd.Series:
         warnings.append(f"numeric sensitive column {col!r} was grouped into quartile bins for group metrics")
         out = binned.astype(str)
         return out.where(s.notna(), "missing")
-    out = s.astype("object").map(lambda v: "missing" if pd.isna(v) else str(v))
-    return out.astype(object)
+    return pd.Series(as_text(s, "missing"), index=s.index, dtype=object, name=s.name)
 
 
 def _infer_task(
@@ -301,7 +300,7 @@ def align_current(current: pd.DataFrame, dataset: Dataset) -> pd.DataFrame:
                 raise DataError(f"column {c!r} is numeric in the reference data but the current data holds {cur[c][bad].iloc[0]!r}")
             out[c] = conv.replace([np.inf, -np.inf], np.nan).to_numpy()
         else:
-            out[c] = cur[c].map(lambda v: None if pd.isna(v) else str(v)).astype(object).to_numpy()
+            out[c] = as_text(cur[c], None)
     if dataset.target in cur.columns:
         out[dataset.target] = cur[dataset.target].to_numpy()
     for s in dataset.sensitive:

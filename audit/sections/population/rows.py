@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from audit.data import align_current
-from audit.data.columns import is_numeric
+from audit.data.columns import as_text, is_numeric
 
 LABEL, SCORE = "__audit_label__", "__audit_score__"
 
@@ -99,7 +99,7 @@ def _groups(part: pd.DataFrame, plan: RowPlan) -> dict[str, np.ndarray]:
         s = _as_dtype(part[col], plan.sensitive_dtypes[col])
         b = plan.bins.get(col)
         if b is None:
-            out[col] = s.astype("object").map(lambda v: "missing" if pd.isna(v) else str(v)).to_numpy(dtype=object)
+            out[col] = as_text(s, "missing")
             continue
         v = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float)
         # Bin i is (e_i, e_i+1]: the number of inner edges strictly below v.
