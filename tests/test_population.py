@@ -160,9 +160,7 @@ def _onnx_audit(frame: pd.DataFrame):
     return attach_user_model(trained, user, opts)
 
 
-def test_a_users_onnx_model_is_scored_on_every_row_locally_and_refused_for_a_cluster():
-    from audit.sections.registry import SectionNotRun
-
+def test_a_users_onnx_model_is_scored_on_every_row_locally():
     frame = make_synthetic(1_000, seed=48)
     t = _onnx_audit(frame)
     rep = audit_population(t, options=PopulationOptions(bootstrap=10), seed=0)
@@ -174,8 +172,23 @@ def test_a_users_onnx_model_is_scored_on_every_row_locally_and_refused_for_a_clu
         m = frame["sex"].to_numpy() == sex
         assert rep.stats.groups["sex"][sex].counts == _counts(y[m], pred[m])
     assert rep.model == "user" and rep.model_fitted_on == 0 and "not known to the audit" in rep.statement
-    with pytest.raises(SectionNotRun, match=r"cannot be sent to the cluster's workers \(TypeError\)"):
-        audit_population(t, options=PopulationOptions(), seed=0, rows=ClusterRows("table", None, "dask", 1_000, 1))
+
+
+@pytest.mark.slow
+def test_a_users_onnx_model_scores_partitions_on_the_cluster_like_in_this_process(tmp_path, client):
+    import pickle
+
+    frame = make_synthetic(3_000, seed=49)
+    t = _onnx_audit(frame)
+    again = pickle.loads(pickle.dumps(t.user))  # what a worker receives: a session opened from the file's bytes
+    assert again.session is not t.user.session and again.file.sha256 == t.user.file.sha256
+    np.testing.assert_array_equal(again.score(frame.iloc[:200]), t.user.score(frame.iloc[:200]))
+    files = _write_parts(frame, tmp_path / "table", 700)
+    rows = ClusterRows(str(tmp_path / "table"), client, "dask LocalCluster (2 worker processes)", 3_000, files)
+    opts = PopulationOptions(bootstrap=20)
+    on_cluster = audit_population(t, options=opts, seed=1, rows=rows)
+    assert _numbers(on_cluster) == _numbers(audit_population(t, options=opts, seed=1))
+    assert on_cluster.stats.groups["sex"]["F"].n + on_cluster.stats.groups["sex"]["M"].n == 3_000
 
 
 def test_the_model_card_has_an_every_row_appendix():

@@ -85,6 +85,12 @@ class OnnxModel:
         s = self.score(X)
         return (s >= 0.5).astype(np.int64) if self.task == "binary" else s
 
+    def __reduce__(self):
+        # An onnxruntime session cannot be pickled. A Dask worker that is sent this model (the
+        # every-row statistics score partitions there) opens its own session from the file's
+        # bytes, with the same options; only our own object is pickled, never a user's file.
+        return (_reopen, (self.file, self.task, self.features, self.by_name, self.output, self.output_kind))
+
     def describe(self) -> dict:
         meta = self.session.get_modelmeta()
         return {
@@ -92,6 +98,11 @@ class OnnxModel:
             "inputs": tuple(f"{i.name}: {i.type} {list(i.shape)}" for i in self.session.get_inputs()),
             "outputs": tuple(f"{o.name}: {o.type} {list(o.shape)}" for o in self.session.get_outputs()),
         }
+
+
+def _reopen(file: ModelFile, task: str, features: tuple[str, ...], by_name: bool, output: str, output_kind: str) -> OnnxModel:
+    return OnnxModel(session=open_onnx(file.raw, file.name), task=task, features=features, by_name=by_name,
+                     output=output, output_kind=output_kind, file=file)
 
 
 def _column_tensor(col: pd.Series, onnx_type: str) -> np.ndarray:

@@ -98,7 +98,7 @@ def _scorer(trained, on_cluster: bool):
     scorer = trained.user.score
     try:
         cloudpickle.dumps(scorer)
-    except Exception as exc:  # what cannot be pickled varies (ONNX sessions, locks, handles)
+    except Exception as exc:  # what cannot be pickled varies (locks, handles, C extension objects)
         raise SectionNotRun(f"the audited model cannot be sent to the cluster's workers ({type(exc).__name__}); "
                             "run the every-row statistics with --engine local") from exc
     return scorer
