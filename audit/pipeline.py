@@ -260,12 +260,16 @@ def _run_sections(trained: TrainedModels, names: list[str], config: AuditConfig,
     # spinning barriers then stall for seconds. One thread per section keeps
     # both cores busy without oversubscription.
     limits = one_thread(None) if workers > 1 else contextlib.nullcontext()
-    with limits, ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="audit") as pool:
+    # On a cluster, a section whose work runs on its workers (the every-row statistics) starts
+    # first and waits beside the local slots: in a slot it would hold one for its whole run
+    # (258 of the 404 s of a 10M-row audit) while the sampled sections queued behind it.
+    remote = {n for n in names if reg[n].on_cluster} if rows is not None else set()
+    with limits, ThreadPoolExecutor(max_workers=max(1, workers) + len(remote), thread_name_prefix="audit") as pool:
         while pending or running:
-            # Longest first, and never more in flight than workers, so the longest
-            # chain (privacy; fairness -> robustness) starts at once.
-            for name in sorted(pending, key=lambda n: reg[n].priority):
-                if len(running) >= max(1, workers):
+            # Longest first, and never more local sections in flight than workers, so the
+            # longest chain (privacy; fairness -> robustness) starts at once.
+            for name in sorted(pending, key=lambda n: (n not in remote, reg[n].priority)):
+                if name not in remote and sum(n not in remote for n in running.values()) >= max(1, workers):
                     break
                 if all(d in results for d in reg[name].after if d in names):
                     pending.remove(name)

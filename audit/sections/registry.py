@@ -60,6 +60,8 @@ class SectionSpec:
     area : its scorecard area (default: its name).
     card_appendix : the model card gives it a section of its own after the ethical
         considerations (performance and fairness are woven into the card's body instead).
+    on_cluster : its work runs on the cluster's workers when the audit has one; the pipeline
+        then starts it first, beside (not in) the local sections' slots.
     """
 
     name: str
@@ -75,6 +77,7 @@ class SectionSpec:
     inputs: Callable[[SectionInputs], dict[str, Any]] = _no_inputs
     area: str = ""
     card_appendix: bool = True
+    on_cluster: bool = False
 
     @property
     def scorecard_area(self) -> str:
@@ -175,7 +178,7 @@ BUILTIN = Registry((
                          "art.estimators.classification.scikitlearn")),
     # Last in the report: it restates performance and fairness over every row of the table.
     SectionSpec("population", "Every row", "audit.sections.population", "audit_population", "PopulationOptions",
-                "PopulationReport", icon="groups", priority=7, inputs=_population_inputs),
+                "PopulationReport", icon="groups", priority=7, inputs=_population_inputs, on_cluster=True),
 ))
 
 _active: Registry = BUILTIN

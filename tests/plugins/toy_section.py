@@ -6,6 +6,7 @@ the performance section's result, so the test sees ordering and inputs work.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,3 +43,19 @@ def audit_toy(trained, *, options: ToyOptions, seed: int, progress=None, perform
     passes, warns = [], []
     (warns if rate < options.min_rate else passes).append(f"positive rate {rate:.3f} (threshold {options.min_rate})")
     return ToyReport(rate, int(len(trained.y_test)), performance is not None, decide([], warns, passes))
+
+
+# Two toy sections for the scheduling test (tests/test_pipeline_cluster_slots.py): the first
+# stands for a section whose work runs on a cluster and waits until the second, a local
+# section, has run. With one local slot they finish only if the first does not take it.
+SIGNAL = threading.Event()
+
+
+def audit_waiter(trained, *, options: ToyOptions, seed: int, progress=None) -> ToyReport:
+    seen = SIGNAL.wait(timeout=5)
+    return ToyReport(1.0, 0, seen, decide([], [], ["waited"]))
+
+
+def audit_signaller(trained, *, options: ToyOptions, seed: int, progress=None) -> ToyReport:
+    SIGNAL.set()
+    return ToyReport(1.0, 0, True, decide([], [], ["signalled"]))
