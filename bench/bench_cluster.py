@@ -6,7 +6,11 @@ by (seed, file number), jitter on ``age`` and ``hours_per_week``; not committed)
 process and polls its process tree: wall time, the audit process's peak RSS and the largest
 peak RSS of any other process in the tree (the cluster's workers and nannies).
 
-Usage: python bench/bench_cluster.py [--rows 10000000] [--files 20] [--dir /tmp/adult10m] [--no-write]
+With ``--drift``, it also generates a second table of the same size (seed 1, ``age`` shifted up
+by two years) and times :func:`audit.engine.drift.drift_on_cluster` of every row of it against
+every row of the first, on a LocalCluster of 2 worker processes started for it.
+
+Usage: python bench/bench_cluster.py [--rows 10000000] [--files 20] [--dir /tmp/adult10m] [--drift] [--no-audit] [--no-write]
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ SAMPLE = ROOT / "sample_data" / "adult.csv.gz"
 CONFIG = ROOT / "sample_data" / "adult.toml"
 
 
-def generate(folder: Path, rows: int, files: int, seed: int = 0) -> float:
+def generate(folder: Path, rows: int, files: int, seed: int = 0, age_shift: int = 0) -> float:
     """Write ``files`` Parquet files of about rows / files rows each; returns the seconds it took."""
     import numpy as np
     import pandas as pd
@@ -43,7 +47,7 @@ def generate(folder: Path, rows: int, files: int, seed: int = 0) -> float:
             break
         rng = np.random.default_rng([seed, i])
         part = adult.iloc[rng.integers(0, len(adult), size=n)].reset_index(drop=True)
-        part["age"] = np.clip(part["age"] + rng.integers(-2, 3, size=n), 17, 90)
+        part["age"] = np.clip(part["age"] + rng.integers(-2, 3, size=n) + age_shift, 17, 90)
         part["hours_per_week"] = np.clip(part["hours_per_week"] + rng.integers(-3, 4, size=n), 1, 99)
         part.to_parquet(folder / f"part-{i:03d}.parquet", index=False)
     return time.perf_counter() - t
@@ -93,6 +97,24 @@ def run(folder: Path, out: Path, workers: int) -> dict:
     return result
 
 
+def drift_run(reference: Path, current: Path, workers: int) -> dict:
+    """Wall time and peak RSS of the workers of drift over every row of both tables."""
+    from audit.config import config_from_mapping, load_config_file
+    from audit.data import load_dataset
+    from audit.engine.cluster import connect, parse_engine
+    from audit.engine.drift import drift_on_cluster
+
+    cfg = config_from_mapping(load_config_file(str(CONFIG)))
+    ds = load_dataset(SAMPLE, target=cfg.target, sensitive=cfg.sensitive, options=cfg.data)
+    with connect(parse_engine("dask", workers=workers)) as client:
+        t = time.perf_counter()
+        res = drift_on_cluster(reference, current, client, numeric=ds.numeric, categorical=ds.categorical)
+        wall = time.perf_counter() - t
+        peaks = client.run(lambda: __import__("resource").getrusage(__import__("resource").RUSAGE_SELF).ru_maxrss)
+    return {"wall": wall, "features": res.n_features, "drifted": list(res.drifted_features), "rows": [res.n_reference, res.n_current],
+            "worker_mb": max(peaks.values()) / 1024}
+
+
 def write(line_rows: int, gen_s: float, res: dict) -> None:
     text = README.read_text()
     secs = ", ".join(f"{n} {s}" for n, st, s in res.get("timings", []) if st == "done")
@@ -117,6 +139,8 @@ def main() -> None:
     ap.add_argument("--files", type=int, default=20)
     ap.add_argument("--dir", default=str(Path(tempfile.gettempdir()) / "adult10m"))
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--drift", action="store_true")
+    ap.add_argument("--no-audit", action="store_true")
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
     folder = Path(args.dir)
@@ -124,6 +148,13 @@ def main() -> None:
     if not any(folder.glob("*.parquet")):
         gen_s = generate(folder, args.rows, args.files)
         print(f"generated {args.rows:,} rows in {gen_s:.0f} s", flush=True)
+    if args.drift:
+        shifted = folder.with_name(folder.name + "-current")
+        if not any(shifted.glob("*.parquet")):
+            generate(shifted, args.rows, args.files, seed=1, age_shift=2)
+        print(json.dumps({"drift": drift_run(folder, shifted, args.workers)}), flush=True)
+    if args.no_audit:
+        return
     res = run(folder, Path(tempfile.mkdtemp()), args.workers)
     print(json.dumps(res, indent=1), flush=True)
     if not args.no_write and res["rc"] == 0:

@@ -223,6 +223,9 @@ def test_yes_no_target_makes_yes_positive_even_when_rarer():
 
 @pytest.mark.parametrize("series", [
     pd.Series(["a", 1, 2.5, None, np.nan, True, "b c", 10**20, 1e-7, pd.NA], dtype=object),
+    pd.Series(["a", "b", None, "c"], dtype=object),
+    pd.Series([b"abc", b"\xff", None], dtype=object),
+    pd.Series([1, 2.5, None], dtype=object),
     pd.Series(["a", None, "x", np.nan], dtype="str"),
     pd.Series(["a", None, "x"], dtype="string[python]"),
     pd.Series(["a", None, "x"], dtype="string[pyarrow]"),
@@ -233,7 +236,7 @@ def test_yes_no_target_makes_yes_positive_even_when_rarer():
     pd.Series(["a", None, "b"], dtype="category"),
     pd.Series([0.1, np.nan], dtype=np.float32),
     pd.to_datetime(pd.Series(["2020-01-01", None, "2021-05-06"])),
-], ids=lambda s: str(s.dtype))
+], ids=lambda s: f"{s.dtype}-{pd.api.types.infer_dtype(s, skipna=True)}")
 def test_as_text_is_str_of_every_value_with_the_missing_marker(series):
     from audit.data.columns import as_text
 

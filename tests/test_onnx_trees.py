@@ -98,7 +98,8 @@ def test_tree_shap_of_the_onnx_graph_equals_shap_on_the_scikit_learn_model(task,
     assert np.abs(want).sum() > 1  # not a trivial agreement of zeros
 
 
-def _tensor_regressor(nodes: list[tuple], leaves: dict[tuple[int, int], float], base: float = 0.0) -> bytes:
+def _tensor_regressor(nodes: list[tuple], leaves: dict[tuple[int, int], float], base: float = 0.0,
+                      elem: int = TensorProto.FLOAT) -> bytes:
     """A TreeEnsembleRegressor on one float tensor input "X" of two columns.
 
     ``nodes``: (tree, node, feature, mode, threshold, true node, false node, missing goes true)."""
@@ -109,7 +110,7 @@ def _tensor_regressor(nodes: list[tuple], leaves: dict[tuple[int, int], float], 
         nodes_values=list(cols[4]), nodes_truenodeids=list(cols[5]), nodes_falsenodeids=list(cols[6]),
         nodes_missing_value_tracks_true=list(cols[7]), target_treeids=[k[0] for k in leaves], target_nodeids=[k[1] for k in leaves],
         target_ids=[0] * len(leaves), target_weights=list(leaves.values()), base_values=[base])
-    graph = helper.make_graph([node], "trees", [helper.make_tensor_value_info("X", TensorProto.FLOAT, [None, 2])],
+    graph = helper.make_graph([node], "trees", [helper.make_tensor_value_info("X", elem, [None, 2])],
                               [helper.make_tensor_value_info("variable", TensorProto.FLOAT, [None, 1])])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18), helper.make_opsetid("ai.onnx.ml", 3)])
     onnx.checker.check_model(model)
@@ -171,3 +172,23 @@ def test_a_graph_without_trees_is_explained_model_agnostically_and_says_why():
                                                       agnostic_permutations=1, permutation_sample=100, permutation_repeats=1,
                                                       surrogate_sample=200, n_clusters=0), seed=0, progress=None)
     assert rep.explainer == "permutation" and rep.background.endswith("the graph's trees were not used: the graph holds no tree ensemble node")
+
+
+def test_a_double_input_is_split_in_double_and_the_first_listed_node_is_the_root():
+    L = "LEAF"
+    # Tree 0 splits a double input at 0.3 (x < 0.3); tree 1 lists a leaf before its node id 0,
+    # and onnxruntime starts at the first node listed, so every row gets that leaf.
+    nodes = [(0, 0, 0, "BRANCH_LT", 0.3, 1, 2, 0), (0, 1, 0, L, 0, 0, 0, 0), (0, 2, 0, L, 0, 0, 0, 0),
+             (1, 1, 0, L, 0, 0, 0, 0), (1, 0, 1, "BRANCH_LEQ", 0.0, 1, 2, 0), (1, 2, 0, L, 0, 0, 0, 0)]
+    leaves = {(0, 1): 1.0, (0, 2): 2.0, (1, 1): 12_345.678, (1, 2): 40_000.25}
+    user = onnx_model(read_model_file(_tensor_regressor(nodes, leaves, elem=TensorProto.DOUBLE), name="d.onnx"),
+                      task="regression", columns=("a", "b"), features=("a", "b"))
+    t = float(np.float32(0.3))  # the threshold as the node stores it
+    a = [t - 1e-12, t, float(np.nextafter(t, 1)), 0.3, 0.5]
+    X = pd.DataFrame({"a": a, "b": [-1.0, 1.0, 0.0, 2.0, -3.0]})
+    ens, note = read_tree_ensemble(user, X)  # large leaves: agreement is relative to the output's size
+    assert ens is not None, note
+    # Compared in double, t - 1e-12 is below the threshold (in float32 it would equal it).
+    want = [12_346.678, 12_347.678, 12_347.678, 12_346.678, 12_347.678]
+    np.testing.assert_allclose(ens.margin(ens.encode(user, X)), want, rtol=1e-7)  # leaf weights are stored as float32
+    np.testing.assert_allclose(user.score(X), want, rtol=1e-6)  # onnxruntime's float32 output

@@ -233,3 +233,16 @@ def test_poisson_weights_equal_their_definition_drawn_one_by_one():
         np.testing.assert_array_equal(poisson_weights(rows, n_boot, seed), _reference_poisson_weights(rows, n_boot, seed))
     w = poisson_weights(np.arange(200_000), 5, 1)
     assert abs(w.mean() - 1.0) < 0.005 and abs(w.var() - 1.0) < 0.01  # Poisson(1): mean and variance 1
+
+
+def test_poisson_count_is_exact_on_both_sides_of_every_cut():
+    from math import exp, factorial
+
+    from audit.engine.population import poisson_count
+
+    cdf = np.cumsum([exp(-1.0) / factorial(k) for k in range(21)])
+    cuts = [int(np.ceil(c * 2.0**53)) for c in cdf if c < 1.0]
+    z = np.array(sorted({max(0, min(2**53 - 1, c + d)) for c in cuts for d in (-2, -1, 0, 1)} | {0, 2**53 - 1}), dtype=np.uint64)
+    want = np.searchsorted(cdf, z.astype(np.float64) / 2.0**53, side="right")  # z < 2**53: exact as a float
+    np.testing.assert_array_equal(poisson_count(z), want)
+    assert set(np.diff(want)) <= {0, 1} and want.max() >= 10  # the deep tail's cuts are in the probe

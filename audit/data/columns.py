@@ -47,7 +47,11 @@ def as_text(s: pd.Series, missing: object) -> np.ndarray:
     """
     dt = s.dtype
     # float32 is left out: astype(str) prints it short ("0.1"), str() of its Python float does not.
-    if isinstance(dt, pd.StringDtype) or (isinstance(dt, np.dtype) and (dt.kind in "OSUbiu" or dt == np.float64)):
+    # An object column qualifies only when it holds strings or numbers: astype(str) decodes bytes.
+    fast = isinstance(dt, pd.StringDtype) or (isinstance(dt, np.dtype) and (dt.kind in "biu" or dt == np.float64))
+    if isinstance(dt, np.dtype) and dt.kind == "O":
+        fast = pd.api.types.infer_dtype(s, skipna=True) in ("string", "integer", "floating", "mixed-integer-float", "boolean", "empty")
+    if fast:
         text = s.astype(str).to_numpy(dtype=object)
         text[s.isna().to_numpy()] = missing
         return text

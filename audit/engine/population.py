@@ -70,12 +70,17 @@ def poisson_weights(rows: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
             ctr ^= key
             z = _splitmix64(ctr)
             z >>= np.uint64(11)
-            bucket = (z >> np.uint64(53 - _BUCKET_BITS)).astype(np.intp)
-            block = _TABLE[bucket]
-            mixed = np.flatnonzero(_MIXED[bucket])
-            if len(mixed):
-                block.reshape(-1)[mixed] = np.searchsorted(_Z_CUTS, z.reshape(-1)[mixed], side="right")
-            out[start:start + _CACHE_ROWS] = block
+            out[start:start + _CACHE_ROWS] = poisson_count(z)
+    return out
+
+
+def poisson_count(z: np.ndarray) -> np.ndarray:
+    """Poisson(1) counts #{cdf <= z / 2**53} of 53-bit integers ``z`` (uint64, any shape), as uint8."""
+    bucket = (z >> np.uint64(53 - _BUCKET_BITS)).astype(np.intp)
+    out = _TABLE[bucket]
+    mixed = np.flatnonzero(_MIXED[bucket])
+    if len(mixed):
+        out.reshape(-1)[mixed] = np.searchsorted(_Z_CUTS, z.reshape(-1)[mixed], side="right")
     return out
 
 

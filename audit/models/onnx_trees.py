@@ -27,7 +27,14 @@ import pandas as pd
 _TREE_OPS = ("TreeEnsembleClassifier", "TreeEnsembleRegressor")
 _PASS_THROUGH = ("Identity", "Cast", "ZipMap")  # nodes that may sit between the trees and the audited output
 _MODES = (b"BRANCH_LEQ", b"BRANCH_LT", b"BRANCH_GTE", b"BRANCH_GT", b"LEAF")
-AGREEMENT_TOLERANCE = 1e-5  # onnxruntime accumulates leaf values in float32
+AGREEMENT_TOLERANCE = 1e-5  # relative to max(1, |output|): onnxruntime accumulates leaf values in float32
+
+
+def disagreement(parsed: np.ndarray, truth: np.ndarray) -> float:
+    """Largest difference of the parsed trees' output from onnxruntime's, relative to max(1, |output|)."""
+    if not len(truth):
+        return 0.0
+    return float(np.max(np.abs(parsed - truth) / np.maximum(1.0, np.abs(truth))))
 
 
 @dataclass(frozen=True)
@@ -82,7 +89,8 @@ class OnnxTreeEnsemble:
             Z = feed[self.encoded_name]
         else:
             names = [i.name for i in self.encoder.get_inputs()]
-            Z = self.encoder.run([self.encoded_name], {k: feed[k] for k in names})[0]
+            # An initializer an old file also lists as a graph input is not fed: its stored value holds.
+            Z = self.encoder.run([self.encoded_name], {k: feed[k] for k in names if k in feed})[0]
         return np.asarray(Z, dtype=np.float64).reshape(len(X), -1)
 
     def margin(self, Z: np.ndarray) -> np.ndarray:
@@ -93,12 +101,6 @@ class OnnxTreeEnsemble:
 
     def output(self, margin: np.ndarray) -> np.ndarray:
         return 1.0 / (1.0 + np.exp(-margin)) if self.link == "logistic" else margin
-
-    def agreement(self, user: Any, X: pd.DataFrame) -> float:
-        """Largest |output of the parsed trees - onnxruntime's output| over the rows ``X``."""
-        if not len(X):
-            return 0.0
-        return float(np.max(np.abs(self.output(self.margin(self.encode(user, X))) - user.score(X))))
 
     def shap_model(self) -> dict:
         """The ensemble in the dict form ``shap.TreeExplainer`` accepts, in margin units."""
@@ -122,12 +124,15 @@ def _floats(at: dict, name: str) -> np.ndarray | None:
     return None if v is None else np.asarray(v, dtype=np.float64)
 
 
-def _below(t: float) -> float:
-    """The largest float32 under ``t``: ``x < t`` is ``x <= _below(t)`` for the float32 inputs the node compares."""
+def _below(t: float, double: bool) -> float:
+    """The largest input value under ``t``: ``x < t`` is ``x <= _below(t)``, in the precision the node compares in."""
+    if double:
+        return float(np.nextafter(np.float64(t), -np.inf))
     return float(np.nextafter(np.float32(t), np.float32(-np.inf)))
 
 
-def _build_tree(ids, feats, modes, thr, true_ids, false_ids, missing_true, leaf_value: dict) -> Tree:
+def _build_tree(ids, feats, modes, thr, true_ids, false_ids, missing_true, leaf_value: dict, double: bool) -> Tree:
+    # Index 0 is the first node listed for the tree: onnxruntime's root, and where predict and shap start.
     pos = {int(n): i for i, n in enumerate(ids)}
     n = len(ids)
     left, right, default = (np.full(n, -1, dtype=np.int64) for _ in range(3))
@@ -138,45 +143,55 @@ def _build_tree(ids, feats, modes, thr, true_ids, false_ids, missing_true, leaf_
             continue
         t, f = pos[int(true_ids[i])], pos[int(false_ids[i])]
         go_left_when_true = modes[i] in (b"BRANCH_LEQ", b"BRANCH_LT")
-        thresholds[i] = thr[i] if modes[i] in (b"BRANCH_LEQ", b"BRANCH_GT") else _below(thr[i])
+        thresholds[i] = thr[i] if modes[i] in (b"BRANCH_LEQ", b"BRANCH_GT") else _below(thr[i], double)
         left[i], right[i] = (t, f) if go_left_when_true else (f, t)
         default[i] = t if missing_true[i] else f
         features[i] = int(feats[i])
-    depth, stack = 0, [(pos[int(ids[0])] if 0 not in pos else pos[0], 0)]
+    depth, stack, seen = 0, [(0, 0)], 0
     while stack:
         i, d = stack.pop()
-        depth = max(depth, d)
+        depth, seen = max(depth, d), seen + 1
+        if seen > n:
+            raise ValueError("a tree's nodes form a cycle")
         if left[i] >= 0:
             stack += [(left[i], d + 1), (right[i], d + 1)]
     return Tree(left, right, default, features, thresholds, values, depth)
 
 
-def _leaf_values(at: dict, prefix: str, which: int) -> dict[tuple[int, int], float]:
-    """(tree id, node id) -> summed leaf weight of output column ``which``."""
-    out: dict[tuple[int, int], float] = {}
+def _leaf_values(at: dict, prefix: str, which: int) -> dict[int, dict[int, float]]:
+    """tree id -> node id -> summed leaf weight of output column ``which``."""
+    out: dict[int, dict[int, float]] = {}
     trees, nodes, cols = at[prefix + "_treeids"], at[prefix + "_nodeids"], at[prefix + "_ids"]
     weights = _floats(at, prefix + "_weights")
+    if weights is None or not (len(trees) == len(nodes) == len(cols) == len(weights)):
+        raise ValueError(f"the {prefix} weights are missing or do not match their ids")
     for t, n, c, w in zip(trees, nodes, cols, weights):
         if int(c) == which:
-            out[(int(t), int(n))] = out.get((int(t), int(n)), 0.0) + float(w)
+            leaves = out.setdefault(int(t), {})
+            leaves[int(n)] = leaves.get(int(n), 0.0) + float(w)
     return out
 
 
-def _trees(at: dict, leaf: dict[tuple[int, int], float], scale: float) -> tuple[Tree, ...]:
-    tids = np.asarray(at["nodes_treeids"])
+def _trees(at: dict, leaf: dict[int, dict[int, float]], scale: float, double: bool) -> tuple[Tree, ...]:
+    """Every tree of the node; the attribute lists are converted and split by tree once."""
+    tids = np.asarray(at["nodes_treeids"], dtype=np.int64)
+    cols = {k: np.asarray(at[k]) for k in ("nodes_nodeids", "nodes_featureids", "nodes_truenodeids", "nodes_falsenodeids")}
     missing = np.asarray(at.get("nodes_missing_value_tracks_true", np.zeros(len(tids), dtype=np.int64)))
-    thr, modes = _floats(at, "nodes_values"), list(at["nodes_modes"])
+    thr, modes = _floats(at, "nodes_values"), np.asarray(list(at["nodes_modes"]), dtype=object)
+    if any(len(v) != len(tids) for v in (*cols.values(), missing, thr, modes)):
+        raise ValueError("the node attribute lists differ in length")
+    order = np.argsort(tids, kind="stable")  # a tree's nodes keep the order they are listed in
+    starts = np.flatnonzero(np.r_[True, tids[order][1:] != tids[order][:-1]])
     out = []
-    for t in dict.fromkeys(int(x) for x in tids):
-        sel = np.flatnonzero(tids == t)
-        vals = {n: v * scale for (tt, n), v in leaf.items() if tt == t}
-        out.append(_build_tree(np.asarray(at["nodes_nodeids"])[sel], np.asarray(at["nodes_featureids"])[sel],
-                               [modes[i] for i in sel], thr[sel], np.asarray(at["nodes_truenodeids"])[sel],
-                               np.asarray(at["nodes_falsenodeids"])[sel], missing[sel], vals))
+    for sel in np.split(order, starts[1:]):
+        t = int(tids[sel[0]])
+        vals = {n: v * scale for n, v in leaf.get(t, {}).items()}
+        out.append(_build_tree(cols["nodes_nodeids"][sel], cols["nodes_featureids"][sel], list(modes[sel]), thr[sel],
+                               cols["nodes_truenodeids"][sel], cols["nodes_falsenodeids"][sel], missing[sel], vals, double))
     return tuple(out)
 
 
-def _ensembles(node, task: str) -> list[tuple[tuple[Tree, ...], float, str]]:
+def _ensembles(node, task: str, double: bool) -> list[tuple[tuple[Tree, ...], float, str]]:
     """Candidate readings of the node: (trees, base, link). The caller keeps the one onnxruntime agrees with."""
     at = _attrs(node)
     modes = set(at["nodes_modes"])
@@ -193,7 +208,7 @@ def _ensembles(node, task: str) -> list[tuple[tuple[Tree, ...], float, str]]:
             raise ValueError(f"aggregate function {agg.decode()} is not supported")
         n_trees = len(set(int(t) for t in at["nodes_treeids"]))
         scale = 1.0 / n_trees if agg == b"AVERAGE" else 1.0
-        return [(_trees(at, _leaf_values(at, "target", 0), scale), float(base[0]), "identity")]
+        return [(_trees(at, _leaf_values(at, "target", 0), scale, double), float(base[0]), "identity")]
     if task != "binary":
         raise ValueError("a tree classifier audited as a regression model")
     classes = set(int(c) for c in at["class_ids"])
@@ -203,13 +218,14 @@ def _ensembles(node, task: str) -> list[tuple[tuple[Tree, ...], float, str]]:
     out = []
     if post == b"SOFTMAX" and classes == {0, 1}:  # sigmoid(m1 - m0) is the softmax's second column
         w1, w0 = _leaf_values(at, "class", 1), _leaf_values(at, "class", 0)
-        diff = {k: w1.get(k, 0.0) - w0.get(k, 0.0) for k in set(w1) | set(w0)}
+        diff = {t: {n: w1.get(t, {}).get(n, 0.0) - w0.get(t, {}).get(n, 0.0)
+                    for n in set(w1.get(t, {})) | set(w0.get(t, {}))} for t in set(w1) | set(w0)}
         b = float(base[1] - base[0]) if len(base) > 1 else 0.0
-        out.append((_trees(at, diff, 1.0), b, link))
+        out.append((_trees(at, diff, 1.0, double), b, link))
     if 1 in classes:
-        out.append((_trees(at, _leaf_values(at, "class", 1), 1.0), float(base[-1]) if len(base) > 1 else 0.0, link))
+        out.append((_trees(at, _leaf_values(at, "class", 1), 1.0, double), float(base[-1]) if len(base) > 1 else 0.0, link))
     if classes == {0}:  # one score for a binary model: the positive class's (scikit-learn's gradient boosting)
-        out.append((_trees(at, _leaf_values(at, "class", 0), 1.0), float(base[0]), link))
+        out.append((_trees(at, _leaf_values(at, "class", 0), 1.0, double), float(base[0]), link))
     return out
 
 
@@ -244,9 +260,13 @@ def read_tree_ensemble(user: Any, X: pd.DataFrame) -> tuple[OnnxTreeEnsemble | N
     if not _output_feeds_from(graph, user.output, scored):
         return None, "the graph transforms the trees' output further"
     try:
-        candidates = _ensembles(node, user.task)
         encoded = node.input[0]
-        encoder = None if encoded in {i.name for i in graph.input} else _encoder(model, encoded, user)
+        inputs = {i.name: i for i in graph.input}
+        if encoded in inputs:
+            encoder, double = None, inputs[encoded].type.tensor_type.elem_type == onnx.TensorProto.DOUBLE
+        else:
+            encoder, double = _encoder(model, encoded, user)
+        candidates = _ensembles(node, user.task, double)
     except (ValueError, KeyError, IndexError) as exc:
         return None, f"the tree node cannot be read: {exc}"
     except Exception as exc:  # onnx's extractor and onnxruntime raise their own types
@@ -262,36 +282,34 @@ def read_tree_ensemble(user: Any, X: pd.DataFrame) -> tuple[OnnxTreeEnsemble | N
         space = "log_odds" if link == "logistic" else "probability" if user.task == "binary" else "raw"
         ens = OnnxTreeEnsemble(trees=trees, base=base, link=link, space=space, encoder=encoder, encoded_name=encoded,
                                n_encoded=Z.shape[1])
-        err = float(np.max(np.abs(ens.output(ens.margin(Z)) - truth))) if len(X) else 0.0
+        err = disagreement(ens.output(ens.margin(Z)), truth)
         if err <= AGREEMENT_TOLERANCE:
             return ens, f"checked against onnxruntime on {len(X)} rows (largest difference {err:.1g})"
         best = min(best, err)
     return None, f"the trees read from the graph differ from onnxruntime's output by up to {best:.3g}"
 
 
-def _encoder(model, encoded: str, user: Any) -> Any:
+def _encoder(model, encoded: str, user: Any) -> tuple[Any, bool]:
     """A session over the graph cut just before the tree node: raw inputs in, the trees' matrix out.
 
     Built by hand: ``onnx.utils.Extractor`` needs inferred shapes, which ``ai.onnx.ml``
     operators often lack. The nodes kept are those the matrix depends on; its element
-    type is whatever loads (float for skl2onnx, double for some converters)."""
+    type is whichever of float (skl2onnx) and double (some converters) loads."""
     import onnx
 
     from audit.models.loading import ModelError, open_onnx
 
-    producer = {o: n for n in model.graph.node for o in n.output}
-    keep, todo = [], [encoded]
-    seen: set[str] = set()
+    nodes = list(model.graph.node)
+    producer = {o: k for k, n in enumerate(nodes) for o in n.output}
+    kept: set[int] = set()
+    todo = [encoded]
     while todo:
-        name = todo.pop()
-        n = producer.get(name)
-        if n is None or id(n) in seen:
+        k = producer.get(todo.pop())
+        if k is None or k in kept:
             continue
-        seen.add(id(n))
-        keep.append(n)
-        todo += [i for i in n.input if i]
-    order = {id(n): i for i, n in enumerate(model.graph.node)}
-    keep.sort(key=lambda n: order[id(n)])
+        kept.add(k)
+        todo += [i for i in nodes[k].input if i]
+    keep = [nodes[k] for k in sorted(kept)]  # the graph's own (topological) order
     used = {i for n in keep for i in n.input}
     inputs = [i for i in model.graph.input if i.name in used]
     inits = [t for t in model.graph.initializer if t.name in used]
@@ -301,7 +319,7 @@ def _encoder(model, encoded: str, user: Any) -> Any:
         graph = onnx.helper.make_graph(keep, "encoder", inputs, [out], initializer=inits)
         sub = onnx.helper.make_model(graph, opset_imports=model.opset_import, ir_version=model.ir_version)
         try:
-            return open_onnx(sub.SerializeToString(), user.file.name)
+            return open_onnx(sub.SerializeToString(), user.file.name), elem == onnx.TensorProto.DOUBLE
         except ModelError as exc:
             last = exc
     raise ValueError(f"the preprocessing graph does not load on its own: {last}")

@@ -224,10 +224,6 @@ def compare_frames(
     # Two threads: sorting, hashing and counting release the GIL.
     with ThreadPoolExecutor(max_workers=2) as pool:
         raw = list(pool.map(one, cols))
-    q = benjamini_hochberg(np.array([f.p_value for f in raw]))
-    feats = tuple(decide_drift(f, qi, opts.alpha) for f, qi in zip(raw, q))
-    drifted = tuple(f.feature for f in feats if f.drifted)
-    share = len(drifted) / len(feats)
     domain, note = None, "not requested (drift.domain_classifier = false)"
     if opts.domain_classifier:
         if progress:
@@ -239,11 +235,21 @@ def compare_frames(
             confidence=opts.confidence, seed=seed,
         )
         note = "" if domain else f"skipped: a side has fewer than {max(10, 2 * opts.domain_folds)} rows"
+    return assemble_drift(raw, len(reference), len(current), opts, domain=domain, domain_note=note)
+
+
+def assemble_drift(raw: list[FeatureDrift], n_reference: int, n_current: int, opts: DriftOptions, *,
+                   domain=None, domain_note: str = "") -> DatasetDrift:
+    """The per-feature tests, corrected for multiplicity (Benjamini-Hochberg) and decided, as one result."""
+    q = benjamini_hochberg(np.array([f.p_value for f in raw]))
+    feats = tuple(decide_drift(f, qi, opts.alpha) for f, qi in zip(raw, q))
+    drifted = tuple(f.feature for f in feats if f.drifted)
+    share = len(drifted) / len(feats)
     return DatasetDrift(
-        n_reference=len(reference), n_current=len(current), features=feats, n_features=len(feats),
+        n_reference=n_reference, n_current=n_current, features=feats, n_features=len(feats),
         n_drifted=len(drifted), share_drifted=share, drifted_features=drifted,
         dataset_drift=bool(drifted) and share >= opts.dataset_drift_share, dataset_drift_share=opts.dataset_drift_share,
-        alpha=opts.alpha, correction="Benjamini-Hochberg", domain=domain, domain_note=note,
+        alpha=opts.alpha, correction="Benjamini-Hochberg", domain=domain, domain_note=domain_note,
     )
 
 

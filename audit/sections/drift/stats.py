@@ -237,8 +237,10 @@ def categorical_drift(name: str, ref: pd.Series, cur: pd.Series, *, threshold: f
     ``ref`` / ``cur`` are counts from :func:`count_categories`; categories seen on
     one side only count as zero on the other.
     """
-    cats = list(ref.sort_values(ascending=False, kind="stable").index)
-    cats += [c for c in cur.sort_values(ascending=False, kind="stable").index if c not in ref.index]
+    # Ties in count are broken by label, so the order does not depend on how the counts were
+    # gathered (one frame, or partitions merged on a cluster).
+    cats = list(ref.sort_index().sort_values(ascending=False, kind="stable").index)
+    cats += [c for c in cur.sort_index().sort_values(ascending=False, kind="stable").index if c not in ref.index]
     rc = ref.reindex(cats, fill_value=0).to_numpy(dtype=np.float64)
     cc = cur.reindex(cats, fill_value=0).to_numpy(dtype=np.float64)
     nr, nc = int(rc.sum()), int(cc.sum())

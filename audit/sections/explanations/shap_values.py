@@ -303,7 +303,7 @@ def _onnx_tree_shap(ens, note: str, user, *, X: pd.DataFrame, X_background: pd.D
     """Interventional TreeSHAP of the graph's trees on their input matrix, summed back to the original features."""
     import shap
 
-    from audit.models.onnx_trees import AGREEMENT_TOLERANCE, column_owners
+    from audit.models.onnx_trees import AGREEMENT_TOLERANCE, column_owners, disagreement
 
     t0 = time.perf_counter()
     rng = np.random.default_rng(seed)
@@ -311,7 +311,7 @@ def _onnx_tree_shap(ens, note: str, user, *, X: pd.DataFrame, X_background: pd.D
     Xb = X_background.iloc[take].reset_index(drop=True)
     Z, Zb = ens.encode(user, X), ens.encode(user, Xb)
     outputs = ens.margin(Z)
-    err = float(np.max(np.abs(ens.output(outputs) - user.score(X)))) if len(X) else 0.0
+    err = disagreement(ens.output(outputs), user.score(X))
     if err > AGREEMENT_TOLERANCE:
         raise ConfigError(f"the trees read from the ONNX graph differ from onnxruntime by {err:.3g} on the explained rows; "
                           "set [explanations] explainer = \"permutation\"")

@@ -1,0 +1,75 @@
+"""Drift over every row on a real Dask LocalCluster equals the in-memory drift of the same rows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from audit.engine.drift import DOMAIN_NOTE, drift_on_cluster, merge_summaries, partition_summaries
+from audit.errors import DataError
+from audit.sections.drift.section import DriftOptions, compare_frames
+
+NUM, CAT = ("a", "b", "c"), ("k", "flag")
+
+
+def _table(n: int, seed: int, shift: float) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    b = rng.integers(0, 40, n).astype(float)
+    b[rng.random(n) < 0.02] = np.nan
+    b[rng.random(n) < 0.001] = np.inf
+    k = rng.choice([f"cat{i:02d}" for i in range(30)] + ([f"new{i}" for i in range(3)] if shift else []), n)
+    k = pd.Series(k, dtype=object)
+    k[rng.random(n) < 0.03] = None
+    return pd.DataFrame({"a": rng.normal(shift, 1, n), "b": b, "c": rng.exponential(1 + shift, n).round(2),
+                         "k": k, "flag": rng.choice(["yes", "no"], n, p=[0.3 + 0.2 * shift, 0.7 - 0.2 * shift])})
+
+
+def _parts(frame: pd.DataFrame, folder, rows: int) -> None:
+    folder.mkdir()
+    for i, start in enumerate(range(0, len(frame), rows)):
+        frame.iloc[start:start + rows].to_parquet(folder / f"part-{i:02d}.parquet", index=False)
+
+
+def test_merged_partition_summaries_equal_the_whole_table_s():
+    t = _table(5_000, seed=1, shift=0.5)
+    whole = partition_summaries(t, NUM, CAT)
+    merged = merge_summaries(merge_summaries(partition_summaries(t.iloc[:1_000], NUM, CAT),
+                                             partition_summaries(t.iloc[1_000:3_100], NUM, CAT)),
+                             partition_summaries(t.iloc[3_100:], NUM, CAT))
+    assert merged["__rows__"] == whole["__rows__"] == 5_000
+    for c in NUM:
+        np.testing.assert_array_equal(merged[c].values, whole[c].values)
+        np.testing.assert_array_equal(merged[c].counts, whole[c].counts)
+        assert merged[c].missing == whole[c].missing > 0 if c == "b" else True
+    for c in CAT:
+        pd.testing.assert_series_equal(merged[c].sort_index(), whole[c].sort_index(), check_names=False)
+
+
+@pytest.fixture(scope="module")
+def client():
+    from audit.engine.cluster import connect, parse_engine
+
+    with connect(parse_engine("dask", workers=2)) as c:
+        yield c
+
+
+@pytest.mark.slow
+def test_drift_on_the_cluster_equals_the_in_memory_drift_of_the_same_rows(tmp_path, client):
+    ref, cur = _table(30_000, seed=2, shift=0.0), _table(22_000, seed=3, shift=0.3)
+    _parts(ref, tmp_path / "ref", 7_000)
+    _parts(cur, tmp_path / "cur", 5_000)
+    opts = DriftOptions(domain_classifier=False)
+    on_cluster = drift_on_cluster(tmp_path / "ref", tmp_path / "cur", client, numeric=NUM, categorical=CAT, options=opts)
+    in_memory = compare_frames(ref, cur, numeric=NUM, categorical=CAT, options=opts)
+    a, b = on_cluster.to_dict(), in_memory.to_dict()
+    assert a.pop("domain_note") == DOMAIN_NOTE and b.pop("domain_note").startswith("not requested")
+    assert a == b  # every statistic, p-value, share and decision, exactly
+    assert on_cluster.n_reference == 30_000 and on_cluster.n_current == 22_000
+    assert {"a", "c", "k"} <= set(on_cluster.drifted_features)  # the shifts built in are found
+
+
+def test_a_column_missing_from_a_table_is_one_clear_error(tmp_path):
+    _parts(_table(100, seed=4, shift=0.0).drop(columns="flag"), tmp_path / "ref", 50)
+    with pytest.raises(DataError, match=r"columns flag are not in"):
+        drift_on_cluster(tmp_path / "ref", tmp_path / "ref", None, numeric=NUM, categorical=CAT)
