@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 README = ROOT / "bench" / "README.md"
 SAMPLE = ROOT / "sample_data" / "adult.csv.gz"
 CONFIG = ROOT / "sample_data" / "adult.toml"
