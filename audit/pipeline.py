@@ -97,17 +97,28 @@ def _as_frame(src: DataSource, config: AuditConfig) -> tuple[pd.DataFrame, Datas
     return frame, DatasetInfo(name, sha, len(frame), frame.shape[1])
 
 
-def _drift_inputs(current: DataSource | None, reference: DataSource | None, dataset: Dataset, config: AuditConfig
-                  ) -> tuple[pd.DataFrame | None, DatasetInfo | None, pd.DataFrame | None]:
-    """The current and reference tables aligned to the training schema (``None`` where not given)."""
-    cur_frame = cur_info = ref_frame = None
+def _drift_inputs(current: DataSource | None, reference: DataSource | None, dataset: Dataset, config: AuditConfig,
+                  client=None) -> tuple[pd.DataFrame | None, DatasetInfo | None, pd.DataFrame | None, str | None]:
+    """The current and reference tables aligned to the training schema (``None`` where not given),
+    and the current table's path when its every row is compared on the cluster.
+
+    On a cluster a current file, directory or glob is not read into this process: a sample of
+    ``[engine] sample_rows`` rows serves the model-based drift, and the feature tests run over
+    every row on the cluster (:mod:`audit.engine.drift`)."""
+    cur_frame = cur_info = ref_frame = cur_source = None
+    if client is not None and reference is None and isinstance(current, (str, Path)):
+        from audit.engine.sample import simple_sample_on_cluster
+
+        got = simple_sample_on_cluster(current, client, rows=config.engine.sample_rows, seed=config.seed)
+        cur_frame = align_current(got.frame, dataset)
+        return cur_frame, DatasetInfo(got.name, got.sha256, got.rows_total, got.frame.shape[1]), None, str(current)
     if current is not None:
         raw, cur_info = _as_frame(current, config)
         cur_frame = align_current(raw, dataset)
     if reference is not None:
         raw, _ = _as_frame(reference, config)
         ref_frame = align_current(raw, dataset)
-    return cur_frame, cur_info, ref_frame
+    return cur_frame, cur_info, ref_frame, cur_source
 
 
 def run_audit(
@@ -156,7 +167,7 @@ def _audit(config: AuditConfig, data: DataSource, reference: DataSource | None, 
     t0 = time.perf_counter()
     say("data", 0.0, "reading and validating the data")
     dataset, rows = _as_dataset(data, config, client)
-    cur_frame, cur_info, ref_frame = _drift_inputs(current, reference, dataset, config)
+    cur_frame, cur_info, ref_frame, cur_source = _drift_inputs(current, reference, dataset, config, client)
     timings.append(SectionTiming("data", "done", time.perf_counter() - t0, f"{dataset.n_rows} rows"))
     say("data", 1.0, f"{dataset.n_rows} rows, {len(dataset.features)} features, task {dataset.task}")
 
@@ -182,7 +193,7 @@ def _audit(config: AuditConfig, data: DataSource, reference: DataSource | None, 
     to_run, skipped = _sections_to_run(config, dataset.task, not_run)
     timings += skipped
     results = _run_sections(trained, to_run, config, options, say, workers, current=cur_frame, reference=ref_frame,
-                            rows=rows)
+                            rows=rows, current_source=cur_source)
     timings += [SectionTiming(name, "done", secs) if not isinstance(rep, SectionNotRun)
                 else SectionTiming(name, "not run", secs, str(rep)) for name, (rep, secs) in results.items()]
     order = {n: i for i, n in enumerate(("data", "models", *reg.names))}
@@ -223,7 +234,7 @@ def _preload(names: list[str]) -> None:
 
 def _run_sections(trained: TrainedModels, names: list[str], config: AuditConfig, options: dict[str, Any],
                   say: Progress, workers: int, *, current: pd.DataFrame | None, reference: pd.DataFrame | None,
-                  rows: Any = None) -> dict[str, tuple[Any, float]]:
+                  rows: Any = None, current_source: str | None = None) -> dict[str, tuple[Any, float]]:
     """Run the sections ``names``, longest first, at most ``workers`` at a time.
 
     Returns section name -> (report, seconds), in completion order; the report is the
@@ -238,7 +249,7 @@ def _run_sections(trained: TrainedModels, names: list[str], config: AuditConfig,
     def run_one(name: str) -> tuple[Any, float]:
         spec = reg[name]
         done = {n: r for n, (r, _) in results.items() if not isinstance(r, SectionNotRun)}
-        extra = spec.inputs(SectionInputs(done, current, reference, rows))
+        extra = spec.inputs(SectionInputs(done, current, reference, rows, current_source))
         t = time.perf_counter()
         # OpenMP's thread count is per calling thread, so it is limited here in the worker too.
         inner = one_thread("openmp") if workers > 1 else contextlib.nullcontext()

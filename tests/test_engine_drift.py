@@ -8,6 +8,7 @@ import pytest
 
 from audit.engine.drift import DOMAIN_NOTE, drift_on_cluster, merge_summaries, partition_summaries
 from audit.errors import DataError
+from audit.pipeline import run_audit
 from audit.sections.drift.section import DriftOptions, compare_frames
 
 NUM, CAT = ("a", "b", "c"), ("k", "flag")
@@ -73,3 +74,32 @@ def test_a_column_missing_from_a_table_is_one_clear_error(tmp_path):
     _parts(_table(100, seed=4, shift=0.0).drop(columns="flag"), tmp_path / "ref", 50)
     with pytest.raises(DataError, match=r"columns flag are not in"):
         drift_on_cluster(tmp_path / "ref", tmp_path / "ref", None, numeric=NUM, categorical=CAT)
+
+
+@pytest.mark.slow
+def test_run_audit_on_dask_tests_every_row_of_the_current_table(tmp_path, client):
+    from audit.config import AuditConfig, EngineOptions, ModelOptions
+    from tests.conftest import make_synthetic
+
+    table, current = make_synthetic(6_000, seed=7), make_synthetic(5_000, seed=8)
+    current["x1"] += 0.4  # the shift the drift tests must find
+    _parts(table, tmp_path / "table", 1_500)
+    _parts(current, tmp_path / "current", 1_200)
+    cfg = AuditConfig(target="label", sensitive=("sex",), sections=("drift",), models=ModelOptions(cv_folds=0, models=("dummy", "logistic")),
+                      engine=EngineOptions(address="dask", workers=2, sample_rows=2_000))
+    rep = run_audit(cfg, tmp_path / "table", current=tmp_path / "current")
+    d = rep.drift
+    assert d.data.n_reference == 6_000 and d.data.n_current == 5_000  # every row, though the audit sampled 2,000
+    assert d.reference_source.startswith("every row of the table (6,000") and "on a sample of" in d.current_source
+    assert rep.manifest.current_dataset.rows == 5_000 and d.data.domain is not None and "on samples" in d.data.domain_note
+    # The feature tests are those of the in-memory drift of the two whole tables.
+    kinds = {f.feature: f.kind for f in d.data.features}
+    num = tuple(f for f, k in kinds.items() if k == "numeric")
+    cat = tuple(f for f, k in kinds.items() if k == "categorical")
+    want = compare_frames(table, current, numeric=num, categorical=cat, options=DriftOptions(domain_classifier=False))
+    assert [f.feature for f in d.data.features] == [f.feature for f in want.features]
+    for got, exp in zip(d.data.features, want.features):
+        for k, v in exp.to_dict().items():  # floats to 1e-12: a Wasserstein sum may differ in its last bit
+            w = got.to_dict()[k]
+            assert (w == pytest.approx(v, rel=1e-12, nan_ok=True)) if isinstance(v, float) else w == v, (got.feature, k)
+    assert "x1" in d.data.drifted_features

@@ -100,4 +100,25 @@ def sample_on_cluster(source: str | Path, client, *, target: str, rows: int, see
     return ClusterSample(frame, name, source_fingerprint(src), rows_total, len(src.files), total)
 
 
-__all__ = ["ClusterRows", "ClusterSample", "sample_on_cluster", "source_fingerprint"]
+def _keep_share(part: pd.DataFrame, share: float, seed: int, number: int) -> pd.DataFrame:
+    rng = np.random.default_rng([seed, number])
+    return part[rng.random(len(part)) < share]
+
+
+def simple_sample_on_cluster(source: str | Path, client, *, rows: int, seed: int) -> ClusterSample:
+    """A simple random sample of about ``rows`` rows of ``source`` (a current table, which need not
+    hold the target), each row kept with one probability by a generator seeded by (seed, partition)."""
+    import dask
+
+    src = inspect_source(source)
+    ddf = read_partitioned(source)
+    total = int(sum(client.compute(ddf.map_partitions(len)).result()))
+    if total == 0:
+        raise DataError(f"{source} has no rows")
+    share = min(1.0, rows / total)
+    parts = client.compute([dask.delayed(_keep_share)(p, share, seed, i) for i, p in enumerate(ddf.to_delayed())])
+    frame = pd.concat(client.gather(parts), ignore_index=True)
+    return ClusterSample(frame, Path(str(source)).name or str(source), source_fingerprint(src), total, len(src.files), total)
+
+
+__all__ = ["ClusterRows", "ClusterSample", "sample_on_cluster", "simple_sample_on_cluster", "source_fingerprint"]

@@ -31,6 +31,7 @@ class SectionInputs:
     current: Any = None
     reference: Any = None
     rows: Any = None
+    current_source: Any = None  # the current table's path when its every row is compared on the cluster
 
 
 class SectionNotRun(Exception):
@@ -143,7 +144,8 @@ def _robustness_inputs(ctx: SectionInputs) -> dict[str, Any]:
 
 
 def _drift_inputs(ctx: SectionInputs) -> dict[str, Any]:
-    return {"current": ctx.current, "reference": ctx.reference}
+    every_row = (ctx.rows, ctx.current_source) if ctx.rows is not None and ctx.current_source else None
+    return {"current": ctx.current, "reference": ctx.reference, "every_row": every_row}
 
 
 def _population_inputs(ctx: SectionInputs) -> dict[str, Any]:

@@ -17,6 +17,8 @@ with the test split: a sanity check that should flag nothing.
 
 from __future__ import annotations
 
+import dataclasses
+
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -261,6 +263,7 @@ def audit_drift(
     progress: Progress = None,
     current: pd.DataFrame | None = None,
     reference: pd.DataFrame | None = None,
+    every_row: tuple | None = None,
 ) -> DriftReport:
     """Compare the reference data with the current data, feature by feature and as a whole.
 
@@ -273,6 +276,8 @@ def audit_drift(
     current : data met in use, aligned to the training schema
         (:func:`audit.data.align_current`); default the held-out test split.
     reference : data to compare against, aligned likewise; default the training split.
+    every_row : (``ClusterRows`` of the table, the current table's path) on a cluster: the
+        feature tests then cover every row of both; ``current`` is a sample for the rest.
 
     Returns
     -------
@@ -292,6 +297,9 @@ def audit_drift(
         cur_src = f"simulated shift ({opts.simulate_shift}) of the {cur_src}"
     data = compare_frames(ref, cur, numeric=ds.numeric, categorical=ds.categorical, options=opts, seed=seed,
                           progress=lambda f, m: say(0.05 + 0.7 * f, m))
+    if every_row is not None and reference is None and not steps:
+        say(0.6, "feature drift over every row on the cluster")
+        data, ref_src, cur_src = _every_row(every_row, ds, opts, data)
 
     say(0.8, "prediction and label drift")
     if reference is None:
@@ -317,6 +325,20 @@ def audit_drift(
         data=data, prediction=prediction, prediction_reference=out.reference_source, prediction_note=out.note, labels=labels,
         performance=performance, performance_note=perf_note, options=opts, verdict=verdict,
     )
+
+
+def _every_row(every_row: tuple, ds, opts: DriftOptions, sampled: DatasetDrift) -> tuple[DatasetDrift, str, str]:
+    """The feature tests over every row of the table and of the current table, on the cluster; the
+    domain classifier's result (and the model-based drift) stay those of the sampled rows."""
+    from audit.engine.drift import drift_on_cluster
+
+    rows, source = every_row
+    full = drift_on_cluster(rows.source, source, rows.client, numeric=ds.numeric, categorical=ds.categorical, options=opts)
+    note = sampled.domain_note or (f"on samples: {sampled.n_reference:,} rows of the table's training split and "
+                                   f"{sampled.n_current:,} of the current data")
+    return (dataclasses.replace(full, domain=sampled.domain, domain_note=note),
+            f"every row of the table ({full.n_reference:,}, on {rows.engine})",
+            f"every row of the current data ({full.n_current:,}; model-based drift on a sample of {sampled.n_current:,})")
 
 
 def _label_drift(ref: pd.DataFrame, cur: pd.DataFrame, trained: TrainedModels, opts: DriftOptions) -> FeatureDrift | None:
