@@ -167,7 +167,9 @@ def _audit(config: AuditConfig, data: DataSource, reference: DataSource | None, 
     t0 = time.perf_counter()
     say("data", 0.0, "reading and validating the data")
     dataset, rows = _as_dataset(data, config, client)
-    cur_frame, cur_info, ref_frame, cur_source = _drift_inputs(current, reference, dataset, config, client)
+    # Only when the table itself was read on the cluster (rows): a frame given in memory keeps the old path.
+    cur_frame, cur_info, ref_frame, cur_source = _drift_inputs(current, reference, dataset, config,
+                                                               client if rows is not None else None)
     timings.append(SectionTiming("data", "done", time.perf_counter() - t0, f"{dataset.n_rows} rows"))
     say("data", 1.0, f"{dataset.n_rows} rows, {len(dataset.features)} features, task {dataset.task}")
 
