@@ -44,6 +44,15 @@ def make_synthetic(n: int = 2000, seed: int = 0, group_effect: float = 1.0) -> p
     return pd.DataFrame({"x1": x1, "x2": x2, "noise": noise, "colour": colour, "sex": sex, "label": y})
 
 
+@pytest.fixture(scope="module")
+def client():
+    """A real Dask LocalCluster of 2 worker processes, one per test module that asks for it."""
+    from audit.engine.cluster import connect, parse_engine
+
+    with connect(parse_engine("dask", workers=2)) as c:
+        yield c
+
+
 @pytest.fixture(scope="session")
 def synthetic_frame() -> pd.DataFrame:
     return make_synthetic()

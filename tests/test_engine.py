@@ -94,12 +94,6 @@ def test_a_directory_whose_files_disagree_names_the_file(tmp_path):
         inspect_source(tmp_path / "empty")
 
 
-@pytest.fixture(scope="module")
-def client():
-    with connect(parse_engine("dask", workers=2)) as c:
-        yield c
-
-
 @pytest.mark.slow
 def test_dask_engine_equals_local_on_200k_rows_from_a_partitioned_parquet_directory(tmp_path, client):
     df = make_scored(200_000, seed=4)

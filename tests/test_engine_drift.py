@@ -6,7 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from audit.engine.drift import DOMAIN_NOTE, drift_on_cluster, merge_summaries, partition_summaries
+from audit.engine.drift import (
+    DOMAIN_NOTE,
+    drift_on_cluster,
+    merge_summaries,
+    partition_summaries,
+)
 from audit.errors import DataError
 from audit.pipeline import run_audit
 from audit.sections.drift.section import DriftOptions, compare_frames
@@ -45,14 +50,6 @@ def test_merged_partition_summaries_equal_the_whole_table_s():
         assert merged[c].missing == whole[c].missing > 0 if c == "b" else True
     for c in CAT:
         pd.testing.assert_series_equal(merged[c].sort_index(), whole[c].sort_index(), check_names=False)
-
-
-@pytest.fixture(scope="module")
-def client():
-    from audit.engine.cluster import connect, parse_engine
-
-    with connect(parse_engine("dask", workers=2)) as c:
-        yield c
 
 
 @pytest.mark.slow

@@ -105,14 +105,6 @@ def _numbers(rep: PopulationReport) -> dict:
 
 
 @pytest.fixture(scope="module")
-def client():
-    from audit.engine.cluster import connect, parse_engine
-
-    with connect(parse_engine("dask", workers=2)) as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
 def table_200k():
     return make_table(200_000, seed=4)
 

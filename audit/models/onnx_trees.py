@@ -73,25 +73,13 @@ class OnnxTreeEnsemble:
     trees: tuple[Tree, ...]
     base: float
     link: str  # "logistic": the output is sigmoid(margin) (log-odds space); "identity": the output is the margin
-    space: str  # what the margin is: "log_odds", "probability" (a forest's averaged votes) or "raw" (regression)
+    output_space: str  # what the margin is: "log_odds", "probability" (a forest's averaged votes) or "raw" (regression)
     encoder: Any  # an onnxruntime session from the graph's inputs to the trees' input matrix; None: that matrix is fed
     encoded_name: str
-    n_encoded: int
-
-    @property
-    def output_space(self) -> str:
-        return self.space
 
     def encode(self, user: Any, X: pd.DataFrame) -> np.ndarray:
         """The matrix the trees split on, for raw rows ``X`` (the graph's own preprocessing)."""
-        feed = user._feed(X)
-        if self.encoder is None:
-            Z = feed[self.encoded_name]
-        else:
-            names = [i.name for i in self.encoder.get_inputs()]
-            # An initializer an old file also lists as a graph input is not fed: its stored value holds.
-            Z = self.encoder.run([self.encoded_name], {k: feed[k] for k in names if k in feed})[0]
-        return np.asarray(Z, dtype=np.float64).reshape(len(X), -1)
+        return _encode(self.encoder, self.encoded_name, user, X)
 
     def margin(self, Z: np.ndarray) -> np.ndarray:
         out = np.full(len(Z), self.base, dtype=np.float64)
@@ -106,6 +94,17 @@ class OnnxTreeEnsemble:
         """The ensemble in the dict form ``shap.TreeExplainer`` accepts, in margin units."""
         return {"trees": [t.as_shap() for t in self.trees], "base_offset": self.base, "tree_output": "raw_value",
                 "objective": "squared_error", "input_dtype": np.float64, "internal_dtype": np.float64}
+
+
+def _encode(encoder: Any, encoded_name: str, user: Any, X: pd.DataFrame) -> np.ndarray:
+    feed = user._feed(X)
+    if encoder is None:
+        Z = feed[encoded_name]
+    else:
+        names = [i.name for i in encoder.get_inputs()]
+        # An initializer an old file also lists as a graph input is not fed: its stored value holds.
+        Z = encoder.run([encoded_name], {k: feed[k] for k in names if k in feed})[0]
+    return np.asarray(Z, dtype=np.float64).reshape(len(X), -1)
 
 
 def _attrs(node) -> dict:
@@ -206,12 +205,12 @@ def _ensembles(node, task: str, double: bool) -> list[tuple[tuple[Tree, ...], fl
         agg = at.get("aggregate_function", b"SUM")
         if agg not in (b"SUM", b"AVERAGE"):
             raise ValueError(f"aggregate function {agg.decode()} is not supported")
-        n_trees = len(set(int(t) for t in at["nodes_treeids"]))
+        n_trees = len({int(t) for t in at["nodes_treeids"]})
         scale = 1.0 / n_trees if agg == b"AVERAGE" else 1.0
         return [(_trees(at, _leaf_values(at, "target", 0), scale, double), float(base[0]), "identity")]
     if task != "binary":
         raise ValueError("a tree classifier audited as a regression model")
-    classes = set(int(c) for c in at["class_ids"])
+    classes = {int(c) for c in at["class_ids"]}
     link = {b"LOGISTIC": "logistic", b"NONE": "identity", b"SOFTMAX": "logistic"}.get(post)
     if link is None:
         raise ValueError(f"post-transform {post.decode()} is not supported")
@@ -272,7 +271,7 @@ def read_tree_ensemble(user: Any, X: pd.DataFrame) -> tuple[OnnxTreeEnsemble | N
     except Exception as exc:  # onnx's extractor and onnxruntime raise their own types
         return None, f"the graph's preprocessing cannot be run on its own ({type(exc).__name__})"
     try:
-        Z = OnnxTreeEnsemble((), 0.0, "identity", "raw", encoder, encoded, 0).encode(user, X)
+        Z = _encode(encoder, encoded, user, X)
     except Exception as exc:  # onnxruntime's pybind errors
         return None, f"the graph's preprocessing failed on the audit data ({type(exc).__name__})"
     truth, best = user.score(X), np.inf
@@ -280,8 +279,7 @@ def read_tree_ensemble(user: Any, X: pd.DataFrame) -> tuple[OnnxTreeEnsemble | N
         if any(int(t.features.max()) >= Z.shape[1] for t in trees):
             continue
         space = "log_odds" if link == "logistic" else "probability" if user.task == "binary" else "raw"
-        ens = OnnxTreeEnsemble(trees=trees, base=base, link=link, space=space, encoder=encoder, encoded_name=encoded,
-                               n_encoded=Z.shape[1])
+        ens = OnnxTreeEnsemble(trees=trees, base=base, link=link, output_space=space, encoder=encoder, encoded_name=encoded)
         err = disagreement(ens.output(ens.margin(Z)), truth)
         if err <= AGREEMENT_TOLERANCE:
             return ens, f"checked against onnxruntime on {len(X)} rows (largest difference {err:.1g})"
