@@ -182,7 +182,8 @@ def _audit(config: AuditConfig, data: DataSource, reference: DataSource | None, 
         cur_frame = current_predictions(user, cur_frame, "current data")
         ref_frame = current_predictions(user, ref_frame, "reference data")
     t0 = time.perf_counter()
-    trained = train_models(dataset, options=config.models, seed=config.seed, progress=lambda f, m: say("models", f, m))
+    trained = train_models(dataset, options=config.models, seed=config.seed, progress=lambda f, m: say("models", f, m),
+                           workers=workers)
     not_run: dict[str, str] = {}
     if user is not None:
         from audit.models.attach import attach_user_model, skipped_sections

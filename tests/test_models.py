@@ -117,3 +117,28 @@ def test_split_scores_are_cached_by_identity_and_equal_fresh_ones(synthetic_trai
     np.testing.assert_array_equal(t.score(t.X_test), first)
     assert not np.array_equal(t.score(t.X_test, "dummy"), first)  # keyed by model too
     np.testing.assert_array_equal(t.predict(t.X_test), (first >= t.report.decision_threshold).astype(np.int64))
+
+
+def test_parallel_folds_equal_sklearns_cross_validate(synthetic_dataset):
+    """The folds run as tasks on two threads; each model's CV mean and spread are those of
+    scikit-learn's own ``cross_validate`` on the same encoded training split and folds."""
+    from sklearn.base import clone
+    from sklearn.model_selection import StratifiedKFold, cross_validate
+
+    seen: list[tuple[float, str]] = []
+    par = train_models(synthetic_dataset, options=ModelOptions(cv_folds=4), seed=2, workers=2,
+                       progress=lambda f, m: seen.append((f, m)))
+    seq = train_models(synthetic_dataset, options=ModelOptions(cv_folds=4), seed=2, workers=1)
+    assert [r.cv_mean for r in par.report.leaderboard] == [r.cv_mean for r in seq.report.leaderboard]
+    folds = StratifiedKFold(4, shuffle=True, random_state=2)
+    for row in par.report.leaderboard:
+        pipe = par.pipelines[row.name]
+        Z = pipe.named_steps["pre"].transform(par.X_train)
+        ref = cross_validate(clone(pipe.named_steps["model"]), Z, par.y_train, cv=folds, scoring="roc_auc")["test_score"]
+        assert row.cv_mean == pytest.approx(float(np.mean(ref)), abs=1e-12)
+        assert row.cv_std == pytest.approx(float(np.std(ref)), abs=1e-12)
+        assert row.val_score == next(r.val_score for r in seq.report.leaderboard if r.name == row.name)
+    # One progress call per task (3 final fits + 3 x 4 folds), rising to 1, then the selection.
+    fractions = [f for f, _ in seen]
+    assert len(fractions) == 16 and fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert seen[-1][1].startswith("selected")
