@@ -3,9 +3,10 @@
 Each stage runs in a fresh process so its peak memory (max RSS) is its own:
   core   = data intake + models + performance (target: < 15 s on 2 cores)
   full   = the whole default audit, every section, independent sections in parallel (target: < 60 s)
-plus one process per section (models + that section) for per-section times.
+plus one process per section (models + that section) for per-section times, and (``datasets``)
+the speed issue's table of four datasets, three runs each (``bench/bench_datasets.py``).
 
-Usage: python bench/run_bench.py [--only core,full,sections] [--no-write]
+Usage: python bench/run_bench.py [--only core,full,sections,datasets] [--no-write]
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))  # bench_datasets
 README = ROOT / "bench" / "README.md"
 SAMPLE = ROOT / "sample_data" / "adult.csv.gz"
 CONFIG = ROOT / "sample_data" / "adult.toml"
@@ -53,7 +55,7 @@ def run_stage(sections: list[str]) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--only", default="core,full,sections")
+    ap.add_argument("--only", default="core,full,sections,datasets")
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
     todo = args.only.split(",")
@@ -98,8 +100,13 @@ def main() -> None:
         lines += [f"| {s} | {secs:.1f} | {mem:.0f} | {st} |" for s, secs, mem, st in per_section]
     lines.append("<!-- core:end -->")
     block = "\n".join(lines)
-    print(block)
-    if args.no_write:
+    if {"core", "full", "sections"} & set(todo):
+        print(block)
+    if "datasets" in todo:
+        from bench_datasets import main as datasets_table
+
+        datasets_table(["--no-write"] if args.no_write else [])
+    if args.no_write or not {"core", "full", "sections"} & set(todo):
         return
     text = README.read_text() if README.exists() else "# Benchmarks\n\n<!-- core:start -->\n<!-- core:end -->\n"
     text = re.sub(r"<!-- core:start.*?<!-- core:end -->", lambda m: block, text, flags=re.S)

@@ -307,3 +307,16 @@ def test_default_sweep_on_adult_sample(adult_small_trained):
     assert race.attribute == "race" and race.excluded  # Adult's smallest race groups are under 30 test rows
     dummy_acc = max(adult_small_trained.y_test.mean(), 1 - adult_small_trained.y_test.mean())
     assert all(m.accuracy > dummy_acc + 0.03 for m in rep.models if (m.target_epsilon or 10) >= 1)
+
+
+def test_training_rows_are_capped_and_the_report_says_so(synthetic_trained):
+    """The default cap leaves a small split whole; a lower cap trains (and accounts) on a seeded sample."""
+    assert PrivacyOptions().max_train_rows == 50_000
+    opts = PrivacyOptions(**{**FAST, "networks": ("logistic",), "target_epsilons": (8.0,), "max_train_rows": 600})
+    r = audit_privacy(synthetic_trained, options=opts, seed=0)
+    assert (r.n_train, r.n_train_available) == (600, 1200)
+    assert any("seeded sample of 600 of the 1,200 training rows (privacy.max_train_rows)" in n for n in r.notes)
+    dp = r.dp_models()[0]
+    assert dp.n_train == 600 and r.delta == 1e-3  # delta from the rows trained on: the largest power of ten below 1/600
+    # Members of the attack are drawn from the rows the networks trained on.
+    assert r.n_attack_members <= 600

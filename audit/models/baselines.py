@@ -298,7 +298,7 @@ def _fit_all(names: tuple[str, ...], dataset: Dataset, splits: tuple, opts: Mode
             results[futures[fut]] = fut.result()
             if progress:
                 kind, n, k = futures[fut]
-                progress(done / len(jobs), f"{MODEL_LABELS[n]}: {'fitted' if kind == 'fit' else f'fold {k + 1} of {len(folds)}'}")
+                progress(0.95 * done / len(jobs), f"{MODEL_LABELS[n]}: {'fitted' if kind == 'fit' else f'fold {k + 1} of {len(folds)}'}")
     rows = []
     for n in names:
         scores = [results[("fold", n, k)] for k in range(len(folds))]
