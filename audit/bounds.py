@@ -37,10 +37,10 @@ RANGES: dict[str, dict[str, tuple[float, float]]] = {
         "max_uncompressed_mb": (0.001, 1_000_000), "max_input_rows": (1, 10**10), "max_columns": (1, 1_000_000),
         "max_cells": (1, 10**11), "max_excel_cells": (1, 10**9),
     },
-    "models": {"test_size": _PROB, "val_size": _PROB, "cv_folds": (0, 20)},
+    "models": {"test_size": _PROB, "val_size": _PROB, "cv_folds": (0, 20), "cv_max_rows": (0, 10**10)},
     "engine": {"workers": (1, 64), "sample_rows": (1_000, 10**8)},
     "performance": {
-        "bootstrap": _BOOT, "confidence": _CONF, "calibration_bins": (2, 1000), "learning_curve_sizes": _PROB,
+        "bootstrap": _BOOT, "confidence": _CONF, "calibration_bins": (2, 1000), "learning_curve_sizes": _PROB, "learning_curve_max_rows": (0, 10**10),
         "warn_gap": (0, 1_000_000), "warn_ece": _PROB,
     },
     "fairness": {

@@ -151,6 +151,10 @@ class AuditReport:
             data = upgrade(data, REPORT_FORMAT)
             manifest = Manifest.from_dict(data["manifest"])
             raw_models = data.get("models")
+            if isinstance(raw_models, Mapping) and "cv_rows" not in raw_models:
+                # Reports written before cv_max_rows existed cross-validated every training row.
+                folds, n_train = raw_models.get("cv_folds") or 0, raw_models.get("n_train") or 0
+                raw_models = {**raw_models, "cv_rows": n_train if isinstance(folds, int) and folds >= 2 else 0}
             models = None if raw_models is None else from_jsonable(ModelsReport, raw_models)
             sections = {}
             for spec in registry.active():

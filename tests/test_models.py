@@ -142,3 +142,26 @@ def test_parallel_folds_equal_sklearns_cross_validate(synthetic_dataset):
     fractions = [f for f, _ in seen]
     assert len(fractions) == 16 and fractions == sorted(fractions) and fractions[-1] == 1.0 > fractions[-2]
     assert seen[-1][1].startswith("selected")
+
+
+def test_cv_runs_on_a_seeded_stratified_sample_above_the_cap(synthetic_dataset):
+    """Above cv_max_rows the folds cut a seeded, stratified sample; the final fits use every training row."""
+    from sklearn.base import clone
+    from sklearn.model_selection import StratifiedKFold, cross_validate, train_test_split
+
+    capped = train_models(synthetic_dataset, options=ModelOptions(cv_folds=3, cv_max_rows=400), seed=1)
+    whole = train_models(synthetic_dataset, options=ModelOptions(cv_folds=3, cv_max_rows=0), seed=1)
+    n = len(capped.y_train)
+    assert n > 400 and (capped.report.cv_rows, whole.report.cv_rows) == (400, n)
+    rows = np.sort(train_test_split(np.arange(n), train_size=400, random_state=3, stratify=capped.y_train)[0])
+    for row in capped.report.leaderboard:
+        pipe = capped.pipelines[row.name]
+        Z = pipe.named_steps["pre"].transform(capped.X_train)[rows]
+        ref = cross_validate(clone(pipe.named_steps["model"]), Z, capped.y_train[rows],
+                             cv=StratifiedKFold(3, shuffle=True, random_state=1), scoring="roc_auc")["test_score"]
+        assert row.cv_mean == pytest.approx(float(np.mean(ref)), abs=1e-12)
+        # The audited fits do not depend on the CV sample.
+        assert row.val_score == next(r.val_score for r in whole.report.leaderboard if r.name == row.name)
+    assert train_models(synthetic_dataset, options=ModelOptions(cv_folds=0), seed=1).report.cv_rows == 0
+    with pytest.raises(ConfigError, match="cv_max_rows"):
+        train_models(synthetic_dataset, options=ModelOptions(cv_max_rows=7), seed=1)

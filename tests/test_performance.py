@@ -90,3 +90,17 @@ def test_bad_options():
         PerformanceOptions(confidence=1.5)
     with pytest.raises(ConfigError, match="learning_curve_sizes"):
         PerformanceOptions(learning_curve_sizes=(0.0, 2.0))
+
+
+def test_learning_curve_refits_are_capped_and_the_full_point_is_the_audited_model(synthetic_trained):
+    n = len(synthetic_trained.y_train)
+    opts = PerformanceOptions(bootstrap=20, learning_curve_sizes=(0.25, 0.5, 1.0), learning_curve_max_rows=200)
+    rep = audit_performance(synthetic_trained, options=opts, seed=0)
+    assert [pt.train_size for pt in rep.learning_curve] == [50, 100, n]
+    whole = audit_performance(synthetic_trained, options=PerformanceOptions(bootstrap=20, learning_curve_sizes=(0.25, 0.5, 1.0),
+                                                                            learning_curve_max_rows=0), seed=0)
+    assert [pt.train_size for pt in whole.learning_curve] == [round(0.25 * n), round(0.5 * n), n]
+    # The point at 1.0 is the audited model itself either way.
+    assert rep.learning_curve[-1] == whole.learning_curve[-1]
+    with pytest.raises(ConfigError, match="learning_curve_max_rows"):
+        PerformanceOptions(learning_curve_max_rows=-1)

@@ -153,6 +153,8 @@ def _leaderboard(models: ModelsReport) -> list[Block]:
                    if models.user_model is not None else
                    f"{len(board)} baseline models were fitted on the training split"
                    + (f"; {folds}-fold cross-validation measured their stability" if folds >= 2 else "")
+                   + (f" (on a seeded sample of {models.cv_rows:,} of the {models.n_train:,} training rows)"
+                      if 0 < models.cv_rows < models.n_train else "")
                    + f", and the one with the best validation {metric} is audited. ")
                   + "Numeric features are median-imputed (and standardised for linear models); categorical features are "
                   "one-hot encoded, with categories rarer than 5 rows pooled."),

@@ -71,6 +71,7 @@ class ModelsReport(ReportMixin):
     n_encoded_features: int
     leaderboard: tuple[LeaderboardRow, ...]
     classes: tuple[str, ...] = ()  # class labels in code order (classification)
+    cv_rows: int = 0  # training rows the CV folds used (a seeded sample of n_train when smaller); 0: no CV
     # Set when the audited model is the user's (``selected == "user"``); None for a baseline.
     user_model: UserModelInfo | None = None
 
@@ -193,6 +194,8 @@ def _checked_options(options: ModelOptions | None, dataset: Dataset) -> tuple[Mo
     allowed = _REGRESSION_METRICS if task == "regression" else _CLASSIFICATION_METRICS
     if metric not in allowed:
         raise ConfigError(f"selection_metric for a {task} task must be one of {', '.join(allowed)}; got {metric!r}")
+    if opts.cv_max_rows < 0 or (0 < opts.cv_max_rows < 10 * max(opts.cv_folds, 2)):
+        raise ConfigError(f"cv_max_rows must be 0 (every training row) or at least 10 rows per fold; got {opts.cv_max_rows}")
     if not 0 < opts.test_size < 0.9 or not 0 < opts.val_size < 0.9 or opts.test_size + opts.val_size >= 0.9:
         raise ConfigError(
             f"test_size and val_size must be fractions with a sum below 0.9; got {opts.test_size} and {opts.val_size}"
@@ -234,11 +237,21 @@ def _preprocessed(name: str, dataset: Dataset, encoded: dict[bool, tuple], Xtr: 
 
 
 def _folds(task: str, opts: ModelOptions, ytr: np.ndarray, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Each fold's (fit rows, scored rows) as row numbers of the training split.
+
+    Above ``cv_max_rows`` the folds cut a seeded (stratified) sample of the training split;
+    at or below it, every training row, as ``cross_validate`` would.
+    """
     if not opts.cv_folds or opts.cv_folds < 2:
         return []
-    cv = (StratifiedKFold(opts.cv_folds, shuffle=True, random_state=seed) if task != "regression"
-          else KFold(opts.cv_folds, shuffle=True, random_state=seed))
-    return list(cv.split(np.zeros((len(ytr), 1)), ytr))  # the folds depend on the labels and row count only
+    clf = task != "regression"
+    rows = np.arange(len(ytr))
+    if 0 < opts.cv_max_rows < len(ytr):
+        rows = np.sort(train_test_split(rows, train_size=opts.cv_max_rows, random_state=seed + 2,
+                                        stratify=ytr if clf else None)[0])
+    cv = StratifiedKFold(opts.cv_folds, shuffle=True, random_state=seed) if clf else KFold(opts.cv_folds, shuffle=True, random_state=seed)
+    # The folds depend on the labels and row count only.
+    return [(rows[a], rows[b]) for a, b in cv.split(np.zeros((len(rows), 1)), ytr[rows])]
 
 
 def _cv_fold(est, Ztr: np.ndarray, ytr: np.ndarray, fold: tuple[np.ndarray, np.ndarray], scoring: str) -> float:
@@ -361,6 +374,8 @@ def train_models(
         features=dataset.features, numeric_features=dataset.numeric, categorical_features=dataset.categorical,
         n_encoded_features=len(enc), leaderboard=tuple(LeaderboardRow(selected=r["name"] == best, **r) for r in rows),
         classes=dataset.classes if task == "multiclass" else (),
+        cv_rows=0 if not opts.cv_folds or opts.cv_folds < 2 else
+        min(opts.cv_max_rows, len(idx_train)) if opts.cv_max_rows else len(idx_train),
     )
     return TrainedModels(
         dataset=dataset,

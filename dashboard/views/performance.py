@@ -59,7 +59,9 @@ def baselines_view() -> None:
              column_config={c: st.column_config.NumberColumn(format="%.3f")
                             for c in ("CV mean", "CV std", "validation", "test", "train", "fit seconds")})
     st.caption(f"Splits: {models.n_train:,} train / {models.n_val:,} validation / {models.n_test:,} test rows; "
-               f"{models.cv_folds}-fold cross-validation; {models.n_encoded_features} encoded features.")
+               f"{models.cv_folds}-fold cross-validation"
+               + (f" on a seeded sample of {models.cv_rows:,} training rows" if 0 < models.cv_rows < models.n_train else "")
+               + f"; {models.n_encoded_features} encoded features.")
 
 
 def classes_view() -> None:
