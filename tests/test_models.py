@@ -165,3 +165,20 @@ def test_cv_runs_on_a_seeded_stratified_sample_above_the_cap(synthetic_dataset):
     assert train_models(synthetic_dataset, options=ModelOptions(cv_folds=0), seed=1).report.cv_rows == 0
     with pytest.raises(ConfigError, match="cv_max_rows"):
         train_models(synthetic_dataset, options=ModelOptions(cv_max_rows=7), seed=1)
+
+
+def test_a_progress_callback_that_raises_stops_the_queued_fits(synthetic_dataset, monkeypatch):
+    """A cancelled job raises from its progress callback: the stage ends without running every queued fold."""
+    import audit.models.baselines as B
+
+    calls, folds_run, real = [], [], B._cv_fold
+    monkeypatch.setattr(B, "_cv_fold", lambda *a, **k: folds_run.append(1) or real(*a, **k))  # counts, then the real fold
+
+    def cancel(fraction, message):
+        calls.append(message)
+        raise KeyboardInterrupt("cancelled")
+
+    with pytest.raises(KeyboardInterrupt):
+        train_models(synthetic_dataset, options=ModelOptions(cv_folds=5), seed=0, workers=1, progress=cancel)
+    # 18 tasks were queued (3 fits + 3 x 5 folds); at most the one already running finished after the first.
+    assert len(calls) == 1 and len(folds_run) <= 2

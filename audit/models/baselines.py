@@ -307,11 +307,16 @@ def _fit_all(names: tuple[str, ...], dataset: Dataset, splits: tuple, opts: Mode
     with limits, ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="models") as pool:
         futures = {pool.submit(task, *job): job for job in jobs}
         results: dict[tuple, Any] = {}
-        for done, fut in enumerate(as_completed(futures), 1):
-            results[futures[fut]] = fut.result()
-            if progress:
-                kind, n, k = futures[fut]
-                progress(0.95 * done / len(jobs), f"{MODEL_LABELS[n]}: {'fitted' if kind == 'fit' else f'fold {k + 1} of {len(folds)}'}")
+        try:
+            for done, fut in enumerate(as_completed(futures), 1):
+                results[futures[fut]] = fut.result()
+                if progress:  # a cancelled job's callback raises: that ends the stage too
+                    kind, n, k = futures[fut]
+                    progress(0.95 * done / len(jobs), f"{MODEL_LABELS[n]}: {'fitted' if kind == 'fit' else f'fold {k + 1} of {len(folds)}'}")
+        except BaseException:
+            for other in futures:  # a failed fit or a cancelled job ends the stage: the queued tasks do not run
+                other.cancel()
+            raise
     rows = []
     for n in names:
         scores = [results[("fold", n, k)] for k in range(len(folds))]
