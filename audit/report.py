@@ -22,7 +22,7 @@ from audit.upgrade import upgrade
 from audit.serial import ReportMixin, from_jsonable, to_jsonable
 from audit.verdict import Verdict, worst
 
-REPORT_FORMAT = "rai-audit-report/2"  # audit/upgrade.py reads the older ones
+REPORT_FORMAT = "rai-audit-report/3"  # audit/upgrade.py reads the older ones
 
 # Caps on a report read from JSON (someone else's file, via "Open a saved report"): a real
 # report is a few MB and nests about 8 deep; past these it is refused, not parsed on.
@@ -151,10 +151,6 @@ class AuditReport:
             data = upgrade(data, REPORT_FORMAT)
             manifest = Manifest.from_dict(data["manifest"])
             raw_models = data.get("models")
-            if isinstance(raw_models, Mapping) and "cv_rows" not in raw_models:
-                # Reports written before cv_max_rows existed cross-validated every training row.
-                folds, n_train = raw_models.get("cv_folds") or 0, raw_models.get("n_train") or 0
-                raw_models = {**raw_models, "cv_rows": n_train if isinstance(folds, int) and folds >= 2 else 0}
             models = None if raw_models is None else from_jsonable(ModelsReport, raw_models)
             sections = {}
             for spec in registry.active():

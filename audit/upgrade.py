@@ -22,6 +22,7 @@ from audit.stats import bootstrap_method
 
 FORMAT_1 = "rai-audit-report/1"
 FORMAT_2 = "rai-audit-report/2"
+FORMAT_3 = "rai-audit-report/3"  # ModelsReport.cv_rows (models.cv_max_rows)
 
 
 def _est(value: Any, low: Any, high: Any, level: Any, n: Any, method: str) -> dict[str, Any]:
@@ -111,7 +112,17 @@ def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-_UPGRADES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {FORMAT_1: _v1_to_v2}
+def _v2_to_v3(data: dict[str, Any]) -> dict[str, Any]:
+    models = data.get("models")
+    if isinstance(models, dict) and "cv_rows" not in models:
+        # Before cv_max_rows, the folds used every training row.
+        folds, n_train = models.get("cv_folds") or 0, models.get("n_train") or 0
+        models["cv_rows"] = n_train if isinstance(folds, int) and folds >= 2 else 0
+    data["manifest"]["format"] = FORMAT_3
+    return data
+
+
+_UPGRADES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {FORMAT_1: _v1_to_v2, FORMAT_2: _v2_to_v3}
 
 
 def upgrade(data: Mapping[str, Any], current: str) -> Mapping[str, Any]:
@@ -131,4 +142,4 @@ def upgrade(data: Mapping[str, Any], current: str) -> Mapping[str, Any]:
     return out
 
 
-__all__ = ["upgrade", "FORMAT_1", "FORMAT_2"]
+__all__ = ["upgrade", "FORMAT_1", "FORMAT_2", "FORMAT_3"]

@@ -93,7 +93,7 @@ def test_a_format_1_report_loads_with_its_numbers_as_estimates():
     raw = json.loads(REPORT_V1.read_text(encoding="utf-8"))
     assert raw["manifest"]["format"] == "rai-audit-report/1"
     rep = AuditReport.from_dict(raw)
-    assert rep.manifest.format == REPORT_FORMAT == "rai-audit-report/2"
+    assert rep.manifest.format == REPORT_FORMAT == "rai-audit-report/3"
     old = raw["performance"]["metrics"]["roc_auc"]
     auc = rep.performance.metrics["roc_auc"]
     assert (auc.value, auc.low, auc.high, auc.level, auc.n) == (old["value"], old["ci_low"], old["ci_high"], 0.95, raw["performance"]["n_test"])
@@ -114,11 +114,25 @@ def test_a_format_1_report_loads_with_its_numbers_as_estimates():
         old_shift["current"], old_shift["current_ci_low"], old_shift["n_current"], old_shift["ci_method"])
     old_err, err = raw["explanations"]["errors"], rep.explanations.errors
     assert (err.overall.value, err.overall.high, err.overall.level) == (old_err["overall_error"], old_err["overall_ci_high"], old_err["confidence"])
-    # The loaded report is a current one: it writes format 2 and round-trips exactly.
+    # The loaded report is a current one: it writes the current format and round-trips exactly.
     text = rep.to_json()
     assert json.loads(text)["manifest"]["format"] == REPORT_FORMAT
     assert AuditReport.from_json(text).to_json() == text
     assert raw["manifest"]["format"] == "rai-audit-report/1"  # the caller's dict is left alone
+
+
+def test_a_format_2_report_reads_as_cross_validated_on_every_training_row(full_report):
+    """Format 3 added ``models.cv_rows`` (models.cv_max_rows); before it, the folds used every training row."""
+    raw = json.loads(full_report.to_json())
+    assert raw["manifest"]["format"] == "rai-audit-report/3" and "cv_rows" in raw["models"]
+    for folds, expected in ((5, raw["models"]["n_train"]), (0, 0)):
+        old = json.loads(full_report.to_json())
+        old["manifest"]["format"] = "rai-audit-report/2"
+        del old["models"]["cv_rows"]
+        old["models"]["cv_folds"] = folds
+        rep = AuditReport.from_dict(old)
+        assert rep.models.cv_rows == expected and rep.manifest.format == REPORT_FORMAT
+        assert "cv_rows" not in old["models"]  # the caller's dict is left alone
 
 
 def test_an_unknown_report_format_is_refused():
