@@ -14,9 +14,15 @@ running beside it alone. The BLAS limit is process-wide: keep its scope narrow.
 
 from __future__ import annotations
 
+import os
+import threading
 from contextlib import AbstractContextManager
 
 from threadpoolctl import threadpool_limits
+
+# threadpoolctl's calls are not thread-safe (they enumerate and reconfigure the loaded
+# libraries): worker threads that set their own limit take turns.
+_LIMIT_LOCK = threading.Lock()
 
 
 def one_thread(api: str | None = "openmp") -> AbstractContextManager:
@@ -24,4 +30,12 @@ def one_thread(api: str | None = "openmp") -> AbstractContextManager:
     return threadpool_limits(limits=1, user_api=api)
 
 
-__all__ = ["one_thread"]
+def share_openmp(workers: int) -> None:
+    """In a pool's worker thread (its ``initializer``): OpenMP gets this thread's share of the cores,
+    ``cpu_count // workers`` threads (one each on a 2-core machine with two workers). OpenMP
+    limits are per calling thread, so this is set once per worker and never undone."""
+    with _LIMIT_LOCK:
+        threadpool_limits(limits=max(1, (os.cpu_count() or 1) // max(1, workers)), user_api="openmp")
+
+
+__all__ = ["one_thread", "share_openmp"]

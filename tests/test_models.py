@@ -138,47 +138,73 @@ def test_parallel_folds_equal_sklearns_cross_validate(synthetic_dataset):
         assert row.cv_mean == pytest.approx(float(np.mean(ref)), abs=1e-12)
         assert row.cv_std == pytest.approx(float(np.std(ref)), abs=1e-12)
         assert row.val_score == next(r.val_score for r in seq.report.leaderboard if r.name == row.name)
-    # One progress call per task (3 final fits + 3 x 4 folds), rising, then the selection at 1 (the CLI prints it as "done").
+    # A start message, one call per task (3 final fits + 3 x 4 folds), rising, then the selection at 1
+    # (the CLI prints it as "done").
     fractions = [f for f, _ in seen]
-    assert len(fractions) == 16 and fractions == sorted(fractions) and fractions[-1] == 1.0 > fractions[-2]
+    assert len(fractions) == 17 and fractions == sorted(fractions) and fractions[0] == 0.0
+    assert fractions[-1] == 1.0 > fractions[-2] and seen[0][1] == "fitting 3 baselines and 4 CV folds each"
     assert seen[-1][1].startswith("selected")
 
 
 def test_cv_runs_on_a_seeded_stratified_sample_above_the_cap(synthetic_dataset):
     """Above cv_max_rows the folds cut a seeded, stratified sample; the final fits use every training row."""
     from sklearn.base import clone
-    from sklearn.model_selection import StratifiedKFold, cross_validate, train_test_split
+    from sklearn.model_selection import StratifiedKFold, cross_validate
+
+    import audit.models.cv as CV
 
     capped = train_models(synthetic_dataset, options=ModelOptions(cv_folds=3, cv_max_rows=400), seed=1)
     whole = train_models(synthetic_dataset, options=ModelOptions(cv_folds=3, cv_max_rows=0), seed=1)
-    n = len(capped.y_train)
-    assert n > 400 and (capped.report.cv_rows, whole.report.cv_rows) == (400, n)
-    rows = np.sort(train_test_split(np.arange(n), train_size=400, random_state=3, stratify=capped.y_train)[0])
+    n, y = len(capped.y_train), capped.y_train
+    rows = CV.cv_rows("binary", ModelOptions(cv_folds=3, cv_max_rows=400), y, 1)
+    assert n > 400 and abs(len(rows) - 400) <= 1 and (capped.report.cv_rows, whole.report.cv_rows) == (len(rows), n)
+    assert len(np.unique(rows)) == len(rows) and abs(y[rows].mean() - y.mean()) < 0.01  # stratified, no repeats
+    assert np.array_equal(rows, CV.cv_rows("binary", ModelOptions(cv_folds=3, cv_max_rows=400), y, 1))  # seeded
     for row in capped.report.leaderboard:
         pipe = capped.pipelines[row.name]
         Z = pipe.named_steps["pre"].transform(capped.X_train)[rows]
-        ref = cross_validate(clone(pipe.named_steps["model"]), Z, capped.y_train[rows],
+        ref = cross_validate(clone(pipe.named_steps["model"]), Z, y[rows],
                              cv=StratifiedKFold(3, shuffle=True, random_state=1), scoring="roc_auc")["test_score"]
         assert row.cv_mean == pytest.approx(float(np.mean(ref)), abs=1e-12)
         # The audited fits do not depend on the CV sample.
         assert row.val_score == next(r.val_score for r in whole.report.leaderboard if r.name == row.name)
     assert train_models(synthetic_dataset, options=ModelOptions(cv_folds=0), seed=1).report.cv_rows == 0
+    # A cap below 10 rows per fold is refused, but only when there is a CV.
     with pytest.raises(ConfigError, match="cv_max_rows"):
         train_models(synthetic_dataset, options=ModelOptions(cv_max_rows=7), seed=1)
+    assert train_models(synthetic_dataset, options=ModelOptions(cv_folds=0, cv_max_rows=7), seed=1).report.cv_rows == 0
+
+
+def test_a_rare_class_keeps_its_rows_in_the_cv_sample():
+    """4,000 rows with 40 positives, capped at 200 CV rows: proportionally 2 positives would be left,
+    too few for the folds' fits; the sample keeps all of them and the CV scores are finite."""
+    rng = np.random.default_rng(0)
+    n = 4000
+    y = np.zeros(n, dtype=int)
+    y[rng.choice(n, 40, replace=False)] = 1
+    frame = pd.DataFrame({"x1": rng.normal(size=n) + 2 * y, "x2": rng.normal(size=n), "g": rng.choice(["a", "b"], n), "y": y})
+    ds = prepare_dataset(frame, target="y", sensitive=["g"], name="rare")
+    tm = train_models(ds, options=ModelOptions(cv_folds=3, cv_max_rows=200), seed=0)
+    import audit.models.cv as CV
+
+    rows = CV.cv_rows("binary", ModelOptions(cv_folds=3, cv_max_rows=200), tm.y_train, 0)
+    assert tm.y_train[rows].sum() == tm.y_train.sum() and tm.report.cv_rows == len(rows)
+    assert all(np.isfinite(r.cv_mean) for r in tm.report.leaderboard if r.name != "dummy")
 
 
 def test_a_progress_callback_that_raises_stops_the_queued_fits(synthetic_dataset, monkeypatch):
     """A cancelled job raises from its progress callback: the stage ends without running every queued fold."""
     import audit.models.baselines as B
 
-    calls, folds_run, real = [], [], B._cv_fold
-    monkeypatch.setattr(B, "_cv_fold", lambda *a, **k: folds_run.append(1) or real(*a, **k))  # counts, then the real fold
+    calls, folds_run, real = [], [], B.cv_fold
+    monkeypatch.setattr(B, "cv_fold", lambda *a, **k: folds_run.append(1) or real(*a, **k))  # counts, then the real fold
 
     def cancel(fraction, message):
         calls.append(message)
-        raise KeyboardInterrupt("cancelled")
+        if len(calls) > 1:  # after the start message: at the first finished task
+            raise KeyboardInterrupt("cancelled")
 
     with pytest.raises(KeyboardInterrupt):
         train_models(synthetic_dataset, options=ModelOptions(cv_folds=5), seed=0, workers=1, progress=cancel)
     # 18 tasks were queued (3 fits + 3 x 5 folds); at most the one already running finished after the first.
-    assert len(calls) == 1 and len(folds_run) <= 2
+    assert len(calls) == 2 and len(folds_run) <= 2

@@ -104,3 +104,26 @@ def test_learning_curve_refits_are_capped_and_the_full_point_is_the_audited_mode
     assert rep.learning_curve[-1] == whole.learning_curve[-1]
     with pytest.raises(ConfigError, match="learning_curve_max_rows"):
         PerformanceOptions(learning_curve_max_rows=-1)
+
+
+def test_a_refit_too_small_for_a_rare_class_is_left_out_not_fatal():
+    """40 positives in 4,000 rows, a refit on 10% of 1,000 rows holds one positive: the boosting's own stratified
+    validation split cannot be cut, so that point is left out and the section still reports."""
+    import pandas as pd
+
+    from audit.config import ModelOptions
+    from audit.data import prepare_dataset
+    from audit.models.baselines import train_models
+
+    rng = np.random.default_rng(0)
+    n = 4000
+    y = np.zeros(n, dtype=int)
+    y[rng.choice(n, 40, replace=False)] = 1
+    frame = pd.DataFrame({"x1": rng.normal(size=n) + 2 * y, "x2": rng.normal(size=n), "g": rng.choice(["a", "b"], n), "y": y})
+    tm = train_models(prepare_dataset(frame, target="y", sensitive=["g"], name="rare"),
+                      options=ModelOptions(cv_folds=0, models=("dummy", "hist_gb")), seed=0)
+    assert tm.selected == "hist_gb"
+    opts = PerformanceOptions(bootstrap=20, learning_curve_sizes=(0.1, 0.5, 1.0), learning_curve_max_rows=1000)
+    rep = audit_performance(tm, options=opts, seed=0)
+    sizes = [pt.train_size for pt in rep.learning_curve]
+    assert sizes[-1] == len(tm.y_train) and 100 not in sizes and 500 in sizes

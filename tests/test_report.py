@@ -169,6 +169,7 @@ def test_same_seed_gives_the_numbers_of_the_format_1_report(tmp_path):
     for old, new in sensitive:
         assert (old["name"], old["noise_multiplier"], old["steps"]) == (new["name"], new["noise_multiplier"], new["steps"])
         assert abs(old["roc_auc"] - new["roc_auc"]) < 0.01 and abs(old["accuracy"] - new["accuracy"]) < 0.01, old["name"]
+        assert [g["attribute"] for g in old["groups"]] == [g["attribute"] for g in new["groups"]]
         for a, b in zip(old["membership"], new["membership"]):
             assert a["attack"] == b["attack"]
             assert a["auc"]["low"] <= b["auc"]["value"] <= a["auc"]["high"], (old["name"], a["attack"])

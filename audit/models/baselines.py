@@ -18,8 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
-from sklearn.metrics import get_scorer
-from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
+from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
 from audit.serial import ReportMixin
@@ -28,7 +27,8 @@ from audit.data import Dataset
 from audit.errors import ConfigError, DataError
 from audit.models.multiclass import check_class_counts, class_proba
 from audit.models.info import UserModelInfo
-from audit.threads import one_thread
+from audit.models.cv import cv_fold, folds_of
+from audit.threads import one_thread, share_openmp
 from audit.models.pipelines import (  # noqa: F401  (re-exported: sections import them from here)
     MODEL_LABELS, MODEL_NAMES, encoded_to_original, make_pipeline, make_preprocessor, metric_value)
 
@@ -194,7 +194,7 @@ def _checked_options(options: ModelOptions | None, dataset: Dataset) -> tuple[Mo
     allowed = _REGRESSION_METRICS if task == "regression" else _CLASSIFICATION_METRICS
     if metric not in allowed:
         raise ConfigError(f"selection_metric for a {task} task must be one of {', '.join(allowed)}; got {metric!r}")
-    if opts.cv_max_rows < 0 or (0 < opts.cv_max_rows < 10 * max(opts.cv_folds, 2)):
+    if opts.cv_max_rows < 0 or (opts.cv_folds >= 2 and 0 < opts.cv_max_rows < 10 * opts.cv_folds):
         raise ConfigError(f"cv_max_rows must be 0 (every training row) or at least 10 rows per fold; got {opts.cv_max_rows}")
     if not 0 < opts.test_size < 0.9 or not 0 < opts.val_size < 0.9 or opts.test_size + opts.val_size >= 0.9:
         raise ConfigError(
@@ -236,31 +236,6 @@ def _preprocessed(name: str, dataset: Dataset, encoded: dict[bool, tuple], Xtr: 
     return template.named_steps["model"], pre, Ztr
 
 
-def _folds(task: str, opts: ModelOptions, ytr: np.ndarray, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Each fold's (fit rows, scored rows) as row numbers of the training split.
-
-    Above ``cv_max_rows`` the folds cut a seeded (stratified) sample of the training split;
-    at or below it, every training row, as ``cross_validate`` would.
-    """
-    if not opts.cv_folds or opts.cv_folds < 2:
-        return []
-    clf = task != "regression"
-    rows = np.arange(len(ytr))
-    if 0 < opts.cv_max_rows < len(ytr):
-        rows = np.sort(train_test_split(rows, train_size=opts.cv_max_rows, random_state=seed + 2,
-                                        stratify=ytr if clf else None)[0])
-    cv = StratifiedKFold(opts.cv_folds, shuffle=True, random_state=seed) if clf else KFold(opts.cv_folds, shuffle=True, random_state=seed)
-    # The folds depend on the labels and row count only.
-    return [(rows[a], rows[b]) for a, b in cv.split(np.zeros((len(rows), 1)), ytr[rows])]
-
-
-def _cv_fold(est, Ztr: np.ndarray, ytr: np.ndarray, fold: tuple[np.ndarray, np.ndarray], scoring: str) -> float:
-    """What ``cross_validate`` computes for one fold: a clone fitted on its training rows, scored on the rest."""
-    tr, te = fold
-    model = clone(est).fit(Ztr[tr], ytr[tr])
-    return float(get_scorer(scoring)(model, Ztr[te], ytr[te]))
-
-
 def _final_fit(name: str, dataset: Dataset, est, pre, Ztr: np.ndarray, splits: tuple, metric: str) -> dict:
     """Fit ``est`` on the whole training split; its validation, test and train scores."""
     task = dataset.task
@@ -281,30 +256,35 @@ def _final_fit(name: str, dataset: Dataset, est, pre, Ztr: np.ndarray, splits: t
 
 
 def _fit_all(names: tuple[str, ...], dataset: Dataset, splits: tuple, opts: ModelOptions, metric: str, scoring: str,
-             seed: int, workers: int, progress: Callable[[float, str], None] | None) -> tuple[dict[str, Pipeline], list[dict]]:
+             seed: int, workers: int, progress: Callable[[float, str], None] | None) -> tuple[dict[str, Pipeline], list[dict], int]:
     """Every baseline's final fit and CV folds, as independent tasks on ``workers`` threads.
 
-    Each task runs with one OpenMP thread: on Adult, HistGradientBoosting's own two-thread team
-    made the stage slower (13.7 s wall, 16.9 CPU s) than one thread (10.0 s, 10.9 CPU s), so the
-    two cores go to two fits at once instead. The results do not depend on the thread count
-    (the folds, clones and seeds are those of ``cross_validate``).
+    Each worker thread gets its share of the cores for OpenMP (one thread each on a 2-core
+    machine): on Adult, HistGradientBoosting's own two-thread team made the stage slower (13.7 s
+    wall, 16.9 CPU s) than one thread (10.0 s, 10.9 CPU s), so the two cores go to two fits at
+    once instead. The results do not depend on the thread count (the folds, clones and seeds are
+    those of ``cross_validate``). Returns the pipelines, the leaderboard rows and the CV rows.
     """
     (Xtr, ytr), _, _ = splits
     encoded: dict[bool, tuple] = {}
     prepared = {n: _preprocessed(n, dataset, encoded, Xtr, seed) for n in names}
-    folds = _folds(dataset.task, opts, ytr, seed)
+    folds = folds_of(dataset.task, opts, ytr, seed)
+    # Each fold's estimator is cloned here, so no task reads an estimator another one is fitting.
+    fold_est = {(n, k): clone(prepared[n][0]) for n in names for k in range(len(folds))}
 
     def task(kind: str, name: str, k: int = 0):
         est, pre, Ztr = prepared[name]
-        with one_thread("openmp"):
-            if kind == "fold":
-                return _cv_fold(est, Ztr, ytr, folds[k], scoring)
-            return _final_fit(name, dataset, est, pre, Ztr, splits, metric)
+        if kind == "fold":
+            return cv_fold(fold_est[(name, k)], Ztr, ytr, folds[k], scoring)
+        return _final_fit(name, dataset, est, pre, Ztr, splits, metric)
 
     # The slowest model's tasks first, so the last task to finish is a short one.
     jobs = [(kind, n, k) for n in reversed(names) for kind, k in [("fit", 0), *(("fold", k) for k in range(len(folds)))]]
     limits = one_thread("blas") if workers > 1 else contextlib.nullcontext()
-    with limits, ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="models") as pool:
+    if progress:
+        progress(0.0, f"fitting {len(names)} baselines" + (f" and {len(folds)} CV folds each" if folds else ""))
+    with limits, ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="models",
+                                    initializer=share_openmp, initargs=(workers,)) as pool:
         futures = {pool.submit(task, *job): job for job in jobs}
         results: dict[tuple, Any] = {}
         try:
@@ -323,7 +303,8 @@ def _fit_all(names: tuple[str, ...], dataset: Dataset, splits: tuple, opts: Mode
         cv_mean, cv_std = (float(np.mean(scores)), float(np.std(scores))) if scores else (float("nan"), float("nan"))
         rows.append(dict(results[("fit", n, 0)], cv_mean=cv_mean, cv_std=cv_std))
     est_pre = {n: prepared[n][:2] for n in names}
-    return {n: Pipeline([("pre", pre), ("model", est)]) for n, (est, pre) in est_pre.items()}, rows
+    cv_rows = len(np.union1d(*folds[0])) if folds else 0
+    return {n: Pipeline([("pre", pre), ("model", est)]) for n, (est, pre) in est_pre.items()}, rows, cv_rows
 
 
 def train_models(
@@ -365,7 +346,7 @@ def train_models(
     # The preprocessing is fitted once on the whole training split and the folds
     # reuse the encoded matrix: imputation medians, category sets and scaling
     # moments barely differ between folds, and this halves the cost of CV.
-    pipelines, rows = _fit_all(names, dataset, ((Xtr, ytr), (Xva, yva), (Xte, yte)), opts, metric, scoring, seed,
+    pipelines, rows, cv_rows = _fit_all(names, dataset, ((Xtr, ytr), (Xva, yva), (Xte, yte)), opts, metric, scoring, seed,
                                workers, progress)
     # Select on validation; a NaN (e.g. AUC of a constant dummy) never wins.
     best = max(rows, key=lambda r: -np.inf if np.isnan(r["val_score"]) else r["val_score"])["name"]
@@ -379,8 +360,7 @@ def train_models(
         features=dataset.features, numeric_features=dataset.numeric, categorical_features=dataset.categorical,
         n_encoded_features=len(enc), leaderboard=tuple(LeaderboardRow(selected=r["name"] == best, **r) for r in rows),
         classes=dataset.classes if task == "multiclass" else (),
-        cv_rows=0 if not opts.cv_folds or opts.cv_folds < 2 else
-        min(opts.cv_max_rows, len(idx_train)) if opts.cv_max_rows else len(idx_train),
+        cv_rows=cv_rows,
     )
     return TrainedModels(
         dataset=dataset,

@@ -328,10 +328,11 @@ def _learning_curve(trained: TrainedModels, sizes: tuple[float, ...], metric: st
             k = min(max(int(round(frac * base)), 20), n)
             try:
                 idx, _ = train_test_split(np.arange(n), train_size=k, random_state=int(rng.integers(2**31)), stratify=strat)
+                Xs, ys = trained.X_train.iloc[idx], trained.y_train[idx]
+                # A rare class can be too small at this size for the model's own validation split.
+                pipe = clone(trained.model).fit(Xs, ys)
             except ValueError:
-                continue  # too few rows of a class at this size
-            Xs, ys = trained.X_train.iloc[idx], trained.y_train[idx]
-            pipe = clone(trained.model).fit(Xs, ys)
+                continue  # too few rows of a class at this size: the point is left out
         if trained.task == "multiclass":
             score = lambda X, _p=pipe: class_proba(_p, X, len(trained.classes))  # noqa: E731
         else:
