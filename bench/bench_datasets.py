@@ -59,13 +59,15 @@ def run_once(data: str, options: list[str]) -> dict:
     with tempfile.TemporaryDirectory() as out:
         cmd = [sys.executable, "-m", "audit", "run", data, *options, "--out", out, "--quiet"]
         t = time.perf_counter()
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        _, status, usage = os.wait4(proc.pid, 0)
+        log = Path(out) / "stderr.txt"  # a file, not a pipe: a full pipe would stall the audit before wait4 reads it
+        with log.open("wb") as err_file:
+            proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err_file)
+            _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - t
-        err = proc.stderr.read().decode(errors="replace")
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        if proc.returncode not in (0, 1):  # 1 = a verdict gate, still a finished audit
-            raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}): {err.strip().splitlines()[-1:]}")
+        code = os.waitstatus_to_exitcode(status)
+        if code not in (0, 1):  # 1 = a verdict gate, still a finished audit
+            err = log.read_text(errors="replace")
+            raise SystemExit(f"{' '.join(cmd)} failed ({code}): {err.strip().splitlines()[-1:]}")
         manifest = json.loads((Path(out) / "report.json").read_text())["manifest"]
     return {"wall": wall, "rss_mb": usage.ru_maxrss / 1024,
             "sections": {t["name"]: t["seconds"] for t in manifest["timings"] if t["status"] == "done"}}

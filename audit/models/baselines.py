@@ -302,9 +302,8 @@ def _fit_all(names: tuple[str, ...], dataset: Dataset, splits: tuple, opts: Mode
         scores = [results[("fold", n, k)] for k in range(len(folds))]
         cv_mean, cv_std = (float(np.mean(scores)), float(np.std(scores))) if scores else (float("nan"), float("nan"))
         rows.append(dict(results[("fit", n, 0)], cv_mean=cv_mean, cv_std=cv_std))
-    est_pre = {n: prepared[n][:2] for n in names}
     cv_rows = len(np.union1d(*folds[0])) if folds else 0
-    return {n: Pipeline([("pre", pre), ("model", est)]) for n, (est, pre) in est_pre.items()}, rows, cv_rows
+    return {n: Pipeline([("pre", prepared[n][1]), ("model", prepared[n][0])]) for n in names}, rows, cv_rows
 
 
 def train_models(

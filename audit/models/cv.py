@@ -33,7 +33,6 @@ def cv_rows(task: str, opts: ModelOptions, ytr: np.ndarray, seed: int) -> np.nda
     return np.sort(np.concatenate(picked))
 
 
-
 def folds_of(task: str, opts: ModelOptions, ytr: np.ndarray, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """Each fold's (fit rows, scored rows) as row numbers of the training split (the sample of
     :func:`cv_rows`; every row, as ``cross_validate`` would, at or below ``cv_max_rows``)."""
