@@ -40,10 +40,25 @@ def _start(db, secrets, port, log):
     raise RuntimeError("streamlit did not start")
 
 
-def _sso(page, url: str, sub: str) -> None:
+def _sso(page, url: str, sub: str, attempts: int = 3) -> None:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     page.goto(f"{url}/login")
-    page.get_by_role("button", name="Sign in with single sign-on").click()
-    page.locator("input[name=sub]").fill(sub)
+    wait_idle(page)
+    # A click that lands while a queued rerun (the session-cookie writer's) starts can be swallowed,
+    # as CI showed once (no request reached the provider, then a 60 s timeout); click again, as a
+    # user would.
+    form = page.locator("input[name=sub]")
+    for attempt in range(attempts):
+        page.get_by_role("button", name="Sign in with single sign-on").click()
+        try:
+            form.wait_for(timeout=20_000 if attempt < attempts - 1 else 60_000)
+            break
+        except PlaywrightTimeout:
+            if attempt == attempts - 1:
+                raise
+            wait_idle(page)
+    form.fill(sub)
     page.get_by_role("button", name="Authorize").click()
     # Streamlit's callback returns to the app's main page; the sign-in page says who is signed in.
     page.wait_for_url(f"{url}/")
