@@ -23,6 +23,7 @@ from audit.stats import bootstrap_method
 FORMAT_1 = "rai-audit-report/1"
 FORMAT_2 = "rai-audit-report/2"
 FORMAT_3 = "rai-audit-report/3"  # ModelsReport.cv_rows (models.cv_max_rows)
+FORMAT_4 = "rai-audit-report/4"  # population: multiclass fields (classes, per_class, confusion, worst_class)
 
 
 def _est(value: Any, low: Any, high: Any, level: Any, n: Any, method: str) -> dict[str, Any]:
@@ -122,7 +123,22 @@ def _v2_to_v3(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-_UPGRADES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {FORMAT_1: _v1_to_v2, FORMAT_2: _v2_to_v3}
+def _v3_to_v4(data: dict[str, Any]) -> dict[str, Any]:
+    population = data.get("population")
+    if isinstance(population, dict):
+        # Before format 4 the every-row statistics ran for binary targets only: no classes.
+        population.setdefault("worst_class", None)
+        population.setdefault("per_class_gaps", {})
+        stats = population.get("stats")
+        if isinstance(stats, dict):
+            for name, empty in (("classes", []), ("per_class", {}), ("confusion", {})):
+                stats.setdefault(name, empty)
+    data["manifest"]["format"] = FORMAT_4
+    return data
+
+
+_UPGRADES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    FORMAT_1: _v1_to_v2, FORMAT_2: _v2_to_v3, FORMAT_3: _v3_to_v4}
 
 
 def upgrade(data: Mapping[str, Any], current: str) -> Mapping[str, Any]:
@@ -142,4 +158,4 @@ def upgrade(data: Mapping[str, Any], current: str) -> Mapping[str, Any]:
     return out
 
 
-__all__ = ["upgrade", "FORMAT_1", "FORMAT_2", "FORMAT_3"]
+__all__ = ["upgrade", "FORMAT_1", "FORMAT_2", "FORMAT_3", "FORMAT_4"]

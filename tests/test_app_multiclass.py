@@ -44,7 +44,7 @@ def _ok(at: AppTest) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("page", ["overview", "datasheet", "performance", "fairness", "explanations", "robustness", "drift",
-                                  "privacy", "model_card"])
+                                  "privacy", "population", "model_card"])
 def test_every_page_renders_a_multiclass_report(mc_report, page):
     assert mc_report.manifest.task == "multiclass"
     at = _page(mc_report, page)
@@ -76,4 +76,23 @@ def test_explanations_picker_switches_to_one_class_importance(mc_report):
     at = _page(mc_report, "explanations")
     assert at.selectbox(key="explain_class").value is None  # summed over classes first
     at.selectbox(key="explain_class").set_value(mc_report.explanations.classes[0]).run()
+    _ok(at)
+
+
+@pytest.mark.slow
+def test_every_row_class_picker_and_confusion_matrix(mc_report):
+    po = mc_report.population
+    at = _page(mc_report, "population")
+    _ok(at)
+    picker = at.selectbox(key="population_class")
+    assert picker.value == po.worst_class and f"{po.worst_class} (worst)" in picker.options
+    for lab in po.stats.classes:
+        picker.set_value(lab).run()
+        _ok(at)
+        want = po.stats.per_class[lab]["overall"]["all"].rates["base_rate"]
+        shown = [m.value for m in at.metric if m.label.startswith("Base rate of")]
+        assert shown == [f"{want:.3f}"]
+    group = at.selectbox(key="population_confusion")
+    assert group.options[0] == "all" and set(group.options[1:]) == set(po.stats.confusion["group"])
+    group.set_value(group.options[1]).run()
     _ok(at)

@@ -21,10 +21,11 @@ EVIL = "<img src=x onerror=alert(1)>"
 def report():
     frame = make_multiclass(900, seed=1)
     frame["decision"] = frame["decision"].replace({"decline": EVIL})
-    cfg = AuditConfig(target="decision", sensitive=("group",), sections=("performance", "fairness", "explanations"),
+    cfg = AuditConfig(target="decision", sensitive=("group",), sections=("performance", "fairness", "explanations", "population"),
                       models=ModelOptions(cv_folds=0, models=("dummy", "logistic")),
                       section_options={"performance": {"bootstrap": 50, "learning_curve_sizes": [1.0]}, "fairness": {"bootstrap": 50},
-                                       "explanations": {"sample_size": 100, "permutation_sample": 100}})
+                                       "explanations": {"sample_size": 100, "permutation_sample": 100},
+                                       "population": {"bootstrap": 20}})
     return run_audit(cfg, frame, workers=1)
 
 
@@ -37,6 +38,16 @@ def test_card_shows_each_class(report):
     assert "- f1_macro: F1 of each class, averaged with equal weight" in md
     assert "| Actual class |" in md and "Per-class fairness (one-vs-rest)" in md and "Per-class explanations" in md
     assert report.fairness.worst_class in ("approve", "refer") and f"worst class {report.fairness.worst_class!r}" in md
+
+
+def test_card_has_the_every_row_gaps_of_each_class(report):
+    po = report.population
+    md = render_markdown(build_model_card(report))
+    assert "Every-row selection-rate gaps per class (one-vs-rest)" in md
+    assert f"Every row by group, class {po.worst_class} one-vs-rest" in md
+    gap = po.per_class_gaps["approve"]["group"]["selection_rate"]
+    assert f"| approve{' (worst)' if po.worst_class == 'approve' else ''} | {gap:.3f} |" in md
+    assert "the most probable class predicted" in md and "at threshold" not in md.split("Every row")[-1]
 
 
 def test_class_labels_are_escaped_in_html(report):

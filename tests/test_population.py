@@ -85,7 +85,7 @@ def test_the_section_runs_in_the_pipeline_round_trips_and_says_why_it_did_not_ru
     out = run_audit(AuditConfig(target="label", sensitive=("sex",), sections=("population",), models=MODELS), reg)
     timing = next(t for t in out.manifest.timings if t.name == "population")
     assert out.population is None and "population" not in out.scorecard
-    assert timing.status == "not run" and timing.message == "every-row statistics are computed for binary targets; this target is regression"
+    assert timing.status == "not run" and timing.message == "every-row statistics are computed for binary and multiclass targets; this target is regression"
 
 
 def _write_parts(frame: pd.DataFrame, folder, rows_per_file: int) -> int:

@@ -93,7 +93,7 @@ def test_a_format_1_report_loads_with_its_numbers_as_estimates():
     raw = json.loads(REPORT_V1.read_text(encoding="utf-8"))
     assert raw["manifest"]["format"] == "rai-audit-report/1"
     rep = AuditReport.from_dict(raw)
-    assert rep.manifest.format == REPORT_FORMAT == "rai-audit-report/3"
+    assert rep.manifest.format == REPORT_FORMAT == "rai-audit-report/4"
     old = raw["performance"]["metrics"]["roc_auc"]
     auc = rep.performance.metrics["roc_auc"]
     assert (auc.value, auc.low, auc.high, auc.level, auc.n) == (old["value"], old["ci_low"], old["ci_high"], 0.95, raw["performance"]["n_test"])
@@ -124,7 +124,7 @@ def test_a_format_1_report_loads_with_its_numbers_as_estimates():
 def test_a_format_2_report_reads_as_cross_validated_on_every_training_row(full_report):
     """Format 3 added ``models.cv_rows`` (models.cv_max_rows); before it, the folds used every training row."""
     raw = json.loads(full_report.to_json())
-    assert raw["manifest"]["format"] == "rai-audit-report/3" and "cv_rows" in raw["models"]
+    assert raw["manifest"]["format"] == "rai-audit-report/4" and "cv_rows" in raw["models"]
     for folds, expected in ((5, raw["models"]["n_train"]), (0, 0)):
         old = json.loads(full_report.to_json())
         old["manifest"]["format"] = "rai-audit-report/2"
@@ -133,6 +133,21 @@ def test_a_format_2_report_reads_as_cross_validated_on_every_training_row(full_r
         rep = AuditReport.from_dict(old)
         assert rep.models.cv_rows == expected and rep.manifest.format == REPORT_FORMAT
         assert "cv_rows" not in old["models"]  # the caller's dict is left alone
+
+
+def test_a_format_3_report_reads_as_a_binary_every_row_section(full_report):
+    """Format 4 added the every-row section's multiclass fields; a format-3 one was binary."""
+    raw = json.loads(full_report.to_json())
+    assert raw["population"]["stats"]["classes"] == [] and raw["population"]["worst_class"] is None
+    old = json.loads(full_report.to_json())
+    old["manifest"]["format"] = "rai-audit-report/3"
+    for name in ("worst_class", "per_class_gaps"):
+        del old["population"][name]
+    for name in ("classes", "per_class", "confusion"):
+        del old["population"]["stats"][name]
+    rep = AuditReport.from_dict(old)
+    assert rep.population == full_report.population and rep.manifest.format == REPORT_FORMAT
+    assert "worst_class" not in old["population"]  # the caller's dict is left alone
 
 
 def test_an_unknown_report_format_is_refused():

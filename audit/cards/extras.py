@@ -225,15 +225,23 @@ def privacy_tradeoffs(r: AuditReport) -> tuple[str, ...]:
 
 def _population(p: PopulationReport) -> list[Block]:
     o = p.stats.groups["overall"]["all"]
+    multi = bool(p.stats.classes)
+    shares = (f"accuracy {num(o.rates['accuracy'])}, the most probable class predicted" if multi else
+              f"accuracy {num(o.rates['accuracy'])}, base rate {num(o.rates['base_rate'])}, "
+              f"selection rate {num(o.rates['selection_rate'])} at threshold {num(p.stats.threshold)}")
     out: list[Block] = [Paragraph(p.statement), Facts((
         ("Rows counted", f"{num(p.rows)} of {num(p.rows_in_table)} in the table, on {p.engine}"),
-        ("Over every row", f"accuracy {num(o.rates['accuracy'])}, base rate {num(o.rates['base_rate'])}, "
-                           f"selection rate {num(o.rates['selection_rate'])} at threshold {num(p.stats.threshold)}"),
+        ("Over every row", shares),
     ))]
-    for key, groups in p.stats.groups.items():
-        if key == "overall":
-            continue
-        out += [Heading(f"Every row by {key}"),
+    keys = [k for k in p.stats.groups if k != "overall"]
+    if multi:
+        out += [Heading("Every-row selection-rate gaps per class (one-vs-rest)"),
+                table(("Class", *keys), [(c + (" (worst)" if c == p.worst_class else ""),
+                                          *(num(p.per_class_gaps.get(c, {}).get(k, {}).get("selection_rate")) for k in keys))
+                                         for c in p.stats.classes], numeric=(False, *(True for _ in keys)))]
+    for key in keys:
+        groups = p.stats.groups[key]
+        out += [Heading(f"Every row by {key}" + (f", class {p.worst_class} one-vs-rest" if multi else "")),
                 table(("Group", "Rows", "Share", "Base rate", "Selection rate", "TPR", "FPR", "Accuracy"),
                       [(g, r.n, num(r.share), num(r.rates["base_rate"]), num(r.rates["selection_rate"]),
                         num(r.rates["tpr"]), num(r.rates["fpr"]), num(r.rates["accuracy"])) for g, r in list(groups.items())[:TOP * 3]],

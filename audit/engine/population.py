@@ -3,17 +3,21 @@ with Poisson-bootstrap intervals, computed the same way in one process or on a D
 
 Each partition is reduced to small count arrays (``partition_stats``) which are summed, so the
 cluster never moves rows and the result does not depend on how the rows are partitioned:
-counts and rates equal the in-memory path exactly. The bootstrap weight of a row is a
+counts and rates equal the in-memory path exactly. A binary model's cells are the four
+(label, prediction) pairs; a multiclass model's are its k x k confusion matrix, from which every
+class's one-vs-rest counts are derived when summarising (:mod:`audit.engine.classes`). The
+bootstrap weight of a row is a
 function of (seed, global row number, replicate) only (a counter-based draw, below), so the
 intervals are exact for a given seed on any partitioning, streaming, with no row held twice.
 AUC is computed from score histograms (``bins`` equal-width bins on [0, 1]); with 1,000
-bins it lies within 1e-3 of the exact AUC.
+bins it lies within 1e-3 of the exact AUC (a multiclass model's: each class's one-vs-rest AUC
+from the histograms of that class's probability).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -23,6 +27,9 @@ from audit.serial import ReportMixin
 CELLS = ("tn", "fp", "fn", "tp")
 RATES = ("base_rate", "selection_rate", "tpr", "fpr", "accuracy")
 _ROW_BLOCK = 65_536  # rows per bootstrap block inside a partition: bounds the n x B weight matrix
+# Groups x cells above which the bootstrap sums go through a sparse one-hot matrix: a dense one
+# of 65,536 rows x (say) 40 intersections x 400 cells of a 20-class model would take 8 GB.
+_DENSE_CELLS = 256
 # Poisson(1) cumulative probabilities up to 20 (the remaining mass is below 1e-19).
 _POISSON_CDF = np.cumsum([np.exp(-1.0) / float(np.prod(np.arange(1, k + 1))) for k in range(21)])
 
@@ -86,7 +93,12 @@ def poisson_count(z: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class PopulationSpec:
-    """What to compute: label and score columns, the group columns, the decision threshold."""
+    """What to compute: label and score columns, the group columns, the decision threshold.
+
+    ``classes`` (a multiclass model's class labels in code order; empty for a binary one): the
+    label column then holds class codes, ``pred`` the predicted code, and ``score + "_" + k`` the
+    probability of class k; ``threshold`` does not apply.
+    """
 
     label: str
     score: str
@@ -97,6 +109,13 @@ class PopulationSpec:
     bins: int = 1000
     intersections: bool = True
     confidence: float = 0.95
+    classes: tuple[str, ...] = ()
+    pred: str = "__audit_pred__"
+
+    @property
+    def k(self) -> int:
+        """Classes of the model: a binary model's cells are a 2 x 2 confusion matrix."""
+        return len(self.classes) if self.classes else 2
 
     def keys(self) -> list[tuple[str, tuple[str, ...]]]:
         out = [("overall", ()), *((g, (g,)) for g in self.groups)]
@@ -105,7 +124,8 @@ class PopulationSpec:
         return out
 
 
-Stats = dict[str, dict[str, list[np.ndarray]]]  # key -> group label -> [point (4,), boot (B, 4), hist (2, bins)]
+# key -> group label -> [point (k*k,), boot (B, k*k), hist (2, bins) or (k, 2, bins)]; k = 2 for a binary model.
+Stats = dict[str, dict[str, list[np.ndarray]]]
 
 
 def _group_codes(frame: pd.DataFrame, cols: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
@@ -121,30 +141,62 @@ def _group_codes(frame: pd.DataFrame, cols: tuple[str, ...]) -> tuple[np.ndarray
     return inverse.reshape(-1), np.asarray(labels, dtype=object)[used]
 
 
+def _cells_and_hist(frame: pd.DataFrame, spec: PopulationSpec, codes: np.ndarray, g: int):
+    """Confusion cell (label * k + prediction) of every row, and each group's score histograms:
+    (g, 2, bins) by label (binary) or (g, k, 2, bins), class c's probability by (label == c)."""
+    y = frame[spec.label].to_numpy().astype(np.int64)
+    if not spec.classes:
+        s = np.asarray(frame[spec.score], dtype=float)
+        b = np.clip((s * spec.bins).astype(np.int64), 0, spec.bins - 1)
+        hist = np.bincount((codes * 2 + y) * spec.bins + b, minlength=g * 2 * spec.bins).reshape(g, 2, spec.bins)
+        return y * 2 + (s >= spec.threshold), hist
+    k = spec.k
+    pred = frame[spec.pred].to_numpy().astype(np.int64)
+    flat = []
+    for c in range(k):
+        s = np.asarray(frame[f"{spec.score}_{c}"], dtype=float)
+        b = np.clip((s * spec.bins).astype(np.int64), 0, spec.bins - 1)
+        flat.append(((codes * k + c) * 2 + (y == c)) * spec.bins + b)
+    hist = np.bincount(np.concatenate(flat) if flat else np.zeros(0, np.int64), minlength=g * k * 2 * spec.bins)
+    return y * k + pred, hist.reshape(g, k, 2, spec.bins)
+
+
+def _add_boot(acc: np.ndarray, w: np.ndarray, index: np.ndarray, width: int) -> None:
+    """acc (B, width) += the weights w (B, n) summed by each row's column ``index``."""
+    n = len(index)
+    if width <= _DENSE_CELLS:
+        onehot = np.zeros((n, width))
+        onehot[np.arange(n), index] = 1.0
+        acc += w @ onehot
+        return
+    from scipy.sparse import csr_matrix
+
+    onehot = csr_matrix((np.ones(n), (np.arange(n), index)), shape=(n, width))
+    acc += np.asarray((onehot.T @ w.T).T)  # the same integer sums (exact in float64) as the dense product
+
+
 def partition_stats(frame: pd.DataFrame, offset: int, spec: PopulationSpec,
                     scorer: Callable[[pd.DataFrame], np.ndarray] | None = None) -> Stats:
     """Count arrays of one partition whose first row is global row ``offset``."""
-    y = frame[spec.label].to_numpy().astype(np.int64)
-    s = np.asarray(scorer(frame) if scorer is not None else frame[spec.score], dtype=float)
-    cell = y * 2 + (s >= spec.threshold)
-    b = np.clip((s * spec.bins).astype(np.int64), 0, spec.bins - 1)
+    if scorer is not None:  # a binary score computed here rather than read from the frame
+        frame = frame.assign(**{spec.score: np.asarray(scorer(frame), dtype=float)})
+    m = spec.k * spec.k
     keyed = [(key, *_group_codes(frame, cols)) for key, cols in spec.keys()]
-    boot = [np.zeros((len(uniques), spec.bootstrap, 4)) for _, _, uniques in keyed]
+    cells = [_cells_and_hist(frame, spec, codes, len(uniques)) for _, codes, uniques in keyed]
+    cell = cells[0][0]
+    boot = [np.zeros((spec.bootstrap, len(uniques) * m)) for _, _, uniques in keyed]
     for start in range(0, len(frame), _ROW_BLOCK):
         stop = min(start + _ROW_BLOCK, len(frame))
         # One weight matrix per block, shared by every grouping.
         w = poisson_weights(np.arange(offset + start, offset + stop), spec.bootstrap, spec.seed).T.astype(float)
         for (key, codes, uniques), acc in zip(keyed, boot):
-            g = len(uniques)
-            onehot = np.zeros((stop - start, g * 4))
-            onehot[np.arange(stop - start), codes[start:stop] * 4 + cell[start:stop]] = 1.0
-            acc += (w @ onehot).reshape(spec.bootstrap, g, 4).transpose(1, 0, 2)
+            _add_boot(acc, w, codes[start:stop] * m + cell[start:stop], len(uniques) * m)
     out: Stats = {}
-    for (key, codes, uniques), acc in zip(keyed, boot):
+    for (key, codes, uniques), acc, (_, hist) in zip(keyed, boot, cells):
         g = len(uniques)
-        point = np.bincount(codes * 4 + cell, minlength=g * 4).reshape(g, 4)
-        hist = np.bincount((codes * 2 + y) * spec.bins + b, minlength=g * 2 * spec.bins).reshape(g, 2, spec.bins)
-        out[key] = {str(u): [point[i], acc[i], hist[i]] for i, u in enumerate(uniques)}
+        point = np.bincount(codes * m + cell, minlength=g * m).reshape(g, m)
+        per_group = acc.reshape(spec.bootstrap, g, m).transpose(1, 0, 2)
+        out[key] = {str(u): [point[i], per_group[i], hist[i]] for i, u in enumerate(uniques)}
     return out
 
 
@@ -174,15 +226,25 @@ class GroupRates(ReportMixin):
 
 @dataclass(frozen=True)
 class PopulationStats(ReportMixin):
-    """Every-row statistics; ``engine`` says where they were computed."""
+    """Every-row statistics; ``engine`` says where they were computed.
+
+    A multiclass model (``classes`` non-empty): ``per_class`` holds, per class, the groups'
+    one-vs-rest counts and rates (``accuracy`` is the multiclass accuracy: predicted class right),
+    ``confusion`` each group's k x k matrix (rows the true class, columns the predicted one), and
+    ``groups`` is the class the section's verdict rests on (its report names it); ``threshold``
+    is None (the predicted class is the most probable one).
+    """
 
     rows: int
-    threshold: float
+    threshold: float | None
     bootstrap: int
     confidence: float
     auc_bins: int
     engine: str
     groups: Mapping[str, Mapping[str, GroupRates]]
+    classes: tuple[str, ...] = ()
+    per_class: Mapping[str, Mapping[str, Mapping[str, GroupRates]]] = field(default_factory=dict)
+    confusion: Mapping[str, Mapping[str, tuple[tuple[int, ...], ...]]] = field(default_factory=dict)
 
 
 def _rates(c: np.ndarray) -> dict[str, np.ndarray]:
@@ -206,25 +268,52 @@ def _finite(x: float) -> float | None:
     return float(x) if np.isfinite(x) else None
 
 
+def _one_vs_rest(cells: np.ndarray, k: int, c: int) -> np.ndarray:
+    """(..., 4) counts tn, fp, fn, tp of class c against the rest, from (..., k*k) confusion cells."""
+    m = cells.reshape(*cells.shape[:-1], k, k)
+    tp = m[..., c, c]
+    fn, fp = m[..., c, :].sum(axis=-1) - tp, m[..., :, c].sum(axis=-1) - tp
+    return np.stack([m.sum(axis=(-2, -1)) - tp - fn - fp, fp, fn, tp], axis=-1)
+
+
+def _accuracy(cells: np.ndarray, k: int) -> np.ndarray:
+    m = cells.reshape(*cells.shape[:-1], k, k).astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.trace(m, axis1=-2, axis2=-1) / m.sum(axis=(-2, -1))
+
+
+def _group_rates(point, boot, hist, total: int, qs: tuple[float, float], accuracy=None) -> GroupRates:
+    pr, br = _rates(point), _rates(boot)
+    if accuracy is not None:  # a multiclass model's own accuracy, not the one-vs-rest one
+        pr["accuracy"], br["accuracy"] = accuracy
+    iv = {}
+    for m in RATES:
+        v = br[m][np.isfinite(br[m])]
+        iv[m] = (_finite(np.percentile(v, qs[0])), _finite(np.percentile(v, qs[1]))) if len(v) else (None, None)
+    n = int(point.sum())
+    return GroupRates(n, n / total if total else 0.0, dict(zip(CELLS, map(int, point))),
+                      {m: _finite(pr[m]) for m in RATES}, iv, binned_auc(hist))
+
+
 def summarise(stats: Stats, spec: PopulationSpec, *, engine: str, confidence: float | None = None) -> PopulationStats:
     """Rates, intervals and AUCs from summed counts (``confidence``: default the spec's)."""
     confidence = spec.confidence if confidence is None else confidence
-    lo_q, hi_q = 50 * (1 - confidence), 100 - 50 * (1 - confidence)
+    qs = (50 * (1 - confidence), 100 - 50 * (1 - confidence))
     total = int(sum(v[0].sum() for v in stats["overall"].values()))
-    out: dict[str, dict[str, GroupRates]] = {}
-    for key, groups in stats.items():
-        out[key] = {}
-        for label in sorted(groups):
-            point, boot, hist = groups[label]
-            pr, br = _rates(point), _rates(boot)
-            iv = {}
-            for m in RATES:
-                v = br[m][np.isfinite(br[m])]
-                iv[m] = (_finite(np.percentile(v, lo_q)), _finite(np.percentile(v, hi_q))) if len(v) else (None, None)
-            n = int(point.sum())
-            out[key][label] = GroupRates(n, n / total if total else 0.0, dict(zip(CELLS, map(int, point))),
-                                         {m: _finite(pr[m]) for m in RATES}, iv, binned_auc(hist))
-    return PopulationStats(total, spec.threshold, spec.bootstrap, confidence, spec.bins, engine, out)
+    if not spec.classes:
+        out = {key: {label: _group_rates(*groups[label], total, qs) for label in sorted(groups)}
+               for key, groups in stats.items()}
+        return PopulationStats(total, spec.threshold, spec.bootstrap, confidence, spec.bins, engine, out)
+    k = spec.k
+    per_class = {name: {key: {label: _group_rates(_one_vs_rest(point, k, c), _one_vs_rest(boot, k, c), hist[c], total, qs,
+                                                  accuracy=(_accuracy(point, k), _accuracy(boot, k)))
+                              for label, (point, boot, hist) in sorted(groups.items())}
+                        for key, groups in stats.items()}
+                 for c, name in enumerate(spec.classes)}
+    confusion = {key: {label: tuple(tuple(int(x) for x in row) for row in groups[label][0].reshape(k, k))
+                       for label in sorted(groups)} for key, groups in stats.items()}
+    return PopulationStats(total, None, spec.bootstrap, confidence, spec.bins, engine, {}, classes=tuple(spec.classes),
+                           per_class=per_class, confusion=confusion)
 
 
 def population_blocks(blocks: Iterable[tuple[int, pd.DataFrame]], spec: PopulationSpec, *, scorer=None,

@@ -8,6 +8,7 @@ class picker chooses the class; one class at a time keeps wide charts readable).
 from __future__ import annotations
 
 import dataclasses
+import html
 
 import plotly.graph_objects as go
 
@@ -40,3 +41,15 @@ def fairness_class_slice(fair, label: str):
 def explanations_class_slice(expl, label: str | None):
     """The explanations report with one class's importance (``None``: summed over classes)."""
     return expl if label is None else dataclasses.replace(expl, importance=expl.per_class[label].importance)
+
+
+def confusion_counts_chart(matrix, classes, title: str) -> go.Figure:
+    """A k x k confusion matrix of counts (rows the true class), each cell with its share of the row."""
+    cm = [list(r) for r in matrix]
+    text = [[f"{v:,}<br>({v / (sum(row) or 1):.0%} of row)" for v in row] for row in cm]
+    labels = [html.escape(str(c)) for c in classes]  # plotly draws a subset of HTML tags in labels and titles
+    fig = go.Figure(go.Heatmap(z=cm, x=[f"predicted {c}" for c in labels], y=[f"actual {c}" for c in labels], text=text,
+                               texttemplate="%{text}", colorscale="Blues", showscale=False,
+                               hovertemplate="%{y}, %{x}: %{z:,}<extra></extra>"))
+    fig.update_yaxes(autorange="reversed")
+    return layout(fig, html.escape(title), height=max(360, 26 * len(labels) + 160))

@@ -8,6 +8,11 @@ audited model with ``map_partitions`` and reduced to count arrays
 (:mod:`audit.engine.population`). Both go through :func:`rows.prepare_rows`, so counts and
 rates are exactly equal between the engines on the same rows.
 
+A multiclass model is counted as its k x k confusion matrix per group; every class is then read
+one-vs-rest (the share predicted that class, its TPR and FPR) with the same gaps and rules as a
+binary model, and the verdict rests on the worst class (as in the fairness section), which the
+report names and whose rates fill ``stats.groups``; ``stats.per_class`` holds every class.
+
 The model is scored on every row, including the rows it was fitted on, so its accuracy here
 is partly in-sample (the report says how many rows it was fitted on); the representation and
 base rates do not depend on the model.
@@ -17,7 +22,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from audit.bounds import bounded
 from audit.engine.population import GroupRates, PopulationSpec, PopulationStats, population_blocks, population_dask
@@ -27,6 +32,7 @@ from audit.sections.registry import SectionNotRun
 from audit.serial import ReportMixin
 from audit.verdict import Verdict, decide
 
+SUPPORTS_MULTICLASS = True  # the k x k confusion per group, every class one-vs-rest
 GAP_METRICS = ("base_rate", "selection_rate", "tpr", "fpr", "accuracy")
 
 
@@ -71,6 +77,9 @@ class PopulationReport(ReportMixin):
     sample_rows : rows the sampled sections audited (their reports state their own sizes).
     model_fitted_on : rows the audited model was fitted on; they are among ``rows``.
     gaps : grouping -> metric -> highest minus lowest rate among groups of at least ``min_group_size`` rows.
+    worst_class : a multiclass model's class whose one-vs-rest rates the verdict and ``gaps`` rest on
+        (the worst verdict, ties broken by the largest selection-rate gap); None for a binary model.
+    per_class_gaps : class -> the ``gaps`` of that class (multiclass only).
     """
 
     rows: int
@@ -86,9 +95,13 @@ class PopulationReport(ReportMixin):
     gaps: Mapping[str, Mapping[str, float | None]]
     small_groups: tuple[str, ...]
     verdict: Verdict
+    worst_class: str | None = None
+    per_class_gaps: Mapping[str, Mapping[str, Mapping[str, float | None]]] = field(default_factory=dict)
 
 
 def _scorer(trained, on_cluster: bool):
+    if trained.task == "multiclass":  # only the baselines: a user's model is binary or regression
+        return R.ProbaScorer(trained.model, len(trained.classes))
     if trained.selected != "user":
         return R.PipelineScorer(trained.model)
     if not on_cluster:
@@ -135,10 +148,10 @@ def _stats_cluster(rows, spec: PopulationSpec, plan: R.RowPlan, progress) -> Pop
         return population_dask(prepared, spec, client, engine=rows.engine, lengths=[int(n) for n in lengths])
 
 
-def _gaps(stats: PopulationStats, min_size: int) -> tuple[dict[str, dict[str, float | None]], list[str]]:
+def _gaps(groups_of: Mapping[str, Mapping[str, GroupRates]], min_size: int) -> tuple[dict[str, dict[str, float | None]], list[str]]:
     gaps: dict[str, dict[str, float | None]] = {}
     small = []
-    for key, groups in stats.groups.items():
+    for key, groups in groups_of.items():
         if key == "overall":
             continue
         big = {g: r for g, r in groups.items() if r.n >= min_size}
@@ -150,21 +163,41 @@ def _gaps(stats: PopulationStats, min_size: int) -> tuple[dict[str, dict[str, fl
     return gaps, small
 
 
-def _verdict(stats: PopulationStats, gaps, small: list[str], options: PopulationOptions, n: int, min_size: int) -> Verdict:
-    fails, warns, passes = [], [], []
+def _findings(groups_of, gaps, options: PopulationOptions, min_size: int, prefix: str = "") -> tuple[list[str], list[str]]:
+    """Fails and warnings of one set of group rates (a binary model's, or one class's one-vs-rest)."""
+    fails, warns = [], []
     for key, g in gaps.items():
         sel, tpr, fpr = g["selection_rate"], g["tpr"], g["fpr"]
         if sel is not None and sel > options.warn_parity_difference:
-            warns.append(f"{key}: every-row selection rates differ by {sel:.3f} (above {options.warn_parity_difference})")
+            warns.append(f"{prefix}{key}: every-row selection rates differ by {sel:.3f} (above {options.warn_parity_difference})")
         eo = max((x for x in (tpr, fpr) if x is not None), default=None)
         if eo is not None and eo > options.warn_equalized_odds_difference:
-            warns.append(f"{key}: every-row TPR/FPR differ by up to {eo:.3f} (above {options.warn_equalized_odds_difference})")
-        fails += _four_fifths(key, stats.groups[key], options, min_size)
+            warns.append(f"{prefix}{key}: every-row TPR/FPR differ by up to {eo:.3f} (above {options.warn_equalized_odds_difference})")
+        fails += [prefix + f for f in _four_fifths(key, groups_of[key], options, min_size)]
+    return fails, warns
+
+
+def _verdict(fails: list[str], warns: list[str], small: list[str], n: int) -> Verdict:
+    warns = list(warns)
     if small:
         warns.append(f"groups below the minimum size, left out of the verdict: {', '.join(small[:10])}")
-    if not (fails or warns):
-        passes.append(f"over every one of {n:,} rows, group selection rates, TPRs and FPRs are within the thresholds")
+    passes = [] if (fails or warns) else [
+        f"over every one of {n:,} rows, group selection rates, TPRs and FPRs are within the thresholds"]
     return decide(fails, warns, passes)
+
+
+def _worst_class(stats: PopulationStats, options: PopulationOptions, min_size: int):
+    """The class whose one-vs-rest findings are worst (fails, then warnings, then the widest
+    selection-rate gap), with every class's gaps and the findings of all classes."""
+    per_gaps, fails, warns, rank = {}, [], [], []
+    for c, groups_of in stats.per_class.items():
+        gaps, _ = _gaps(groups_of, min_size)
+        f, w = _findings(groups_of, gaps, options, min_size, prefix=f"class {c}, ")
+        per_gaps[c], fails, warns = gaps, fails + f, warns + w
+        widest = max((g["selection_rate"] for g in gaps.values() if g["selection_rate"] is not None), default=0.0)
+        rank.append((2 if f else 1 if w else 0, widest, c))
+    worst = max(rank, key=lambda r: r[:2])[2]  # max keeps the first of equals: the first class in code order
+    return worst, per_gaps, fails, warns
 
 
 def _four_fifths(key: str, groups: Mapping[str, GroupRates], options: PopulationOptions, min_size: int) -> list[str]:
@@ -184,28 +217,36 @@ def _four_fifths(key: str, groups: Mapping[str, GroupRates], options: Population
 def audit_population(trained, *, options: PopulationOptions, seed: int, progress=None, rows=None) -> PopulationReport:
     """Every-row statistics: over ``rows`` on its cluster, else over the dataset's frame in this process."""
     ds = trained.dataset
-    if ds.task != "binary":
-        raise SectionNotRun(f"every-row statistics are computed for binary targets; this target is {ds.task}")
+    if ds.task not in ("binary", "multiclass"):
+        raise SectionNotRun(f"every-row statistics are computed for binary and multiclass targets; this target is {ds.task}")
     plan = R.make_plan(ds, _scorer(trained, rows is not None))
     spec = PopulationSpec(R.LABEL, R.SCORE, tuple(ds.sensitive), threshold=float(trained.report.decision_threshold),
                           bootstrap=options.bootstrap, seed=seed, bins=options.auc_bins, intersections=options.intersections,
-                          confidence=options.confidence)
+                          confidence=options.confidence, classes=plan.classes, pred=R.PRED)
     if rows is None:
         stats = _stats_local(trained, spec, plan, options.block_rows)
         in_table, every = ds.rows_in_file, not ds.sampled
     else:
         stats = _stats_cluster(rows, spec, plan, progress)
         in_table, every = rows.rows_total, True
-    gaps, small = _gaps(stats, ds.options.min_group_size)
+    min_size = int(ds.options.min_group_size)
+    worst, per_gaps = None, {}
+    if stats.classes:
+        worst, per_gaps, fails, warns = _worst_class(stats, options, min_size)
+        stats = replace(stats, groups=stats.per_class[worst])
+    gaps, small = _gaps(stats.groups, min_size)
+    if not stats.classes:
+        fails, warns = _findings(stats.groups, gaps, options, min_size)
     fitted = 0 if trained.selected == "user" else int(trained.report.n_train)
     return PopulationReport(
         rows=stats.rows, rows_in_table=int(in_table), every_row=every, engine=stats.engine, sample_rows=ds.n_rows,
-        model=str(trained.selected), model_fitted_on=fitted, min_group_size=int(ds.options.min_group_size),
-        statement=_statement(stats, in_table, every, ds.n_rows, fitted), stats=stats, gaps=gaps,
-        small_groups=tuple(small), verdict=_verdict(stats, gaps, small, options, stats.rows, int(ds.options.min_group_size)))
+        model=str(trained.selected), model_fitted_on=fitted, min_group_size=min_size,
+        statement=_statement(stats, in_table, every, ds.n_rows, fitted, worst), stats=stats, gaps=gaps,
+        small_groups=tuple(small), verdict=_verdict(fails, warns, small, stats.rows), worst_class=worst,
+        per_class_gaps=per_gaps)
 
 
-def _statement(stats: PopulationStats, in_table: int, every: bool, sample_rows: int, fitted: int) -> str:
+def _statement(stats: PopulationStats, in_table: int, every: bool, sample_rows: int, fitted: int, worst: str | None) -> str:
     if not every:
         text = f"Computed on a seeded sample of {stats.rows:,} of the table's {in_table:,} rows (data.max_rows)"
     elif stats.rows < in_table:
@@ -213,6 +254,9 @@ def _statement(stats: PopulationStats, in_table: int, every: bool, sample_rows: 
     else:
         text = f"Computed on every row of the table: {stats.rows:,} rows"
     text += f", on {stats.engine}. The sampled sections audited {sample_rows:,} rows."
+    if worst is not None:
+        text += (f" Each of the {len(stats.classes)} classes is read one-vs-rest; the group rates shown first are "
+                 f"those of class {worst}, the worst by the verdict.")
     if fitted:
         return text + f" The model was fitted on {fitted:,} of these rows, so its every-row accuracy is partly in-sample."
     return text + " Which rows your model was trained on is not known to the audit."
