@@ -158,11 +158,14 @@ class EngineOptions(ReportMixin):
     sample_rows : on a cluster, the rows of the stratified sample the models are fitted
         on and the sections examine (drawn on the cluster; the table itself never comes
         to this process).
+    sections_on_cluster : on a cluster, run each sampled section as a task on the workers
+        (default true); false keeps them in threads of the audit process.
     """
 
     address: str = ""
     workers: int = 2
     sample_rows: int = 200_000
+    sections_on_cluster: bool = True
 
 
 @dataclass(frozen=True)

@@ -197,11 +197,11 @@ def _audit(config: AuditConfig, data: DataSource, reference: DataSource | None, 
     timings += skipped
     results = _run_sections(trained, to_run, config, options, say, workers, current=cur_frame, reference=ref_frame,
                             rows=rows, current_source=cur_source)
-    timings += [SectionTiming(name, "done", secs) if not isinstance(rep, SectionNotRun)
-                else SectionTiming(name, "not run", secs, str(rep)) for name, (rep, secs) in results.items()]
+    timings += [SectionTiming(name, "done", secs, where) if not isinstance(rep, SectionNotRun)
+                else SectionTiming(name, "not run", secs, str(rep)) for name, (rep, secs, where) in results.items()]
     order = {n: i for i, n in enumerate(("data", "models", *reg.names))}
     timings.sort(key=lambda t: order.get(t.name, 99))
-    reports = {name: rep for name, (rep, _) in results.items() if not isinstance(rep, SectionNotRun)}
+    reports = {name: rep for name, (rep, _, _) in results.items() if not isinstance(rep, SectionNotRun)}
     scorecard = {"data": _data_verdict(dataset)}
     for spec in reg:
         if reports.get(spec.name) is not None:
@@ -237,22 +237,38 @@ def _preload(names: list[str]) -> None:
 
 def _run_sections(trained: TrainedModels, names: list[str], config: AuditConfig, options: dict[str, Any],
                   say: Progress, workers: int, *, current: pd.DataFrame | None, reference: pd.DataFrame | None,
-                  rows: Any = None, current_source: str | None = None) -> dict[str, tuple[Any, float]]:
-    """Run the sections ``names``, longest first, at most ``workers`` at a time.
+                  rows: Any = None, current_source: str | None = None) -> dict[str, tuple[Any, float, str]]:
+    """Run the sections ``names``, longest first, at most ``workers`` at a time in this process
+    (on a cluster, the sampled ones as tasks on its workers: :mod:`audit.engine.sections`).
 
-    Returns section name -> (report, seconds), in completion order; the report is the
-    :class:`SectionNotRun` a section raised when it could not run (its message says why).
+    Returns section name -> (report, seconds, where it ran), in completion order; the report is
+    the :class:`SectionNotRun` a section raised when it could not run (its message says why).
     """
     reg = registry.active()
-    pending = list(names)
-    _preload(pending)
-    results: dict[str, tuple[Any, float]] = {}
+    _preload(names)
+    results: dict[str, tuple[Any, float, str]] = {}
     events: queue.Queue = queue.Queue()
+    on_workers = None
+    # A plug-in registry (registry.use) is this process's alone: a worker would load the built-in one.
+    if rows is not None and config.engine.sections_on_cluster and reg is registry.BUILTIN:
+        from audit.engine.sections import RemoteSections, model_travels
 
-    def run_one(name: str) -> tuple[Any, float]:
+        if model_travels(trained):
+            on_workers = RemoteSections(rows.client, trained, lambda n, f, m: events.put((n, f, m)))
+
+    def travels(name: str) -> bool:
+        return on_workers is not None and not reg[name].on_cluster
+
+    def run_one(name: str) -> tuple[Any, float, str]:
         spec = reg[name]
-        done = {n: r for n, (r, _) in results.items() if not isinstance(r, SectionNotRun)}
+        done = {n: r for n, (r, _, _) in results.items() if not isinstance(r, SectionNotRun)}
         extra = spec.inputs(SectionInputs(done, current, reference, rows, current_source))
+        if travels(name):
+            from audit.engine.sections import holds_cluster
+
+            if not holds_cluster(extra):
+                rep, secs, worker = on_workers.run(spec, options[name], config.seed, extra)
+                return rep, secs, f"on the cluster's worker {worker}"
         t = time.perf_counter()
         # OpenMP's thread count is per calling thread, so it is limited here in the worker too.
         inner = one_thread("openmp") if workers > 1 else contextlib.nullcontext()
@@ -262,7 +278,21 @@ def _run_sections(trained: TrainedModels, names: list[str], config: AuditConfig,
                                    progress=lambda f, m, _n=name: events.put((_n, f, m)), **extra)
         except SectionNotRun as why:
             rep = why
-        return rep, time.perf_counter() - t
+        return rep, time.perf_counter() - t, ""
+
+    try:
+        _schedule(reg, names, results, run_one, say, events, workers,
+                  remote={n for n in names if reg[n].on_cluster or travels(n)} if rows is not None else set())
+    finally:
+        if on_workers is not None:
+            on_workers.close()
+    return results
+
+
+def _schedule(reg, names: list[str], results: dict, run_one, say: Progress, events: queue.Queue, workers: int,
+              remote: set[str]) -> None:
+    """Run ``names`` in threads as their dependencies finish, longest first; results fill ``results``."""
+    pending = list(names)
 
     def drain() -> None:
         while not events.empty():
@@ -274,10 +304,9 @@ def _run_sections(trained: TrainedModels, names: list[str], config: AuditConfig,
     # spinning barriers then stall for seconds. One thread per section keeps
     # both cores busy without oversubscription.
     limits = one_thread(None) if workers > 1 else contextlib.nullcontext()
-    # On a cluster, a section whose work runs on its workers (the every-row statistics) starts
-    # first and waits beside the local slots: in a slot it would hold one for its whole run
-    # (258 of the 404 s of a 10M-row audit) while the sampled sections queued behind it.
-    remote = {n for n in names if reg[n].on_cluster} if rows is not None else set()
+    # On a cluster, a section whose work runs on its workers (the every-row statistics, and the
+    # sampled sections sent there as tasks) is waited on beside the local slots: in a slot it
+    # would hold one for its whole run (258 of the 404 s of a 10M-row audit) while others queued.
     with limits, ThreadPoolExecutor(max_workers=max(1, workers) + len(remote), thread_name_prefix="audit") as pool:
         while pending or running:
             # Longest first, and never more local sections in flight than workers, so the
@@ -299,10 +328,9 @@ def _run_sections(trained: TrainedModels, names: list[str], config: AuditConfig,
                     for other in running:
                         other.cancel()
                     raise
-                rep, secs = results[name]
+                rep, secs, _ = results[name]
                 say(name, 1.0, f"not run: {rep}" if isinstance(rep, SectionNotRun) else f"done in {secs:.1f} s")
         drain()
-    return results
 
 
 def _manifest(config: AuditConfig, dataset: Dataset, *, started: datetime, seconds: float,
