@@ -25,6 +25,7 @@ from audit.serial import ReportMixin
 from audit.config import ModelOptions
 from audit.data import Dataset
 from audit.errors import ConfigError, DataError
+from audit.models.fast_scoring import predict_proba
 from audit.models.multiclass import check_class_counts, class_proba
 from audit.models.info import UserModelInfo
 from audit.models.cv import cv_fold, folds_of
@@ -149,7 +150,7 @@ class TrainedModels:
     def _score(self, X: pd.DataFrame, name: str | None) -> np.ndarray:
         pipe = self.pipelines[name or self.selected]
         if self.task == "binary":
-            return pipe.predict_proba(X)[:, 1]
+            return predict_proba(pipe, X)[:, 1]
         if self.task == "multiclass":
             return self.proba(X, name).max(axis=1)
         return pipe.predict(X)

@@ -14,7 +14,9 @@ from audit.errors import ConfigError, DataError
 def class_proba(model, X, k: int) -> np.ndarray:
     """``model.predict_proba`` widened to all ``k`` class codes: a refit on a subset may not
     have seen every class, and its missing columns are probability 0."""
-    p = np.asarray(model.predict_proba(X), dtype=np.float64)
+    from audit.models.fast_scoring import predict_proba  # lazily: scikit-learn's pipeline imports
+
+    p = np.asarray(predict_proba(model, X), dtype=np.float64)
     seen = np.asarray(model.classes_).astype(np.int64)
     if p.shape[1] == k and np.array_equal(seen, np.arange(k)):
         return p

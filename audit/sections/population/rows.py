@@ -154,7 +154,9 @@ class PipelineScorer:
         self.pipeline = pipeline
 
     def __call__(self, X: pd.DataFrame) -> np.ndarray:
-        return self.pipeline.predict_proba(X)[:, 1]
+        from audit.models.fast_scoring import predict_proba
+
+        return predict_proba(self.pipeline, X)[:, 1]
 
 
 class ProbaScorer:

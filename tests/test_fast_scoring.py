@@ -1,0 +1,113 @@
+"""The distinct-value encoding of a baseline pipeline's categorical columns gives the very
+probabilities the pipeline gives, and steps aside for any pipeline it was not built for."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.compose import ColumnTransformer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder
+
+from audit.models import fast_scoring
+from audit.models.multiclass import class_proba
+from audit.models.pipelines import make_pipeline
+
+NUM, CAT = ("age", "hours"), ("job", "city", "code")
+
+
+def _frame(n: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    jobs = np.array(["clerk", "nurse", "pilot", "chef", "rare_job"])
+    job = rng.choice(jobs, n, p=[0.4, 0.3, 0.2, 0.0998, 0.0002]).astype(object)
+    job[rng.random(n) < 0.05] = None  # missing values go to the imputer's "missing"
+    city = pd.array(rng.choice(["north", "south", "east"], n), dtype="string")
+    return pd.DataFrame({
+        "age": np.where(rng.random(n) < 0.03, np.nan, rng.normal(40, 10, n)),
+        "hours": rng.integers(10, 60, n).astype(float),
+        "job": job,
+        "city": city,
+        "code": pd.Categorical(rng.choice(["a", "b", "c", "d"], n)),
+    })
+
+
+def _fitted(name: str, task: str, y_of, seed: int = 0) -> tuple[Pipeline, pd.DataFrame]:
+    train = _frame(3_000, seed)
+    pipe = make_pipeline(name, task, NUM, CAT, seed=seed)
+    pipe.fit(train, y_of(train))
+    return pipe, train
+
+
+def _binary_y(df: pd.DataFrame) -> np.ndarray:
+    return ((df["job"].fillna("x") == "pilot") | (df["hours"] > 45)).astype(int).to_numpy()
+
+
+def _three_class_y(df: pd.DataFrame) -> np.ndarray:
+    return np.select([df["city"] == "north", df["hours"] > 40], [0, 1], 2)
+
+
+def _scoring_frame(n: int = 25_000) -> pd.DataFrame:
+    X = _frame(n, 7)
+    # Values never seen in training: one after the checked head rows, one inside them.
+    X.loc[n - 3, "job"] = "astronaut"
+    X.loc[5, "job"] = "diver"
+    return X
+
+
+@pytest.mark.parametrize("name", ["logistic", "hist_gb"])
+def test_binary_probabilities_are_the_pipelines_own(name):
+    pipe, _ = _fitted(name, "binary", _binary_y)
+    X = _scoring_frame()
+    fast = fast_scoring.predict_proba(pipe, X)
+    assert np.array_equal(fast, pipe.predict_proba(X))
+
+
+def test_categorical_branch_sees_distinct_values_only(monkeypatch):
+    pipe, _ = _fitted("logistic", "binary", _binary_y)
+    seen = []
+    cat = dict((n, t) for n, t, _ in pipe.named_steps["pre"].transformers_)["cat"]
+    original = type(cat).transform
+
+    def spy(self, X, **kw):
+        if self is cat:
+            seen.append(len(X))
+        return original(self, X, **kw)
+
+    monkeypatch.setattr(type(cat), "transform", spy)
+    X = _scoring_frame()
+    fast_scoring.predict_proba(pipe, X)
+    # One row per distinct value of the widest column (job: its values, None, two unseen),
+    # and the head of rows the result is checked against.
+    widest = max(X[c].nunique(dropna=False) for c in CAT)
+    assert widest == 8 and sorted(seen) == [widest, fast_scoring._CHECK_ROWS]
+
+
+@pytest.mark.parametrize("name", ["logistic", "hist_gb"])
+def test_multiclass_probabilities_are_the_pipelines_own(name):
+    pipe, _ = _fitted(name, "multiclass", _three_class_y)
+    X = _scoring_frame()
+    assert np.array_equal(class_proba(pipe, X, 3), pipe.predict_proba(X))
+
+
+def test_small_frames_and_other_shapes_use_the_pipeline():
+    pipe, train = _fitted("logistic", "binary", _binary_y)
+    assert np.array_equal(fast_scoring.predict_proba(pipe, train), pipe.predict_proba(train))
+    # A sparse one-hot encoder outside the "cat" branch's expected shape: the pipeline decides.
+    pre = ColumnTransformer([("cat", OneHotEncoder(handle_unknown="ignore"), list(CAT[:1]))], sparse_threshold=0)
+    other = Pipeline([("pre", pre), ("model", LogisticRegression())])
+    X = _scoring_frame()
+    X["job"] = X["job"].fillna("none")
+    other.fit(X.iloc[:3000], _binary_y(X.iloc[:3000]))
+    assert not fast_scoring._row_wise_branch(other.named_steps["pre"].transformers_[0][1])
+    assert np.array_equal(fast_scoring.predict_proba(other, X), other.predict_proba(X))
+
+
+def test_a_mismatch_with_the_checked_head_falls_back(monkeypatch):
+    pipe, _ = _fitted("logistic", "binary", _binary_y)
+    X = _scoring_frame()
+
+    def wrong(pre, frame):
+        return np.zeros_like(pre.transform(frame), dtype=np.float64)
+
+    monkeypatch.setattr(fast_scoring, "_transform", wrong)
+    assert np.array_equal(fast_scoring.predict_proba(pipe, X), pipe.predict_proba(X))
