@@ -187,10 +187,19 @@ def fast_report(synthetic_trained) -> PrivacyReport:
     return audit_privacy(synthetic_trained, options=PrivacyOptions(**{**FAST, "networks": ("logistic", "mlp")}), seed=0)
 
 
-def test_sweep_reports_budget_actually_spent(fast_report, synthetic_trained):
+@pytest.fixture(scope="module", params=["fused", "opacus"])
+def sweep_report(request, synthetic_trained, fast_report) -> tuple[str, PrivacyReport]:
+    if request.param == "fused":
+        return request.param, fast_report
+    opts = PrivacyOptions(**{**FAST, "networks": ("logistic", "mlp"), "trainer": "opacus"})
+    return request.param, audit_privacy(synthetic_trained, options=opts, seed=0)
+
+
+def test_sweep_reports_budget_actually_spent(sweep_report, synthetic_trained):
     from opacus.accountants import RDPAccountant
 
-    r = fast_report
+    trainer, r = sweep_report
+    fused = trainer == "fused"
     assert r.accountant == "rdp" and r.delta == 1e-4 and "1/n" in r.delta_rule and not r.secure_mode
     assert [(m.network, m.role, m.target_epsilon) for m in r.models] == [
         ("logistic", "audited", None),
@@ -204,16 +213,22 @@ def test_sweep_reports_budget_actually_spent(fast_report, synthetic_trained):
         acc = RDPAccountant()
         acc.history = [(m.noise_multiplier, m.sample_rate, m.steps)]
         assert acc.get_epsilon(r.delta) == pytest.approx(m.epsilon_spent, rel=0.02)
-        assert len(m.membership) == 2 and m.relative_train_time > 0
+        assert len(m.membership) == 2 and (m.relative_train_time is None if fused else m.relative_train_time > 0)
     assert dp[0].noise_multiplier > dp[1].noise_multiplier  # epsilon 1 needs more noise than 8
     dummy_acc = max(np.mean(synthetic_trained.y_test), 1 - np.mean(synthetic_trained.y_test))
     assert all(m.accuracy > dummy_acc + 0.1 for m in r.models)
     for net in ("logistic", "mlp"):  # a larger budget (less noise) does not hurt
         auc = {m.target_epsilon: m.roc_auc for m in r.models if m.network == net}
         assert auc[8.0] >= auc[1.0] - 0.01 and auc[None] > 0.85
-    assert set(r.dp_overhead) == {"logistic", "mlp"}
+    assert set(r.dp_overhead) == (set() if fused else {"logistic", "mlp"})
     assert r.models[1].groups[0].attribute == "sex" and set(r.models[1].groups[0].accuracy) == {"F", "M"}
-    assert (r.n_train, r.n_test, r.n_attack_members, r.epochs, r.batch_size, r.notes) == (1200, 400, 400, 5, 60, ())
+    assert (r.n_train, r.n_test, r.n_attack_members, r.epochs, r.batch_size) == (1200, 400, 400, 5, 60)
+    # The fused trainer says its runs shared one loop; the Opacus trainer has nothing to note.
+    if fused:
+        assert len(r.notes) == 1 and r.notes[0].startswith("each network's runs (non-private and every epsilon) trained together")
+    else:
+        assert r.notes == ()
+    assert fused == (r.models[1].train_seconds == r.models[2].train_seconds)
 
 
 def test_audited_model_is_found_by_role_not_position(fast_report):
@@ -234,7 +249,7 @@ def test_verdict_thresholds(fast_report):
     mild = dataclasses.replace(strong, auc=dataclasses.replace(strong.auc, value=0.6, low=0.57, high=0.63))
     leaky = dataclasses.replace(audited, membership=(strong,))
     # A severe leak with an affordable DP model warns and names it; without one it fails.
-    assert fast_report.dp_models()[-1].accuracy >= audited.accuracy - opts.accuracy_budget
+    assert max(m.accuracy for m in fast_report.dp_models()) >= audited.accuracy - opts.accuracy_budget
     warn = _verdict([leaky, *rest], opts)
     assert warn.status == "warn" and "epsilon" in warn.reasons[0] and "0.850" in warn.reasons[0]
     unaffordable = dataclasses.replace(leaky, accuracy=1.0)
@@ -306,7 +321,12 @@ def test_default_sweep_on_adult_sample(adult_small_trained):
     race = rep.models[0].groups[1]
     assert race.attribute == "race" and race.excluded  # Adult's smallest race groups are under 30 test rows
     dummy_acc = max(adult_small_trained.y_test.mean(), 1 - adult_small_trained.y_test.mean())
-    assert all(m.accuracy > dummy_acc + 0.03 for m in rep.models if (m.target_epsilon or 10) >= 1)
+    # 2,100 training rows: the logistic network beats the majority class by 0.03 from epsilon 1 on,
+    # the MLP (more weights under the same noise) from epsilon 4 on (at epsilon 1 to 2 it varies
+    # with the seed around that margin, with either trainer).
+    assert all(m.accuracy > dummy_acc + 0.03 for m in rep.models
+               if (m.target_epsilon or 10) >= (4 if m.network == "mlp" else 1))
+    assert all(m.accuracy > dummy_acc + 0.05 for m in rep.models if m.role == "non_private")
 
 
 def test_training_rows_are_capped_and_the_report_says_so(synthetic_trained):

@@ -63,3 +63,16 @@ def test_trained_network_reports_opacus_epsilon_for_its_noise_rate_and_steps():
     expected = _opacus_epsilon([(info["noise_multiplier"], info["sample_rate"], info["steps"])], 1e-3)
     assert info["epsilon_spent"] == pytest.approx(expected, rel=1e-10)
     assert info["epsilon_spent"] <= 2.0
+
+
+def test_restated_conversion_and_limit_equal_opacus():
+    from opacus.accountants.analysis.rdp import get_privacy_spent
+    from opacus.accountants.utils import MAX_SIGMA
+
+    rng = np.random.default_rng(0)
+    for delta in (1e-3, 1e-5, 1e-7):
+        values = rng.exponential(2.0, len(ORDERS))
+        want, _ = get_privacy_spent(orders=list(ORDERS), rdp=values, delta=delta)
+        assert rdp.privacy_spent(ORDERS, values, delta) == pytest.approx(want, rel=1e-12)
+    assert rdp.privacy_spent(ORDERS, np.full(len(ORDERS), np.nan), 1e-5) == np.inf
+    assert rdp.MAX_SIGMA == MAX_SIGMA

@@ -59,6 +59,7 @@ class TrainSettings:
     mlp_hidden: int
     accountant: str
     secure_mode: bool
+    trainer: str = "fused"  # "fused" (fused.py, every run of a network in one loop) or "opacus"
 
 
 class TrainedNet:
@@ -137,14 +138,16 @@ def noise_multiplier_for(target_epsilon: float, delta: float, sample_rate: float
     get_noise_multiplier(...))``; calling the two pieces lets the search (up to ~1 s
     with RDP, far more with PRV) run once per target and be shared by both networks.
     """
-    from opacus.accountants.utils import get_noise_multiplier
-
     from audit.sections.privacy import rdp
 
     try:
         if accountant == "rdp":  # the same search on the vectorised accounting (rdp.py says why)
             return float(rdp.noise_multiplier(target_epsilon=target_epsilon, target_delta=delta, sample_rate=sample_rate,
                                               epochs=epochs, orders=RDP_ALPHAS))
+        # Imported here: opacus's package import pulls torch.distributed (1.2 s), which the
+        # RDP path (the fused trainer's default) never needs.
+        from opacus.accountants.utils import get_noise_multiplier
+
         return float(get_noise_multiplier(target_epsilon=target_epsilon, target_delta=delta, sample_rate=sample_rate,
                                           epochs=epochs, accountant=accountant, **accountant_kwargs(accountant)))
     except ValueError as exc:  # "The privacy budget is too low."
@@ -256,10 +259,19 @@ def compute_epsilon(*, n: int, batch_size: int, noise_multiplier: float, epochs:
         raise ConfigError(f"need noise_multiplier >= 0, epochs > 0 and 0 < delta < 1; got {noise_multiplier}, {epochs}, {delta}")
     if noise_multiplier == 0:
         return math.inf
+    return spent_epsilon_of([(float(noise_multiplier), batch_size / n, int(math.ceil(epochs * n / batch_size)))], delta, accountant)
+
+
+def spent_epsilon_of(history: list[tuple[float, float, int]], delta: float, accountant: str) -> float:
+    """The epsilon of (noise multiplier, sampling rate, steps) entries, as an Opacus accountant holds them."""
+    if accountant == "rdp":  # without importing opacus (see noise_multiplier_for)
+        from audit.sections.privacy import rdp
+
+        return rdp.epsilon(list(history), delta=delta, orders=RDP_ALPHAS)
     from opacus.accountants import create_accountant
 
     acc = create_accountant(mechanism=accountant)
-    acc.history = [(float(noise_multiplier), batch_size / n, int(math.ceil(epochs * n / batch_size)))]
+    acc.history = list(history)
     return spent_epsilon(acc, delta, accountant)
 
 

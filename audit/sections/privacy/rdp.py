@@ -118,21 +118,33 @@ def compute_rdp(*, q: float, noise_multiplier: float, steps: int, orders: Sequen
 
 def epsilon(history: Iterable[tuple[float, float, int]], *, delta: float, orders: Sequence[float]) -> float:
     """Epsilon of an Opacus accountant history ``[(noise_multiplier, sample_rate, steps), ...]``."""
-    from opacus.accountants.analysis.rdp import get_privacy_spent
-
     history = list(history)
     if not history:
         return 0.0
     rdp = sum(compute_rdp(q=q, noise_multiplier=sigma, steps=steps, orders=orders) for sigma, q, steps in history)
-    eps, _ = get_privacy_spent(orders=list(orders), rdp=rdp, delta=delta)
-    return float(eps)
+    return privacy_spent(orders, rdp, delta)
+
+
+def privacy_spent(orders: Sequence[float], rdp: np.ndarray, delta: float) -> float:
+    """Opacus's ``get_privacy_spent`` (Balle et al. 2020, Theorem 21), its formula line for line.
+
+    Restated rather than imported: any ``opacus`` import runs the package's ``__init__``, which
+    pulls ``torch.distributed`` (1.2 s here), and the fused trainer's RDP path needs nothing else
+    of Opacus. ``tests/test_privacy_rdp.py`` compares the two.
+    """
+    a = np.atleast_1d(np.asarray(orders, dtype=np.float64))
+    eps = np.asarray(rdp, dtype=np.float64) - (np.log(delta) + np.log(a)) / (a - 1) + np.log((a - 1) / a)
+    if np.isnan(eps).all():  # no privacy at all
+        return math.inf
+    return float(eps[np.nanargmin(eps)])
+
+
+MAX_SIGMA = 1e6  # opacus.accountants.utils.MAX_SIGMA (not imported: see privacy_spent)
 
 
 def noise_multiplier(*, target_epsilon: float, target_delta: float, sample_rate: float, epochs: int,
                      orders: Sequence[float], epsilon_tolerance: float = 0.01) -> float:
     """Opacus's ``get_noise_multiplier`` (the same doubling then bisection) on this module's epsilon."""
-    from opacus.accountants.utils import MAX_SIGMA
-
     steps = int(epochs / sample_rate)
 
     def eps_at(sigma: float) -> float:

@@ -35,6 +35,7 @@ from audit.models.baselines import TrainedModels
 from audit.verdict import Verdict, decide
 
 _MIN_STEPS_PER_EPOCH = 20
+TRAINERS = ("fused", "opacus")
 SUPPORTS_MULTICLASS = True  # softmax DP-SGD networks, attacks on class probabilities (multiclass.py)
 
 __all__ = ["PrivacyOptions", "PrivacyReport", "ModelPrivacy", "GroupMetrics", "AttackResult", "audit_privacy", "compute_epsilon"]
@@ -71,6 +72,10 @@ class PrivacyOptions(ReportMixin):
         attack's AUC interval lies above ``warn_attack_auc`` (warn); above
         ``fail_attack_auc`` with no affordable DP model, the verdict fails.
     torch_threads : torch threads during the section (process-wide, restored after; 0 = leave).
+    trainer : "fused" (default: each network's runs, non-private and every epsilon, train in
+        one loop with closed-form per-sample gradients, Opacus's DP-SGD step for step; see
+        ``fused.py``) or "opacus" (each run through Opacus's ``PrivacyEngine``, which also
+        measures DP's training-time overhead). ``secure_mode`` always uses "opacus".
     """
 
     target_epsilons: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0, 8.0)
@@ -93,6 +98,7 @@ class PrivacyOptions(ReportMixin):
     warn_attack_auc: float = 0.55
     fail_attack_auc: float = 0.75
     torch_threads: int = 1
+    trainer: str = "fused"
 
     def __post_init__(self) -> None:
         def bad(name: str, expected: str, value: object) -> ConfigError:
@@ -117,6 +123,8 @@ class PrivacyOptions(ReportMixin):
         if self.max_train_rows < 0 or self.torch_threads < 0 or self.bootstrap < 0:
             name = next(n for n in ("max_train_rows", "torch_threads", "bootstrap") if getattr(self, n) < 0)
             raise bad(name, "0 or more", getattr(self, name))
+        if self.trainer not in TRAINERS:
+            raise bad("trainer", f"one of {', '.join(TRAINERS)}", self.trainer)
         if self.attack_rows < 20:
             raise bad("attack_rows", "at least 20", self.attack_rows)
         if not 0.5 <= self.confidence < 1:
@@ -230,12 +238,8 @@ def audit_privacy(
     n_train = len(train_rows)
     delta, delta_rule = _delta(opts, n_train, sweep=bool(networks and epsilons))
 
-    # Poisson sampling at a rate above ~0.05 makes the RDP accounting very slow (40 s for
-    # 1,800 rows at the default batch) and leaves too few steps to train on.
-    batch = min(opts.batch_size, max(1, n_train // _MIN_STEPS_PER_EPOCH))
-    if networks and batch < opts.batch_size:
-        notes.append(f"batch size lowered from {opts.batch_size} to {batch} so that each epoch has at least "
-                     f"{_MIN_STEPS_PER_EPOCH} steps on {n_train} training rows")
+    settings = _train_settings(opts, n_train, bool(networks), notes)
+    batch = settings.batch_size
     n_test = len(trained.y_test)
     m = min(opts.attack_rows, n_train, n_test)
     members = np.sort(rng.choice(train_rows, size=m, replace=False))
@@ -243,9 +247,6 @@ def audit_privacy(
     sample = AttackSample(trained, opts, members, nonmembers, attack_seed=int(rng.integers(2**31)))
     entry, membership_note, sweep_note = _audited_entry(audited, sample, networks, n_train, say)
     models = [entry]
-    settings = TrainSettings(epochs=opts.epochs, batch_size=batch, learning_rate=opts.learning_rate,
-                             momentum=opts.momentum, max_grad_norm=opts.max_grad_norm, mlp_hidden=opts.mlp_hidden,
-                             accountant=opts.accountant, secure_mode=opts.secure_mode)
     n_features, overhead = 0, {}
     if networks:
         swept, overhead, n_features = dp_sweep(sample, networks, epsilons, train_rows, settings, delta, rng, say)
@@ -264,6 +265,24 @@ def audit_privacy(
                     "accuracy_budget": opts.accuracy_budget},
         membership_note=membership_note, sweep_note=sweep_note,
     )
+
+
+def _train_settings(opts: PrivacyOptions, n_train: int, sweep: bool, notes: list[str]) -> TrainSettings:
+    """The sweep's training settings; what differs from the options goes into ``notes``."""
+    # Poisson sampling at a rate above ~0.05 makes the RDP accounting very slow (40 s for
+    # 1,800 rows at the default batch) and leaves too few steps to train on.
+    batch = min(opts.batch_size, max(1, n_train // _MIN_STEPS_PER_EPOCH))
+    if sweep and batch < opts.batch_size:
+        notes.append(f"batch size lowered from {opts.batch_size} to {batch} so that each epoch has at least "
+                     f"{_MIN_STEPS_PER_EPOCH} steps on {n_train} training rows")
+    trainer = "opacus" if opts.secure_mode else opts.trainer  # the fused loop has no secure generator
+    if sweep and trainer == "fused":
+        notes.append("each network's runs (non-private and every epsilon) trained together in one loop "
+                     "(privacy.trainer = fused): a model's train seconds are its network's whole loop, and DP's "
+                     "time overhead is not measured (privacy.trainer = opacus measures it)")
+    return TrainSettings(epochs=opts.epochs, batch_size=batch, learning_rate=opts.learning_rate, momentum=opts.momentum,
+                         max_grad_norm=opts.max_grad_norm, mlp_hidden=opts.mlp_hidden, accountant=opts.accountant,
+                         secure_mode=opts.secure_mode, trainer=trainer)
 
 
 def _delta(opts: PrivacyOptions, n_train: int, *, sweep: bool) -> tuple[float, str]:

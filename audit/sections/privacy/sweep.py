@@ -28,7 +28,8 @@ class ModelPrivacy(ReportMixin):
     ``membership`` is ``None`` when no attack ran (the user's model: the report's
     ``membership_note`` says why); ``n_train`` is ``None`` when the training rows are unknown.
     ``relative_train_time`` = this run's training CPU time / the same network's
-    non-private CPU time (thread CPU time, robust to other sections sharing the cores).
+    non-private CPU time (thread CPU time, robust to other sections sharing the cores);
+    ``None`` with the fused trainer, whose ``train_seconds`` are the network's whole loop.
     """
 
     name: str
@@ -124,6 +125,7 @@ def dp_sweep(sample: AttackSample, networks: tuple[str, ...], epsilons: tuple[fl
     Returns the models, each network's median DP training-time overhead and the encoded feature count.
     """
     from audit.sections.privacy.dp_training import torch_threads, train_net
+    from audit.sections.privacy.fused import train_sweep
 
     trained, opts, multi = sample.trained, sample.opts, sample.multi
     n_classes = len(trained.classes) if multi else 2
@@ -139,21 +141,30 @@ def dp_sweep(sample: AttackSample, networks: tuple[str, ...], epsilons: tuple[fl
         raise RuntimeError("the attacked members must be among the rows the networks train on")  # a bug, never the input
     runs = [(net, eps) for net in networks for eps in (None, *epsilons)]
     net_seeds = {net: int(rng.integers(2**31)) for net in networks}
+    fused = settings.trainer == "fused"
     models = []
     with torch_threads(opts.torch_threads):
         base_cpu: dict[str, float] = {}
         ratios: dict[str, list[float]] = {net: [] for net in networks}
+        swept: dict[str, list] = {}
         for k, (net, eps) in enumerate(runs):
             label = f"{net} " + ("non-private" if eps is None else f"epsilon {eps:g}")
-            say(0.05 + 0.9 * k / len(runs), f"training {label} on {n_train} rows")
             # One seed per network: the private and non-private runs start from the same weights.
-            fitted = train_net(net, Z_tr, y_tr, settings=settings, target_epsilon=eps, delta=delta, seed=net_seeds[net],
-                               n_classes=n_classes)
+            if fused and net not in swept:
+                say(0.05 + 0.9 * k / len(runs), f"training {net}: non-private and {len(epsilons)} epsilons together on {n_train} rows")
+                swept[net] = train_sweep(net, Z_tr, y_tr, settings=settings, epsilons=(None, *epsilons), delta=delta,
+                                         seed=net_seeds[net], n_classes=n_classes)
+            if fused:
+                fitted = swept[net].pop(0)
+            else:
+                say(0.05 + 0.9 * k / len(runs), f"training {label} on {n_train} rows")
+                fitted = train_net(net, Z_tr, y_tr, settings=settings, target_epsilon=eps, delta=delta, seed=net_seeds[net],
+                                   n_classes=n_classes)
             info = fitted.info
             rel = None
             if eps is None:
                 base_cpu[net] = info["cpu_seconds"]
-            else:
+            elif not fused:  # fused runs share one loop: no per-run time to compare
                 rel = info["cpu_seconds"] / base_cpu[net] if base_cpu[net] > 0 else math.nan
                 ratios[net].append(rel)
             s_test = fitted.predict_proba(Z_te) if multi else fitted.predict_proba(Z_te)[:, 1]
