@@ -15,19 +15,39 @@ running beside it alone. The BLAS limit is process-wide: keep its scope narrow.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from contextlib import AbstractContextManager
 
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController, threadpool_limits
 
 # threadpoolctl's calls are not thread-safe (they enumerate and reconfigure the loaded
 # libraries): worker threads that set their own limit take turns.
 _LIMIT_LOCK = threading.Lock()
 
 
+_CONTROLLER: tuple[int, ThreadpoolController] | None = None
+
+
+def _controller() -> ThreadpoolController:
+    """threadpoolctl's view of the loaded libraries, found again only when modules were imported since.
+
+    ``threadpool_limits`` scans every loaded shared library on each call: 4.6 ms alone, and up
+    to 0.4 s beside a section running Python (each of its many file reads releases the GIL and
+    waits for it back), for the dozens of limits an audit sets. A library only arrives with an
+    import, so the count of imported modules tells when to scan again.
+    """
+    global _CONTROLLER
+    n = len(sys.modules)
+    cached = _CONTROLLER
+    if cached is None or cached[0] != n:
+        cached = _CONTROLLER = (n, ThreadpoolController())
+    return cached[1]
+
+
 def one_thread(api: str | None = "openmp") -> AbstractContextManager:
     """Inside the ``with`` block, the library pools of ``api`` ("openmp", "blas"; None = every pool) use one thread."""
-    return threadpool_limits(limits=1, user_api=api)
+    return _controller().limit(limits=1, user_api=api)
 
 
 def share_openmp(workers: int) -> None:
