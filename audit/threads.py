@@ -19,7 +19,7 @@ import sys
 import threading
 from contextlib import AbstractContextManager
 
-from threadpoolctl import ThreadpoolController, threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 # threadpoolctl's calls are not thread-safe (they enumerate and reconfigure the loaded
 # libraries): worker threads that set their own limit take turns.
@@ -55,7 +55,7 @@ def share_openmp(workers: int) -> None:
     ``cpu_count // workers`` threads (one each on a 2-core machine with two workers). OpenMP
     limits are per calling thread, so this is set once per worker and never undone."""
     with _LIMIT_LOCK:
-        threadpool_limits(limits=max(1, (os.cpu_count() or 1) // max(1, workers)), user_api="openmp")
+        _controller().limit(limits=max(1, (os.cpu_count() or 1) // max(1, workers)), user_api="openmp")
 
 
 __all__ = ["one_thread", "share_openmp"]

@@ -104,6 +104,10 @@ class AttackSample:
         )
 
 
+def _label(net: str, eps: float | None) -> str:
+    return f"{net} " + ("non-private" if eps is None else f"epsilon {eps:g}")
+
+
 def user_model_entry(trained: TrainedModels, sample: AttackSample) -> ModelPrivacy:
     """The user's model as the audited entry: no membership attack (its training rows are unknown),
     judged on the baselines' test split (``sample.trained``) like the sweep's networks."""
@@ -139,27 +143,30 @@ def dp_sweep(sample: AttackSample, networks: tuple[str, ...], epsilons: tuple[fl
     member_pos = np.searchsorted(train_rows, members)
     if not np.array_equal(train_rows[np.minimum(member_pos, len(train_rows) - 1)], members):
         raise RuntimeError("the attacked members must be among the rows the networks train on")  # a bug, never the input
-    runs = [(net, eps) for net in networks for eps in (None, *epsilons)]
+    n_runs = len(networks) * (1 + len(epsilons))
     net_seeds = {net: int(rng.integers(2**31)) for net in networks}
     fused = settings.trainer == "fused"
     models = []
     with torch_threads(opts.torch_threads):
         base_cpu: dict[str, float] = {}
         ratios: dict[str, list[float]] = {net: [] for net in networks}
-        swept: dict[str, list] = {}
-        for k, (net, eps) in enumerate(runs):
-            label = f"{net} " + ("non-private" if eps is None else f"epsilon {eps:g}")
-            # One seed per network: the private and non-private runs start from the same weights.
-            if fused and net not in swept:
-                say(0.05 + 0.9 * k / len(runs), f"training {net}: non-private and {len(epsilons)} epsilons together on {n_train} rows")
-                swept[net] = train_sweep(net, Z_tr, y_tr, settings=settings, epsilons=(None, *epsilons), delta=delta,
-                                         seed=net_seeds[net], n_classes=n_classes)
+        def done(net: str, j: int = 0) -> float:  # the progress fraction before run j of net
+            return 0.05 + 0.9 * (networks.index(net) * (1 + len(epsilons)) + j) / n_runs
+
+        def trained_runs(net: str):
+            """(epsilon, network) for each run of ``net``; one seed per network, so every run starts from the same weights."""
             if fused:
-                fitted = swept[net].pop(0)
-            else:
-                say(0.05 + 0.9 * k / len(runs), f"training {label} on {n_train} rows")
-                fitted = train_net(net, Z_tr, y_tr, settings=settings, target_epsilon=eps, delta=delta, seed=net_seeds[net],
-                                   n_classes=n_classes)
+                say(done(net), f"training {net}: non-private and {len(epsilons)} epsilons together on {n_train} rows")
+                yield from zip((None, *epsilons), train_sweep(net, Z_tr, y_tr, settings=settings, epsilons=(None, *epsilons),
+                                                              delta=delta, seed=net_seeds[net], n_classes=n_classes))
+                return
+            for j, eps in enumerate((None, *epsilons)):
+                say(done(net, j), f"training {_label(net, eps)} on {n_train} rows")
+                yield eps, train_net(net, Z_tr, y_tr, settings=settings, target_epsilon=eps, delta=delta, seed=net_seeds[net],
+                                     n_classes=n_classes)
+
+        for net, (eps, fitted) in ((net, run) for net in networks for run in trained_runs(net)):
+            label = _label(net, eps)
             info = fitted.info
             rel = None
             if eps is None:
