@@ -111,3 +111,37 @@ def test_a_mismatch_with_the_checked_head_falls_back(monkeypatch):
 
     monkeypatch.setattr(fast_scoring, "_transform", wrong)
     assert np.array_equal(fast_scoring.predict_proba(pipe, X), pipe.predict_proba(X))
+
+
+@pytest.mark.parametrize("task, y_of", [("binary", _binary_y), ("multiclass", _three_class_y)])
+def test_gradient_boosting_is_scored_on_bins(monkeypatch, task, y_of):
+    pipe, _ = _fitted("hist_gb", task, y_of)
+    calls, original = [], fast_scoring._binned_raw
+
+    def spy(model, Xt):
+        calls.append(len(Xt))
+        return original(model, Xt)
+
+    monkeypatch.setattr(fast_scoring, "_binned_raw", spy)
+    X = _scoring_frame()  # NaN ages and unseen job values included
+    assert np.array_equal(fast_scoring.predict_proba(pipe, X), pipe.predict_proba(X))
+    assert calls == [len(X)]
+
+
+def test_a_binned_mismatch_falls_back(monkeypatch):
+    pipe, _ = _fitted("hist_gb", "binary", _binary_y)
+    monkeypatch.setattr(fast_scoring, "_binned_raw", lambda model, Xt: np.zeros((len(Xt), 1)))
+    X = _scoring_frame()
+    assert np.array_equal(fast_scoring.predict_proba(pipe, X), pipe.predict_proba(X))
+
+
+def test_native_categorical_boosting_is_not_binned():
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    rng = np.random.default_rng(3)
+    X = np.column_stack([rng.integers(0, 5, 3000), rng.normal(size=3000)]).astype(float)
+    model = HistGradientBoostingClassifier(max_iter=20, categorical_features=[0], random_state=0)
+    model.fit(X, (X[:, 0] == 2) ^ (X[:, 1] > 0))
+    assert not fast_scoring._binned_ok(model)
+    big = np.tile(X, (10, 1))
+    assert np.array_equal(fast_scoring._model_proba(model, big), model.predict_proba(big))

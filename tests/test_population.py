@@ -218,7 +218,7 @@ def _reference_poisson_weights(rows: np.ndarray, n_boot: int, seed: int) -> np.n
 
 
 def test_poisson_weights_equal_their_definition_drawn_one_by_one():
-    from audit.engine.population import poisson_weights
+    from audit.engine.poisson import poisson_weights
 
     rows = np.r_[np.arange(0, 700), np.arange(10**12, 10**12 + 300)]  # crosses several 512-row chunks
     for seed, n_boot in ((0, 7), (12345, 3)):
@@ -230,7 +230,7 @@ def test_poisson_weights_equal_their_definition_drawn_one_by_one():
 def test_poisson_count_is_exact_on_both_sides_of_every_cut():
     from math import exp, factorial
 
-    from audit.engine.population import poisson_count
+    from audit.engine.poisson import poisson_count
 
     cdf = np.cumsum([exp(-1.0) / factorial(k) for k in range(21)])
     cuts = [int(np.ceil(c * 2.0**53)) for c in cdf if c < 1.0]

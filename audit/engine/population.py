@@ -7,7 +7,8 @@ counts and rates equal the in-memory path exactly. A binary model's cells are th
 (label, prediction) pairs; a multiclass model's are its k x k confusion matrix, from which every
 class's one-vs-rest counts are derived when summarising (:mod:`audit.engine.classes`). The
 bootstrap weight of a row is a
-function of (seed, global row number, replicate) only (a counter-based draw, below), so the
+function of (seed, global row number, replicate) only (a counter-based draw,
+:mod:`audit.engine.poisson`), so the
 intervals are exact for a given seed on any partitioning, streaming, with no row held twice.
 AUC is computed from score histograms (``bins`` equal-width bins on [0, 1]); with 1,000
 bins it lies within 1e-3 of the exact AUC (a multiclass model's: each class's one-vs-rest AUC
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from audit.engine.poisson import poisson_weights
 from audit.serial import ReportMixin
 
 CELLS = ("tn", "fp", "fn", "tp")
@@ -30,65 +32,6 @@ _ROW_BLOCK = 65_536  # rows per bootstrap block inside a partition: bounds the n
 # Groups x cells above which the bootstrap sums go through a sparse one-hot matrix: a dense one
 # of 65,536 rows x (say) 40 intersections x 400 cells of a 20-class model would take 8 GB.
 _DENSE_CELLS = 256
-# Poisson(1) cumulative probabilities up to 20 (the remaining mass is below 1e-19).
-_POISSON_CDF = np.cumsum([np.exp(-1.0) / float(np.prod(np.arange(1, k + 1))) for k in range(21)])
-
-
-def _splitmix64(x: np.ndarray) -> np.ndarray:
-    # numpy's generators draw sequentially; the bootstrap needs a draw addressed by
-    # (seed, row, replicate) so that any partitioning gives the same weights. SplitMix64 is
-    # the standard counter-based mixer (Steele et al. 2014; numpy seeds its own generators with it).
-    # In place after the first step: the same bits with half the temporaries.
-    z = x + np.uint64(0x9E3779B97F4A7C15)
-    z ^= z >> np.uint64(30)
-    z *= np.uint64(0xBF58476D1CE4E5B9)
-    z ^= z >> np.uint64(27)
-    z *= np.uint64(0x94D049BB133111EB)
-    z ^= z >> np.uint64(31)
-    return z
-
-
-_U53 = float(1 << 53)
-# A draw is u = z / 2**53 for a 53-bit integer z, and Poisson(1) count k = #{cdf <= u}. As
-# integers: cdf[k] <= z / 2**53 iff z >= ceil(cdf[k] * 2**53), which is exact (both sides are
-# whole numbers below 2**53), so no float conversion of z is needed.
-_Z_CUTS = np.ceil(_POISSON_CDF * _U53).astype(np.uint64)
-_CACHE_ROWS = 512  # rows of weights drawn at once: their uint64 temporaries (~0.8 MB) stay in cache
-_BUCKET_BITS = 16  # z's top bits index a table of the count at each bucket's lower end
-_LOW = np.arange(1 << _BUCKET_BITS, dtype=np.uint64) << np.uint64(53 - _BUCKET_BITS)
-_TABLE = np.searchsorted(_Z_CUTS, _LOW, side="right").astype(np.uint8)
-# Buckets with a cut inside them (fewer than 22 of 65,536): their draws are compared exactly.
-_MIXED = _TABLE != np.searchsorted(_Z_CUTS, _LOW + np.uint64((1 << (53 - _BUCKET_BITS)) - 1), side="right")
-
-
-def poisson_weights(rows: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
-    """(len(rows), n_boot) Poisson(1) counts, each a pure function of (seed, row, replicate).
-
-    The count is looked up from z's top 16 bits, and searched exactly only where a bucket
-    holds a cut: the same counts as ``searchsorted`` over every draw. Rows go in chunks
-    whose temporaries stay in the CPU cache (4.7x faster than whole 65,536-row blocks)."""
-    rows = np.asarray(rows).astype(np.uint64)
-    out = np.empty((len(rows), n_boot), dtype=np.uint8)
-    reps = np.arange(n_boot, dtype=np.uint64)[None, :]
-    with np.errstate(over="ignore"):
-        key = _splitmix64(np.uint64(seed) * np.uint64(0x632BE59BD9B4E019) + np.uint64(1))
-        for start in range(0, len(rows), _CACHE_ROWS):
-            ctr = rows[start:start + _CACHE_ROWS, None] * np.uint64(n_boot) + reps
-            ctr ^= key
-            z = _splitmix64(ctr)
-            z >>= np.uint64(11)
-            out[start:start + _CACHE_ROWS] = poisson_count(z)
-    return out
-
-
-def poisson_count(z: np.ndarray) -> np.ndarray:
-    """Poisson(1) counts #{cdf <= z / 2**53} of 53-bit integers ``z`` (uint64, any shape), as uint8."""
-    bucket = (z >> np.uint64(53 - _BUCKET_BITS)).astype(np.intp)
-    out = _TABLE[bucket]
-    mixed = np.flatnonzero(_MIXED[bucket])
-    if len(mixed):
-        out.reshape(-1)[mixed] = np.searchsorted(_Z_CUTS, z.reshape(-1)[mixed], side="right")
-    return out
 
 
 @dataclass(frozen=True)
@@ -161,18 +104,23 @@ def _cells_and_hist(frame: pd.DataFrame, spec: PopulationSpec, codes: np.ndarray
     return y * k + pred, hist.reshape(g, k, 2, spec.bins)
 
 
-def _add_boot(acc: np.ndarray, w: np.ndarray, index: np.ndarray, width: int) -> None:
-    """acc (B, width) += the weights w (B, n) summed by each row's column ``index``."""
+def _add_boot(acc: np.ndarray, w: np.ndarray, index: np.ndarray, width: int, onehot: np.ndarray | None) -> None:
+    """acc (B, width) += the weights w (B, n) summed by each row's column ``index``.
+
+    ``onehot``: an all-zero (at least n, width) buffer of this grouping, reused block after block
+    (its ones are cleared after use) instead of a fresh zeroed matrix per block; None above
+    ``_DENSE_CELLS`` columns, where a sparse matrix is used."""
     n = len(index)
-    if width <= _DENSE_CELLS:
-        onehot = np.zeros((n, width))
-        onehot[np.arange(n), index] = 1.0
-        acc += w @ onehot
+    if onehot is not None:
+        rows, block = np.arange(n), onehot[:n]
+        block[rows, index] = 1.0
+        acc += w @ block
+        block[rows, index] = 0.0
         return
     from scipy.sparse import csr_matrix
 
-    onehot = csr_matrix((np.ones(n), (np.arange(n), index)), shape=(n, width))
-    acc += np.asarray((onehot.T @ w.T).T)  # the same integer sums (exact in float64) as the dense product
+    sparse = csr_matrix((np.ones(n), (np.arange(n), index)), shape=(n, width))
+    acc += np.asarray((sparse.T @ w.T).T)  # the same integer sums (exact in float64) as the dense product
 
 
 def partition_stats(frame: pd.DataFrame, offset: int, spec: PopulationSpec,
@@ -185,12 +133,17 @@ def partition_stats(frame: pd.DataFrame, offset: int, spec: PopulationSpec,
     cells = [_cells_and_hist(frame, spec, codes, len(uniques)) for _, codes, uniques in keyed]
     cell = cells[0][0]
     boot = [np.zeros((spec.bootstrap, len(uniques) * m)) for _, _, uniques in keyed]
+    # Buffers reused by every block (see audit.engine.poisson on why fresh large temporaries
+    # are slow on a Dask worker): one weight matrix, shared by every grouping, and a one-hot each.
+    block_rows = min(_ROW_BLOCK, len(frame))
+    weights = np.empty((spec.bootstrap, block_rows))
+    onehots = [np.zeros((block_rows, len(u) * m)) if len(u) * m <= _DENSE_CELLS else None for _, _, u in keyed]
     for start in range(0, len(frame), _ROW_BLOCK):
         stop = min(start + _ROW_BLOCK, len(frame))
-        # One weight matrix per block, shared by every grouping.
-        w = poisson_weights(np.arange(offset + start, offset + stop), spec.bootstrap, spec.seed).T.astype(float)
-        for (key, codes, uniques), acc in zip(keyed, boot):
-            _add_boot(acc, w, codes[start:stop] * m + cell[start:stop], len(uniques) * m)
+        w = weights[:, :stop - start]
+        w[...] = poisson_weights(np.arange(offset + start, offset + stop), spec.bootstrap, spec.seed).T
+        for (key, codes, uniques), acc, onehot in zip(keyed, boot, onehots):
+            _add_boot(acc, w, codes[start:stop] * m + cell[start:stop], len(uniques) * m, onehot)
     out: Stats = {}
     for (key, codes, uniques), acc, (_, hist) in zip(keyed, boot, cells):
         g = len(uniques)

@@ -9,12 +9,23 @@ does not depend on the other rows), so the branch is applied to each column's di
 (``pd.factorize``, in C) and the encoded rows are gathered by code: the same matrix, built from a
 few hundred values instead of millions. scikit-learn has no such mode, hence this module.
 
-The shortcut is taken only for the pipelines :func:`audit.models.pipelines.make_preprocessor`
-builds, and its output is checked against the pipeline's own transform on the first rows of
-every call; any difference, or a pipeline of another shape, uses the pipeline as it is.
+A histogram gradient boosting is then scored on binned features, as scikit-learn scores its own
+training rows while fitting: each feature mapped to its bin once (``_BinMapper.transform``) and
+every tree walked on the uint8 bins (``predict_binned``). A node sends x left when
+x <= thresholds[b] and the binned walk when bin(x) <= b, which is the same test since the bins
+are those thresholds' intervals, so the sums, added in the same order, are the same floats. On
+a 500,000-row partition with one thread: 2.6 s against 11.9 s (a row of 107 float64 features is
+856 bytes, of bins 107). These are scikit-learn's private names, pinned with its version.
+
+The shortcuts are taken only for the pipelines :func:`audit.models.pipelines.make_preprocessor`
+builds (and a gradient boosting without native categorical features), and their output is
+checked against the pipeline's own transform and the model's own raw predictions on the first
+rows of every call; any difference, or a model of another shape, uses the pipeline as it is.
 """
 
 from __future__ import annotations
+
+import copy
 
 import numpy as np
 import pandas as pd
@@ -87,7 +98,47 @@ def predict_proba(pipe, X: pd.DataFrame) -> np.ndarray:
     head = np.asarray(pre.transform(X.iloc[:_CHECK_ROWS]), dtype=np.float64)
     if head.shape != Xt[:_CHECK_ROWS].shape or not np.array_equal(head, Xt[:_CHECK_ROWS], equal_nan=True):
         return pipe.predict_proba(X)
-    return model.predict_proba(Xt)
+    return _model_proba(model, Xt)
+
+
+def _binned_ok(model) -> bool:
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    return (isinstance(model, HistGradientBoostingClassifier) and getattr(model, "is_categorical_", None) is None
+            and getattr(model, "_preprocessor", None) is None and hasattr(model, "_bin_mapper")
+            and hasattr(model, "_predictors") and not getattr(model, "_in_fit", False))
+
+
+def _binned_raw(model, Xt: np.ndarray) -> np.ndarray:
+    """``model._raw_predict(Xt)``, walking the trees on the binned features."""
+    from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
+
+    # The mapper keeps the thread count of the machine that fitted it; None takes this
+    # process's (OMP_NUM_THREADS, threadpoolctl's limits), as the trees' walk below does.
+    mapper = copy.copy(model._bin_mapper)
+    mapper.n_threads = None
+    binned = mapper.transform(Xt)
+    raw = np.zeros((len(Xt), model.n_trees_per_iteration_), dtype=model._baseline_prediction.dtype, order="F")
+    raw += model._baseline_prediction
+    threads, missing = _openmp_effective_n_threads(), model._bin_mapper.missing_values_bin_idx_
+    for trees in model._predictors:  # in fitting order, as _raw_predict adds them
+        for k, tree in enumerate(trees):
+            raw[:, k] += tree.predict_binned(binned, missing_values_bin_idx=missing, n_threads=threads)
+    return raw
+
+
+def _model_proba(model, Xt: np.ndarray) -> np.ndarray:
+    """``model.predict_proba(Xt)`` of the encoded rows, binned for a gradient boosting (checked)."""
+    if len(Xt) < _MIN_ROWS or not _binned_ok(model):
+        return model.predict_proba(Xt)
+    try:
+        raw = _binned_raw(model, Xt)
+        head = model._raw_predict(Xt[:_CHECK_ROWS])
+    except (AttributeError, TypeError, ValueError):  # another scikit-learn's internals: its own path
+        return model.predict_proba(Xt)
+    if head.shape != raw[:_CHECK_ROWS].shape or not np.array_equal(head, raw[:_CHECK_ROWS]):
+        return model.predict_proba(Xt)
+    return model._loss.predict_proba(raw)
 
 
 __all__ = ["predict_proba"]
