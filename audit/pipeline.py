@@ -27,7 +27,7 @@ import pandas as pd
 from audit import __version__
 from audit.config import AuditConfig
 from audit.data import Dataset, align_current, frame_sha256, load_dataset, load_table, prepare_dataset
-from audit.engine.cluster import EngineSpec, connect, parse_engine
+from audit.engine.cluster import EngineSpec, connect, parse_engine, worker_deaths
 from audit.models.baselines import TrainedModels, train_models
 from audit.models.loading import ModelFile
 from audit.report import REPORT_FORMAT, AuditReport, DatasetInfo, Manifest, SectionTiming
@@ -78,14 +78,15 @@ def _dataset_on_cluster(path: str | Path, config: AuditConfig, client) -> tuple[
     from audit.engine.sample import ClusterRows, sample_on_cluster
 
     spec = engine_spec(config)
-    got = sample_on_cluster(path, client, target=config.target, rows=config.engine.sample_rows, seed=config.seed)
+    with worker_deaths("drawing the sample"):
+        got = sample_on_cluster(path, client, target=config.target, rows=config.engine.sample_rows, seed=config.seed)
     ds = prepare_dataset(got.frame, target=config.target, sensitive=config.sensitive, options=config.data,
                          name=got.name, sha256=got.sha256, seed=config.seed, predictions=config.model.predictions or None)
     note = (f"the table has {got.rows_total:,} rows in {got.files} files; a stratified sample of {ds.n_rows:,} rows, "
             f"drawn on {spec.label}, was audited")
     ds = dataclasses.replace(ds, rows_in_file=got.rows_total, sampled=len(got.frame) < got.rows_labelled,
                              warnings=(*ds.warnings, note))
-    return ds, ClusterRows(str(path), client, spec.label, got.rows_total, got.files)
+    return ds, ClusterRows(str(path), client, spec.label, got.rows_total, got.files, got.partition_labelled)
 
 
 def _as_frame(src: DataSource, config: AuditConfig) -> tuple[pd.DataFrame, DatasetInfo]:
@@ -109,7 +110,8 @@ def _drift_inputs(current: DataSource | None, reference: DataSource | None, data
     if client is not None and reference is None and isinstance(current, (str, Path)):
         from audit.engine.sample import simple_sample_on_cluster
 
-        got = simple_sample_on_cluster(current, client, rows=config.engine.sample_rows, seed=config.seed)
+        with worker_deaths("drawing the sample of the current table"):
+            got = simple_sample_on_cluster(current, client, rows=config.engine.sample_rows, seed=config.seed)
         cur_frame = align_current(got.frame, dataset)
         return cur_frame, DatasetInfo(got.name, got.sha256, got.rows_total, got.frame.shape[1]), None, str(current)
     if current is not None:

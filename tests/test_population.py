@@ -125,6 +125,26 @@ def test_dask_equals_local_on_200k_rows_of_a_partitioned_parquet_directory(tmp_p
 
 
 @pytest.mark.slow
+def test_the_sample_pass_counts_every_partitions_labelled_rows(tmp_path, client):
+    from audit.engine.sample import sample_on_cluster
+    from audit.errors import DataError
+
+    frame = make_table(60_000, seed=8)
+    files = _write_parts(frame, tmp_path / "table", 25_000)
+    got = sample_on_cluster(tmp_path / "table", client, target="label", rows=5_000, seed=2)
+    truth = tuple(int(frame["label"].iloc[s:s + 25_000].notna().sum()) for s in range(0, 60_000, 25_000))
+    assert files == 3 and got.partition_labelled == truth and sum(truth) < 60_000  # some rows have no target
+    trained, opts = _trained(frame), PopulationOptions(bootstrap=20)
+    rows = ClusterRows(str(tmp_path / "table"), client, "dask", 60_000, files, got.partition_labelled)
+    assert _numbers(audit_population(trained, options=opts, seed=1, rows=rows)) == _numbers(
+        audit_population(trained, options=opts, seed=1))
+    # Counts that no longer match the files (they changed after the sample was drawn): a clear error.
+    stale = ClusterRows(str(tmp_path / "table"), client, "dask", 60_000, files, (truth[0] + 1, *truth[1:]))
+    with pytest.raises(DataError, match="partition 0 of the table has .* labelled rows, .* the files changed"):
+        audit_population(trained, options=opts, seed=1, rows=stale)
+
+
+@pytest.mark.slow
 def test_run_audit_on_dask_equals_the_local_engine(tmp_path, client, table_200k):
     _write_parts(table_200k, tmp_path / "table", 40_000)
     cfg = dict(target="label", sensitive=("sex", "age"), sections=("performance", "population"), models=MODELS,

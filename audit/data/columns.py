@@ -162,3 +162,16 @@ def classify_columns(frame: pd.DataFrame, target: str, sensitive: tuple[str, ...
         if role == "feature" or (role == "sensitive" and opts.sensitive_as_features):
             (numeric if kind == "numeric" else categorical).append(col)
     return columns, excluded, numeric, categorical
+
+
+def labelled(target: pd.Series) -> np.ndarray:
+    """Rows that have a target (missing and infinite targets are dropped, as in ``prepare_dataset``)."""
+    keep = target.notna().to_numpy().copy()
+    if is_numeric(target):
+        keep &= ~target.isin([np.inf, -np.inf]).to_numpy()
+    return keep
+
+
+def count_labelled(part: pd.DataFrame, target: str) -> int:
+    """Labelled rows of a partition (the row numbers of the bootstrap weights count these)."""
+    return int(labelled(part[target]).sum())

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from audit.engine.poisson import poisson_weights
+from audit.errors import DataError
 from audit.serial import ReportMixin
 
 CELLS = ("tn", "fp", "fn", "tp")
@@ -286,6 +287,16 @@ def population_local(frame: pd.DataFrame, spec: PopulationSpec, *, scorer=None,
     return population_blocks(blocks, spec, scorer=scorer)
 
 
+def _partition_stats_numbered(frame: pd.DataFrame, number: int, offset: int, rows: int, spec: PopulationSpec, scorer) -> Stats:
+    """``partition_stats`` of partition ``number``, which must hold the ``rows`` rows it was numbered
+    with: counted in an earlier pass, a table that changed since then would otherwise give
+    overlapping bootstrap row numbers."""
+    if len(frame) != rows:
+        raise DataError(f"partition {number} of the table has {len(frame):,} labelled rows, {rows:,} when they were "
+                        "counted: the files changed during the audit")
+    return partition_stats(frame, offset, spec, scorer)
+
+
 def population_dask(ddf, spec: PopulationSpec, client, *, scorer=None, engine: str = "dask",
                     lengths: Sequence[int] | None = None) -> PopulationStats:
     """On the cluster: one task per partition, a tree of merges, only count arrays move.
@@ -298,7 +309,8 @@ def population_dask(ddf, spec: PopulationSpec, client, *, scorer=None, engine: s
     if lengths is None:
         lengths = client.compute(ddf.map_partitions(len)).result()
     offsets = np.concatenate([[0], np.cumsum(np.asarray(lengths, dtype=np.int64))[:-1]]).astype(int)
-    parts = [dask.delayed(partition_stats)(p, int(o), spec, scorer) for p, o in zip(ddf.to_delayed(), offsets)]
+    parts = [dask.delayed(_partition_stats_numbered)(p, i, int(o), int(n), spec, scorer)
+             for i, (p, o, n) in enumerate(zip(ddf.to_delayed(), offsets, lengths))]
     while len(parts) > 1:  # pairwise tree: the reduction never concentrates every partition's arrays at once
         parts = [dask.delayed(merge_stats)(*parts[i:i + 2]) if i + 1 < len(parts) else parts[i]
                  for i in range(0, len(parts), 2)]

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from audit.data import align_current
-from audit.data.columns import as_text, is_numeric
+from audit.data.columns import as_text, count_labelled, is_numeric, labelled
 
 LABEL, SCORE, PRED = "__audit_label__", "__audit_score__", "__audit_pred__"
 
@@ -70,19 +70,6 @@ def make_plan(dataset, scorer: Callable[[pd.DataFrame], np.ndarray]) -> RowPlan:
                    numeric=tuple(dataset.numeric), sensitive=tuple(dataset.sensitive),
                    sensitive_dtypes={s: str(frame[s].dtype) for s in dataset.sensitive}, bins=bins, scorer=scorer,
                    classes=tuple(dataset.classes) if dataset.task == "multiclass" else ())
-
-
-def labelled(target: pd.Series) -> np.ndarray:
-    """Rows that have a target (missing and infinite targets are dropped, as in ``prepare_dataset``)."""
-    keep = target.notna().to_numpy().copy()
-    if is_numeric(target):
-        keep &= ~target.isin([np.inf, -np.inf]).to_numpy()
-    return keep
-
-
-def count_labelled(part: pd.DataFrame, target: str) -> int:
-    """Labelled rows of a partition (the row numbers of the bootstrap weights count these)."""
-    return int(labelled(part[target]).sum())
 
 
 def _as_dtype(s: pd.Series, dtype: str) -> pd.Series:
