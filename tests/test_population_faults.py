@@ -90,3 +90,34 @@ def test_with_no_retries_a_killed_worker_is_one_line_and_no_report(table, tmp_pa
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "a Dask worker died while computing the every-row statistics" in err[0]
     assert not (out / "report.json").exists()
+
+
+def test_a_job_whose_dask_worker_dies_fails_in_one_line_and_stores_no_report(table, tmp_path, monkeypatch):
+    """The same death inside a dashboard job (a real `python -m audit worker` process on the
+    cluster's address): the job is failed with the reason, and the store holds no result."""
+    from argon2 import PasswordHasher
+
+    from audit.config import config_from_mapping
+    from audit.store.core import AuditStore
+    from audit.store.jobs import JobStatus
+    from audit.worker import start_worker, submit_audit
+
+    _, folder, _ = table
+    monkeypatch.setenv("AUDIT_JOB_DIR", str(tmp_path / "spool"))
+    store = AuditStore(tmp_path / "audit.db", password_hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    user = store.create_user("alice", password="correct horse battery", role="reviewer")
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+        with connect(parse_engine("dask", workers=2)) as client:
+            pids = client.run(os.getpid)
+            config = config_from_mapping({"target": "label", "sensitive": ["sex"], "sections": ["population"],
+                                          "models": {"cv_folds": 0, "models": ["logistic"]},
+                                          "population": {"bootstrap": 200}, "engine": {"address": client.scheduler.address}})
+            job = submit_audit(store, user=user, config=config, data=str(folder))
+            proc = start_worker(store, job.id)
+            _kill_a_busy_worker(client, pids, "partition_stats", timeout=300)
+            assert proc.wait(timeout=300) == 1
+    ended = store.get_job(job.id, user=user)
+    assert ended.status is JobStatus.FAILED and not ended.has_result
+    assert "a Dask worker died while computing the every-row statistics" in ended.error and "\n" not in ended.error
+    assert len(store.list_audits(user=user)) == 0  # nothing half-written
+    store.close()
