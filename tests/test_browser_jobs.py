@@ -71,3 +71,67 @@ def test_start_an_audit_reload_see_its_progress_and_open_it(tmp_path, monkeypatc
         assert page.get_by_text("ROC AUC (test)").count() == 1
         shoot(page, "32_job_opened")
         browser.close()
+
+
+def _wait_job(store, user, until, timeout_s: float = 300.0):
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        job = store.get_job(1, user=user)
+        if until(job):
+            return job
+        time.sleep(0.2)
+    raise AssertionError(f"job 1 did not get there in {timeout_s} s: {job}")
+
+
+def test_a_second_signed_in_session_sees_the_running_job_and_its_author_cancels_it(tmp_path, monkeypatch):
+    from playwright.sync_api import sync_playwright
+
+    from audit.store.jobs import JobStatus
+
+    monkeypatch.setenv("AUDIT_JOB_DIR", str(tmp_path / "spool"))
+    db = tmp_path / "audit.db"
+    store = AuditStore(db, password_hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    alice = store.create_user("alice", password=PASSWORD, role="reviewer")
+    store.create_user("bob", password=PASSWORD, role="reviewer")
+    data = tmp_path / "loans.csv"
+    make_synthetic(60_000, seed=12).to_csv(data, index=False)  # every section on 60k rows: long enough to cancel
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with streamlit_server(db=db, log=ARTIFACTS / "streamlit_jobs_cancel.log") as url, sync_playwright() as p:
+        browser = launch_chromium(p)
+        pages = {}
+        for name in ("alice", "bob"):  # two browser contexts: two cookie jars, two signed-in sessions
+            page = browser.new_context(viewport={"width": 1400, "height": 2400}).new_page()
+            page.set_default_timeout(60_000)
+            page.goto(f"{url}/login")
+            wait_idle(page)
+            sign_in(page, name, PASSWORD)
+            click_nav(page, "New audit", "New audit")
+            wait_idle(page)
+            pages[name] = page
+        a, b = pages["alice"], pages["bob"]
+        a.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(str(data))
+        a.get_by_text("Inferred schema").wait_for()
+        wait_idle(a)
+        a.get_by_role("button", name="Run audit").click()
+        _wait_job(store, alice, lambda j: "models" in j.progress or j.final)
+
+        # Bob's page lists alice's job as it runs (its list refreshes itself), without a Cancel button.
+        b.get_by_text("started by alice").first.wait_for()
+        b.locator('text="last message"').first.wait_for()
+        assert b.get_by_role("button", name="Cancel").count() == 0
+        no_exception(b)
+        shoot(b, "33_second_user_sees_the_job")
+
+        assert store.get_job(1, user=alice).status is JobStatus.RUNNING
+        a.get_by_role("button", name="Cancel").first.click()
+        ended = _wait_job(store, alice, lambda j: j.final, timeout_s=60)
+        assert ended.status is JobStatus.CANCELLED and not ended.has_result
+        b.get_by_text("cancelled").first.wait_for()  # bob's list catches up on its own
+        assert b.get_by_role("button", name="Open").count() == 0
+        no_exception(a)
+        no_exception(b)
+        shoot(b, "34_second_user_sees_it_cancelled")
+        browser.close()
+    store.close()
