@@ -146,5 +146,6 @@ def test_cli_bad_engine_is_one_line_exit_2(tmp_path, capsys):
                  "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in err[0]
+    assert not (tmp_path / "o").exists()  # nothing half-written
     assert main(["run", str(csv), "--target", "label", "--sensitive", "sex", "--engine", "yarn"]) == 2
     assert "engine must be local, dask or a scheduler address" in capsys.readouterr().err

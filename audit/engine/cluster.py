@@ -19,7 +19,9 @@ from audit.errors import AuditError, ConfigError
 
 ENV_SCHEDULER = "AUDIT_DASK_SCHEDULER"
 # What a worker must have for the tasks it is sent (scoring, per-partition statistics).
-WORKER_PACKAGES = ("numpy", "pandas", "scikit-learn", "pyarrow", "dask", "distributed")
+# What a worker needs: this project's code and the packages of the sections that run there.
+WORKER_PACKAGES = ("audit", "numpy", "pandas", "scipy", "scikit-learn", "pyarrow", "dask", "distributed", "cloudpickle",
+                   "fairlearn", "shap", "torch", "opacus", "adversarial-robustness-toolbox", "onnxruntime", "skops")
 MAX_LOCAL_WORKERS = 64
 
 
@@ -54,15 +56,33 @@ def parse_engine(value: str | None, *, workers: int = 2, environ: dict | None = 
     raise ConfigError(f"engine must be local, dask or a scheduler address such as tcp://HOST:8786; got {text!r}")
 
 
+def _probe():
+    """The function each worker runs to report its versions.
+
+    Made here as a nested function so that cloudpickle ships its code by value: a worker that
+    lacks this project (``audit``) can still run it and say so, where a function pickled by
+    reference to ``audit.engine.cluster`` would fail to load there with a traceback."""
+
+    def versions(packages: tuple[str, ...]) -> dict[str, str]:
+        import importlib
+        import importlib.metadata
+
+        out = {}
+        for name in packages:  # a package it cannot find is reported, not raised
+            try:
+                if name == "audit":  # the project's own code: importable on the worker, and which version
+                    out[name] = str(getattr(importlib.import_module("audit"), "__version__", "unknown"))
+                else:
+                    out[name] = importlib.metadata.version(name)
+            except (ImportError, importlib.metadata.PackageNotFoundError):
+                out[name] = "missing"
+        return out
+
+    return versions
+
+
 def _worker_versions(packages: tuple[str, ...]) -> dict[str, str]:
-    # Runs on each worker: a package it cannot find is reported, not raised.
-    out = {}
-    for name in packages:
-        try:
-            out[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            out[name] = "missing"
-    return out
+    return _probe()(packages)
 
 
 def check_workers(client, packages: tuple[str, ...] = WORKER_PACKAGES, *, expected: dict[str, str] | None = None) -> None:
@@ -70,7 +90,7 @@ def check_workers(client, packages: tuple[str, ...] = WORKER_PACKAGES, *, expect
     (default: the versions this process has)."""
     ours = expected or _worker_versions(packages)
     packages = tuple(ours)
-    theirs = client.run(_worker_versions, packages)
+    theirs = client.run(_probe(), packages)
     if not theirs:
         raise ConfigError("the Dask cluster has no workers")
     for worker, versions in sorted(theirs.items()):
