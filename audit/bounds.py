@@ -47,6 +47,7 @@ RANGES: dict[str, dict[str, tuple[float, float]]] = {
         "bootstrap": _BOOT, "confidence": _CONF, "four_fifths": _PROB, "warn_parity_difference": _PROB,
         "warn_equalized_odds_difference": _PROB, "warn_regression_gap": (0, 100), "proxy_threshold": _PROB,
         "proxy_bins": (2, 1000), "proxy_max_rows": (0, 10_000_000), "mitigation_max_rows": (0, 10_000_000),
+        "refit_max_rows": (0, 10**10),
         "expgrad_eps": _PROB, "expgrad_max_iter": (1, 1000),
     },
     "explanations": {

@@ -75,6 +75,7 @@ def biased_report(biased):
         (dict(proxy_threshold=2.0), "proxy_threshold"),
         (dict(proxy_bins=1), "proxy_bins"),
         (dict(mitigation_max_rows=10), "mitigation_max_rows"),
+        (dict(refit_max_rows=50), "refit_max_rows"),
         (dict(mitigations=("reweighing", "magic")), "mitigations"),
         (dict(expgrad_eps=0.0), "expgrad_eps"),
         (dict(expgrad_max_iter=0), "expgrad_max_iter"),
@@ -310,6 +311,20 @@ def test_mitigations_reduce_the_disparity_they_target(biased, biased_report):
     assert u.metrics["accuracy"].low < u.metrics["accuracy"].value < u.metrics["accuracy"].high
     assert u.disparities["sex"]["demographic_parity_difference"].value == pytest.approx(
         biased_report.disparities_adequate["sex"]["demographic_parity_difference"].value, abs=1e-12)
+
+
+def test_the_refits_use_at_most_refit_max_rows_and_say_so(biased, biased_report):
+    n = len(biased.y_train)
+    full = {v.name: v for v in (biased_report.unawareness, *biased_report.mitigations)}
+    assert full["unaware"].fit_rows == full["reweighing"].fit_rows == n  # below the default cap: every row
+    assert f"fitted on {n} of {n} training rows" in full["unaware"].detail
+    capped = audit_fairness(biased, options=FairnessOptions(bootstrap=50, refit_max_rows=600,
+                                                            mitigations=("reweighing",)), seed=0)
+    rows = {v.name: v for v in (capped.unawareness, *capped.mitigations)}
+    for name in ("unaware", "reweighing"):
+        assert rows[name].fit_rows == 600 and f"600 of {n} training rows (seeded subsample)" in rows[name].detail
+    # Fitted on fewer rows, a different model: its test predictions are not those of the full refit.
+    assert rows["unaware"].metrics["roc_auc"].value != full["unaware"].metrics["roc_auc"].value
 
 
 def test_report_round_trips_through_json_and_states_sample_sizes(biased, biased_report):

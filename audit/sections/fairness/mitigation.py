@@ -88,8 +88,18 @@ def unmitigated(trained: TrainedModels, scorer: Scorer, score: np.ndarray, pred:
                           estimator=MODEL_LABELS[trained.selected], fit_split="train", fit_rows=len(trained.y_train), seconds=0.0)
 
 
-def retrain_unaware(trained: TrainedModels, scorer: Scorer) -> ModelVariant:
-    """Refit the audited model's kind without the sensitive features ("fairness through unawareness")."""
+def training_subsample(n: int, max_rows: int, seed: int) -> tuple[np.ndarray, str]:
+    """Sorted row numbers of a seeded subsample of ``max_rows`` of ``n`` training rows (all when
+    ``max_rows`` is 0 or at least ``n``), and how the variants' details name it."""
+    if 0 < max_rows < n:
+        idx = np.sort(np.random.default_rng(seed).choice(n, max_rows, replace=False))
+        return idx, f"{max_rows} of {n} training rows (seeded subsample)"
+    return np.arange(n), f"{n} of {n} training rows"
+
+
+def retrain_unaware(trained: TrainedModels, scorer: Scorer, *, max_rows: int = 0, seed: int = 0) -> ModelVariant:
+    """Refit the audited model's kind without the sensitive features ("fairness through unawareness"),
+    on at most ``max_rows`` training rows (0: all)."""
     ds = trained.dataset
     dropped = [s for s in ds.sensitive if s in ds.features]
     if not trained.refittable:
@@ -100,9 +110,10 @@ def retrain_unaware(trained: TrainedModels, scorer: Scorer) -> ModelVariant:
         return skipped("unaware", "the audited model already excludes the sensitive features (sensitive_as_features = false)")
     feats = [f for f in ds.features if f not in ds.sensitive]
     t0 = time.perf_counter()
+    idx, sample = training_subsample(len(trained.y_train), max_rows, seed)
     pipe = make_pipeline(trained.selected, trained.task, tuple(c for c in ds.numeric if c in feats),
                          tuple(c for c in ds.categorical if c in feats), seed=trained.seed)
-    pipe.fit(trained.X_train[feats], trained.y_train)
+    pipe.fit(trained.X_train[feats].iloc[idx], trained.y_train[idx])
     secs = time.perf_counter() - t0
     Xt = trained.X_test[feats]
     if trained.task == "binary":
@@ -110,8 +121,8 @@ def retrain_unaware(trained: TrainedModels, scorer: Scorer) -> ModelVariant:
         pred = (score >= trained.report.decision_threshold).astype(np.int64)
     else:
         score, pred = None, pipe.predict(Xt)
-    return scorer.variant("unaware", pred, score, detail=f"dropped {', '.join(dropped)}; {len(feats)} features remain",
-                          estimator=MODEL_LABELS[trained.selected], fit_split="train", fit_rows=len(trained.y_train), seconds=secs)
+    return scorer.variant("unaware", pred, score, detail=f"dropped {', '.join(dropped)}; {len(feats)} features remain; fitted on {sample}",
+                          estimator=MODEL_LABELS[trained.selected], fit_split="train", fit_rows=len(idx), seconds=secs)
 
 
 def reweighing_weights(groups: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -129,7 +140,7 @@ def reweighing_weights(groups: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def mitigate(trained: TrainedModels, scorer: Scorer, *, score: np.ndarray, pred: np.ndarray, names: tuple[str, ...],
-             cols: tuple[str, ...], max_rows: int, eps: float, max_iter: int, seed: int,
+             cols: tuple[str, ...], max_rows: int, eps: float, max_iter: int, seed: int, refit_rows: int = 0,
              progress: Callable[[float, str], None] | None = None) -> tuple[ModelVariant, ...]:
     """The audited model (its test ``score`` and ``pred``) and each requested mitigation, on the same test split.
 
@@ -148,7 +159,7 @@ def mitigate(trained: TrainedModels, scorer: Scorer, *, score: np.ndarray, pred:
     pre = trained.model.named_steps["pre"]
     est = trained.model.named_steps["model"]
     thr = trained.report.decision_threshold
-    Z_tr, Z_te = pre.transform(trained.X_train), pre.transform(trained.X_test)
+    Z_te = pre.transform(trained.X_test)
     label = MODEL_LABELS[trained.selected]
     done = 0
 
@@ -161,13 +172,14 @@ def mitigate(trained: TrainedModels, scorer: Scorer, *, score: np.ndarray, pred:
     if "reweighing" in names:
         tick("reweighing")
         t0 = time.perf_counter()
-        w = reweighing_weights(g_tr, trained.y_train)
-        model = clone(est).fit(Z_tr, trained.y_train, sample_weight=w)
+        idx, sample = training_subsample(len(trained.y_train), refit_rows, seed)
+        w = reweighing_weights(g_tr[idx], trained.y_train[idx])
+        model = clone(est).fit(pre.transform(trained.X_train.iloc[idx]), trained.y_train[idx], sample_weight=w)
         s = model.predict_proba(Z_te)[:, 1]
         out.append(scorer.variant("reweighing", (s >= thr).astype(int), s, estimator=label, fit_split="train",
                                   fit_rows=len(w), seconds=time.perf_counter() - t0,
                                   detail=f"the audited model refitted with weights P(group)P(label)/P(group, label) over {' x '.join(cols)} groups "
-                                         f"(weights {w.min():.2f} to {w.max():.2f})"))
+                                         f"(weights {w.min():.2f} to {w.max():.2f}), on {sample}"))
 
     eg_names = [n for n in ("expgrad_dp", "expgrad_eo") if n in names]
     if eg_names:
@@ -208,13 +220,10 @@ def _expgrad(trained: TrainedModels, scorer: Scorer, names: list[str], g_tr: np.
         pre = trained.pipelines["logistic"].named_steps["pre"]
     else:
         pre = make_preprocessor(ds.numeric, ds.categorical, scale=True).fit(trained.X_train)
-    rng = np.random.default_rng(seed)
-    n = len(trained.y_train)
-    idx = np.sort(rng.choice(n, max_rows, replace=False)) if 0 < max_rows < n else np.arange(n)
+    idx, sample = training_subsample(len(trained.y_train), max_rows, seed)
     Z, y, g = pre.transform(trained.X_train.iloc[idx]), trained.y_train[idx], g_tr[idx]
     Z_te = pre.transform(trained.X_test)
     thr = trained.report.decision_threshold
-    sample = f"{len(idx)} of {n} training rows" + (" (seeded subsample)" if len(idx) < n else "")
     # liblinear: each of the ~100 oracle fits is a small problem where its lean
     # coordinate descent beats lbfgs / newton-cholesky by 2-3x.
     base = LogisticRegression(solver="liblinear", max_iter=1000)
