@@ -127,6 +127,12 @@ def _binned_raw(model, Xt: np.ndarray) -> np.ndarray:
     return raw
 
 
+def encoded_proba(model, Xt: np.ndarray) -> np.ndarray:
+    """``model.predict_proba(Xt)`` of already encoded rows (a pipeline's final step), binned for a
+    gradient boosting (checked): the same probabilities, for callers that hold the encoded matrix."""
+    return _model_proba(model, np.asarray(Xt))
+
+
 def _model_proba(model, Xt: np.ndarray) -> np.ndarray:
     """``model.predict_proba(Xt)`` of the encoded rows, binned for a gradient boosting (checked)."""
     if len(Xt) < _MIN_ROWS or not _binned_ok(model):
@@ -141,4 +147,4 @@ def _model_proba(model, Xt: np.ndarray) -> np.ndarray:
     return model._loss.predict_proba(raw)
 
 
-__all__ = ["predict_proba"]
+__all__ = ["encoded_proba", "predict_proba"]

@@ -35,6 +35,7 @@ from audit.bounds import bounded
 from audit.stats import Estimate, bootstrap_estimate, bootstrap_weights, weighted_auc_and_ap
 from audit.errors import ConfigError
 from audit.models.baselines import TrainedModels, metric_value
+from audit.models.fast_scoring import predict_proba
 from audit.models.multiclass import class_proba
 from audit.sections import performance_multiclass as mc
 from audit.verdict import Verdict, decide
@@ -336,7 +337,8 @@ def _learning_curve(trained: TrainedModels, sizes: tuple[float, ...], metric: st
         if trained.task == "multiclass":
             score = lambda X, _p=pipe: class_proba(_p, X, len(trained.classes))  # noqa: E731
         else:
-            score = (lambda X: pipe.predict_proba(X)[:, 1]) if trained.task == "binary" else pipe.predict
+            # fast_scoring: the pipeline's own probabilities (checked), binned for a gradient boosting.
+            score = (lambda X, _p=pipe: predict_proba(_p, X)[:, 1]) if trained.task == "binary" else pipe.predict
         out.append(LearningCurvePoint(train_size=len(ys), train_score=metric_value(metric, ys, score(Xs)), val_score=metric_value(metric, trained.y_val, score(trained.X_val))))
     return tuple(out)
 
