@@ -15,6 +15,8 @@ from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score, m
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from audit.models.encoder import CountedOneHotEncoder
+
 from audit.errors import ConfigError
 from audit.models.multiclass import multiclass_metric
 
@@ -60,7 +62,8 @@ def make_preprocessor(numeric: tuple[str, ...], categorical: tuple[str, ...], *,
         ("impute", SimpleImputer(strategy="constant", fill_value="missing")),
         (
             "onehot",
-            OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=5, sparse_output=False),
+            # scikit-learn's encoder, fitted from C-level value counts (audit.models.encoder).
+            CountedOneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=5, sparse_output=False),
         ),
     ]
     transformers = []
