@@ -100,3 +100,35 @@ def test_run_audit_on_dask_tests_every_row_of_the_current_table(tmp_path, client
             w = got.to_dict()[k]
             assert (w == pytest.approx(v, rel=1e-12, nan_ok=True)) if isinstance(v, float) else w == v, (got.feature, k)
     assert "x1" in d.data.drifted_features
+    # Prediction drift: the validation rows' scores against the score of every current row;
+    # label drift: every labelled row of both tables.
+    assert d.prediction.n_current == 5_000 and 0 < d.prediction.n_reference < 2_000
+    assert "prediction and label drift over every row too" in d.current_source
+    from audit.sections.drift.stats import categorical_drift, count_categories
+
+    want_labels = categorical_drift("label", count_categories(table["label"].astype(str)),
+                                    count_categories(current["label"].astype(str)), threshold=DriftOptions().jensen_shannon_threshold)
+    assert (d.labels.n_reference, d.labels.n_current) == (6_000, 5_000)
+    assert d.labels.statistic == pytest.approx(want_labels.statistic, rel=1e-12)
+    assert d.labels.p_value == pytest.approx(want_labels.p_value, rel=1e-12)
+
+
+def test_a_multiclass_models_predicted_classes_and_labels_over_every_current_row(tmp_path, client):
+    from audit.config import AuditConfig, EngineOptions, ModelOptions
+    from audit.sections.drift.stats import categorical_drift, count_categories
+    from tests.conftest import make_multiclass
+
+    table, current = make_multiclass(6_000, seed=3), make_multiclass(4_000, seed=4)
+    current.loc[current.index[:1_500], "x1"] = 0.95  # more "approve": predicted classes and labels drift
+    current["decision"] = make_multiclass(4_000, seed=4)["decision"].where(current["x1"] != 0.95, "approve")
+    _parts(table, tmp_path / "table", 1_500)
+    _parts(current, tmp_path / "current", 1_000)
+    cfg = AuditConfig(target="decision", sensitive=("group",), sections=("drift",),
+                      models=ModelOptions(cv_folds=0, models=("dummy", "logistic")),
+                      engine=EngineOptions(address="dask", workers=2, sample_rows=2_000))
+    d = run_audit(cfg, tmp_path / "table", current=tmp_path / "current").drift
+    assert d.prediction.kind == "categorical" and d.prediction.n_current == 4_000 and d.prediction.drifted
+    want = categorical_drift("decision", count_categories(table["decision"]), count_categories(current["decision"]),
+                             threshold=DriftOptions().jensen_shannon_threshold)
+    assert (d.labels.n_reference, d.labels.n_current) == (6_000, 4_000) and d.labels.drifted
+    assert d.labels.statistic == pytest.approx(want.statistic, rel=1e-12)

@@ -28,6 +28,7 @@ import pandas as pd
 
 from audit.sections.drift import multiclass as mcd
 from audit.sections.drift.domain import DomainClassifier, SeparatingFeature, domain_classifier
+from audit.sections.drift.every_row import every_row_features, every_row_outputs
 from audit.sections.drift.stats import (
     FeatureDrift,
     benjamini_hochberg,
@@ -297,9 +298,10 @@ def audit_drift(
         cur_src = f"simulated shift ({opts.simulate_shift}) of the {cur_src}"
     data = compare_frames(ref, cur, numeric=ds.numeric, categorical=ds.categorical, options=opts, seed=seed,
                           progress=lambda f, m: say(0.05 + 0.7 * f, m))
-    if every_row is not None and reference is None and not steps:
+    everywhere = every_row is not None and reference is None and not steps
+    if everywhere:
         say(0.6, "feature drift over every row on the cluster")
-        data, ref_src, cur_src = _every_row(every_row, ds, opts, data)
+        data, ref_src = every_row_features(every_row, ds, opts, data)
 
     say(0.8, "prediction and label drift")
     if reference is None:
@@ -312,6 +314,9 @@ def audit_drift(
     out = model_outputs(trained, pred_ref, cur_scored, opts, simulated=bool(steps), sides=(pred_src, cur_src))
     prediction = out.prediction
     labels = _label_drift(ref, cur, trained, opts)
+    if everywhere:
+        say(0.85, "prediction and label drift over every row on the cluster")
+        prediction, labels, cur_src = every_row_outputs(every_row, trained, out, labels, opts, data, len(cur))
 
     say(0.9, "performance on current data")
     performance, perf_note = measure_performance(trained, cur_scored, pred_ref, out, opts, rng,
@@ -325,20 +330,6 @@ def audit_drift(
         data=data, prediction=prediction, prediction_reference=out.reference_source, prediction_note=out.note, labels=labels,
         performance=performance, performance_note=perf_note, options=opts, verdict=verdict,
     )
-
-
-def _every_row(every_row: tuple, ds, opts: DriftOptions, sampled: DatasetDrift) -> tuple[DatasetDrift, str, str]:
-    """The feature tests over every row of the table and of the current table, on the cluster; the
-    domain classifier's result (and the model-based drift) stay those of the sampled rows."""
-    from audit.engine.drift import drift_on_cluster
-
-    rows, source = every_row
-    full = drift_on_cluster(rows.source, source, rows.client, numeric=ds.numeric, categorical=ds.categorical, options=opts)
-    note = sampled.domain_note or (f"on samples: {sampled.n_reference:,} rows of the table's training split and "
-                                   f"{sampled.n_current:,} of the current data")
-    return (dataclasses.replace(full, domain=sampled.domain, domain_note=note),
-            f"every row of the table ({full.n_reference:,}, on {rows.engine})",
-            f"every row of the current data ({full.n_current:,}; model-based drift on a sample of {sampled.n_current:,})")
 
 
 def _label_drift(ref: pd.DataFrame, cur: pd.DataFrame, trained: TrainedModels, opts: DriftOptions) -> FeatureDrift | None:

@@ -72,7 +72,7 @@ def make_plan(dataset, scorer: Callable[[pd.DataFrame], np.ndarray]) -> RowPlan:
                    classes=tuple(dataset.classes) if dataset.task == "multiclass" else ())
 
 
-def _as_dtype(s: pd.Series, dtype: str) -> pd.Series:
+def as_dtype(s: pd.Series, dtype: str) -> pd.Series:
     # A partition with a missing value reads an integer column as float, one without as int:
     # the values are brought to the audited rows' dtype so that str(value) gives the same label.
     if is_numeric(s) and str(s.dtype) != dtype and dtype.startswith(("int", "float")):
@@ -86,7 +86,7 @@ def _as_dtype(s: pd.Series, dtype: str) -> pd.Series:
 def _groups(part: pd.DataFrame, plan: RowPlan) -> dict[str, np.ndarray]:
     out = {}
     for col in plan.sensitive:
-        s = _as_dtype(part[col], plan.sensitive_dtypes[col])
+        s = as_dtype(part[col], plan.sensitive_dtypes[col])
         b = plan.bins.get(col)
         if b is None:
             out[col] = as_text(s, "missing")
@@ -113,7 +113,7 @@ def prepare_rows(part: pd.DataFrame, plan: RowPlan) -> pd.DataFrame:
     """Label, score and group columns of the labelled rows of ``part`` (one column per sensitive
     attribute); a multiclass model's predicted class and one score column per class instead of one."""
     part = part.iloc[np.flatnonzero(labelled(part[plan.target]))].reset_index(drop=True)
-    y = _as_dtype(part[plan.target], plan.target_dtype)
+    y = as_dtype(part[plan.target], plan.target_dtype)
     X = align_current(part, plan)[list(plan.features)] if len(part) else part[list(plan.features)]
     groups = _groups(part, plan)
     if not plan.classes:
@@ -159,5 +159,5 @@ class ProbaScorer:
         return class_proba(self.pipeline, X, self.k)
 
 
-__all__ = ["GroupBins", "LABEL", "PRED", "PipelineScorer", "ProbaScorer", "RowPlan", "SCORE", "count_labelled", "group_bins", "labelled",
+__all__ = ["GroupBins", "LABEL", "PRED", "as_dtype", "PipelineScorer", "ProbaScorer", "RowPlan", "SCORE", "count_labelled", "group_bins", "labelled",
            "make_plan", "meta", "prepare_rows"]

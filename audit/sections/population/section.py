@@ -99,7 +99,7 @@ class PopulationReport(ReportMixin):
     per_class_gaps: Mapping[str, Mapping[str, Mapping[str, float | None]]] = field(default_factory=dict)
 
 
-def _scorer(trained, on_cluster: bool):
+def row_scorer(trained, on_cluster: bool):
     if trained.task == "multiclass":  # only the baselines: a user's model is binary or regression
         return R.ProbaScorer(trained.model, len(trained.classes))
     if trained.selected != "user":
@@ -223,7 +223,7 @@ def audit_population(trained, *, options: PopulationOptions, seed: int, progress
     ds = trained.dataset
     if ds.task not in ("binary", "multiclass"):
         raise SectionNotRun(f"every-row statistics are computed for binary and multiclass targets; this target is {ds.task}")
-    plan = R.make_plan(ds, _scorer(trained, rows is not None))
+    plan = R.make_plan(ds, row_scorer(trained, rows is not None))
     spec = PopulationSpec(R.LABEL, R.SCORE, tuple(ds.sensitive), threshold=float(trained.report.decision_threshold),
                           bootstrap=options.bootstrap, seed=seed, bins=options.auc_bins, intersections=options.intersections,
                           confidence=options.confidence, classes=plan.classes, pred=R.PRED)
