@@ -149,3 +149,22 @@ def test_cli_bad_engine_is_one_line_exit_2(tmp_path, capsys):
     assert not (tmp_path / "o").exists()  # nothing half-written
     assert main(["run", str(csv), "--target", "label", "--sensitive", "sex", "--engine", "yarn"]) == 2
     assert "engine must be local, dask or a scheduler address" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_cli_audits_a_glob_of_csv_files_on_a_cluster(tmp_path, capsys, client):
+    from audit.cli import main
+    from audit.report import AuditReport
+    from tests.conftest import make_synthetic
+
+    frame = make_synthetic(3_000, seed=9)
+    for i in range(3):
+        frame.iloc[i * 1_000:(i + 1) * 1_000].to_csv(tmp_path / f"part-{i}.csv", index=False)
+    (tmp_path / "notes.txt").write_text("not data")  # outside the glob
+    out = tmp_path / "out"
+    code = main(["run", str(tmp_path / "part-*.csv"), "--target", "label", "--sensitive", "sex", "--sections",
+                 "performance,population", "--engine", client.scheduler.address, "--out", str(out), "--quiet"])
+    assert code == 0, capsys.readouterr().err
+    rep = AuditReport.from_json((out / "report.json").read_text())
+    assert rep.manifest.dataset.rows == 3_000 and rep.population.rows == 3_000
+    assert rep.manifest.engine.startswith("dask cluster at tcp://")

@@ -147,8 +147,10 @@ def test_the_sample_pass_counts_every_partitions_labelled_rows(tmp_path, client)
 @pytest.mark.slow
 def test_run_audit_on_dask_equals_the_local_engine(tmp_path, client, table_200k):
     _write_parts(table_200k, tmp_path / "table", 40_000)
-    cfg = dict(target="label", sensitive=("sex", "age"), sections=("performance", "population"), models=MODELS,
-               section_options={"population": {"bootstrap": 20}, "performance": {"bootstrap": 20}})
+    cfg = dict(target="label", sensitive=("sex", "age"), sections=("performance", "fairness", "drift", "population"), models=MODELS,
+               section_options={"population": {"bootstrap": 20}, "performance": {"bootstrap": 20},
+                                "fairness": {"bootstrap": 20, "mitigations": (), "unawareness": False},
+                                "drift": {"domain_classifier": False}})
     local = run_audit(AuditConfig(**cfg), table_200k.copy())
     dask_cfg = AuditConfig(**cfg, engine=EngineOptions(address="dask", workers=2, sample_rows=200_000))
     on_dask = run_audit(dask_cfg, tmp_path / "table")
@@ -156,6 +158,9 @@ def test_run_audit_on_dask_equals_the_local_engine(tmp_path, client, table_200k)
     assert _numbers(on_dask.population) == _numbers(local.population)
     assert on_dask.population.engine == on_dask.manifest.engine == "dask LocalCluster (2 worker processes)"
     assert on_dask.scorecard["population"] == local.scorecard["population"]
+    # The same verdicts from every section (the sampled ones ran as tasks on the workers).
+    assert set(on_dask.scorecard) == {"data", "performance", "fairness", "drift", "population"}
+    assert {k: v.to_dict() for k, v in on_dask.scorecard.items()} == {k: v.to_dict() for k, v in local.scorecard.items()}
     assert on_dask.manifest.dataset.rows == 200_000 and not on_dask.manifest.sampled  # every labelled row
 
 
