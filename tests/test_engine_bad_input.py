@@ -63,3 +63,22 @@ def test_a_worker_without_the_project_is_one_line_exit_2(tmp_path, capsys):
     line = _one_line(capsys)
     assert "lacks the project's packages: audit missing (here " in line
     assert not out.exists()
+
+
+def test_a_csv_file_whose_values_break_a_columns_type_is_named(tmp_path, capsys, client):
+    data = tmp_path / "table"
+    data.mkdir()
+    frame = make_synthetic(3_000, seed=4)
+    for i in range(3):
+        part = frame.iloc[i * 1_000:(i + 1) * 1_000].copy()
+        if i == 2:  # a header like the others, and a number column with text in it
+            part["x1"] = part["x1"].astype(object)
+            part.iloc[5, part.columns.get_loc("x1")] = "n/a?"
+        part.to_csv(data / f"part-{i}.csv", index=False)
+    out = tmp_path / "out"
+    code = main(["run", str(data), "--target", "label", "--sensitive", "sex", "--sections", "performance",
+                 "--engine", client.scheduler.address, "--out", str(out), "--quiet"])
+    assert code == 2
+    line = _one_line(capsys)
+    assert "part-2.csv holds values of another type in x1 (expected float64" in line
+    assert not out.exists()

@@ -111,9 +111,11 @@ def connect(spec: EngineSpec, *, timeout: float = 10.0) -> Iterator[object | Non
     try:
         if spec.kind == "dask":
             # Processes, one thread each: the statistics are numpy-bound and hold the GIL
-            # in places; loopback only, no dashboard (nothing listens beyond this machine).
+            # in places; loopback only, no dashboard (nothing listens beyond this machine). Logs at
+            # CRITICAL only: a failed task's reason reaches the user as the audit's one-line error,
+            # not as the workers' tracebacks on the terminal.
             cluster = LocalCluster(n_workers=spec.workers, threads_per_worker=1, processes=True,
-                                   host="127.0.0.1", dashboard_address=None, silence_logs=40)
+                                   host="127.0.0.1", dashboard_address=None, silence_logs=50)
             client = Client(cluster, timeout=timeout)
         else:
             client = Client(spec.address, timeout=timeout)

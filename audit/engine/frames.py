@@ -7,7 +7,10 @@ is one error naming it, not a failure halfway through a computation.
 
 from __future__ import annotations
 
+import contextlib
 import glob
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -108,4 +111,44 @@ def read_partitioned(source: str | Path, *, columns: list[str] | None = None):
     return dd.read_csv(list(src.files), usecols=columns, blocksize="64MB", assume_missing=True)
 
 
-__all__ = ["PartitionedSource", "inspect_source", "read_partitioned"]
+_MISMATCH = "Mismatched dtypes found in `pd.read_csv`"
+_ROW = re.compile(r"^\|\s*(\S[^|]*?)\s*\|\s*(\S+)\s*\|\s*(\S+)\s*\|$")
+
+
+def _offending_file(src: PartitionedSource, columns: list[str]) -> str | None:
+    """The first CSV file whose ``columns`` do not all read as numbers (the error path only)."""
+    import pandas as pd
+
+    for f in src.files:
+        part = pd.read_csv(f, usecols=columns, dtype=str, keep_default_na=True)
+        for c in columns:
+            if pd.to_numeric(part[c].dropna(), errors="coerce").isna().any():
+                return f
+    return None
+
+
+@contextlib.contextmanager
+def csv_types(source: str | Path) -> Iterator[None]:
+    """Turn dask's mid-computation failure on a CSV value of the wrong type into one error naming
+    the file and the column.
+
+    A CSV header has no types: dask infers them from the first file's first block, and a later
+    block that disagrees fails while it is read. The file is found here, on that error path only,
+    by reading the offending columns of each file again."""
+    try:
+        yield
+    except ValueError as exc:
+        text = str(exc)
+        if _MISMATCH not in text:
+            raise
+        rows = [m.groups() for line in text.splitlines() if (m := _ROW.match(line.strip()))]
+        cols = [c for c, found, expected in rows if c != "Column"]
+        expected = {c: e for c, _, e in rows if c != "Column"}
+        src = inspect_source(source)
+        where = _offending_file(src, cols) if cols else None
+        what = ", ".join(f"{c} (expected {expected[c]} from the first rows)" for c in cols) or "a column"
+        raise DataError(f"the file {where or source} holds values of another type in {what}; every file of a "
+                        "table must keep each column's type") from None
+
+
+__all__ = ["PartitionedSource", "csv_types", "inspect_source", "read_partitioned"]

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from audit.data.columns import count_labelled
-from audit.engine.frames import PartitionedSource, inspect_source, read_partitioned
+from audit.engine.frames import PartitionedSource, csv_types, inspect_source, read_partitioned
 from audit.errors import DataError
 
 MIN_PER_CLASS = 200  # a rare class keeps at least this many rows (all of them when it has fewer)
@@ -94,15 +94,17 @@ def sample_on_cluster(source: str | Path, client, *, target: str, rows: int, see
         raise DataError(f"target column {target!r} is not in {source}; columns are: {', '.join(src.columns[:30])}")
     ddf = read_partitioned(source)
     # value_counts leaves out missing targets; the table's row count includes them.
-    counts_f, size_f = client.compute([ddf[target].astype(str).value_counts(), ddf[target].size])
-    counts, rows_total = counts_f.result(), int(size_f.result())
+    with csv_types(source):  # the first pass over every row: where a CSV value of another type shows
+        counts_f, size_f = client.compute([ddf[target].astype(str).value_counts(), ddf[target].size])
+        counts, rows_total = counts_f.result(), int(size_f.result())
     total = int(counts.sum())
     if total == 0:
         raise DataError(f"{source} has no rows with a target" if rows_total else f"{source} has no rows")
     share = min(1.0, rows / total)
     fractions = {k: min(1.0, max(share, MIN_PER_CLASS / v)) for k, v in counts.items()}
     parts = [dask.delayed(_keep)(p, fractions, target, seed, i) for i, p in enumerate(ddf.to_delayed())]
-    kept = client.gather(client.compute(parts))
+    with csv_types(source):
+        kept = client.gather(client.compute(parts))
     frame = pd.concat([f for f, _ in kept], ignore_index=True)
     name = Path(str(source)).name or str(source)
     return ClusterSample(frame, name, source_fingerprint(src), rows_total, len(src.files), total,
@@ -121,12 +123,14 @@ def simple_sample_on_cluster(source: str | Path, client, *, rows: int, seed: int
 
     src = inspect_source(source)
     ddf = read_partitioned(source)
-    total = int(sum(client.compute(ddf.map_partitions(len)).result()))
+    with csv_types(source):
+        total = int(sum(client.compute(ddf.map_partitions(len)).result()))
     if total == 0:
         raise DataError(f"{source} has no rows")
     share = min(1.0, rows / total)
-    parts = client.compute([dask.delayed(_keep_share)(p, share, seed, i) for i, p in enumerate(ddf.to_delayed())])
-    frame = pd.concat(client.gather(parts), ignore_index=True)
+    with csv_types(source):
+        parts = client.compute([dask.delayed(_keep_share)(p, share, seed, i) for i, p in enumerate(ddf.to_delayed())])
+        frame = pd.concat(client.gather(parts), ignore_index=True)
     return ClusterSample(frame, Path(str(source)).name or str(source), source_fingerprint(src), total, len(src.files), total)
 
 
