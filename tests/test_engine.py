@@ -113,6 +113,7 @@ def test_workers_are_checked_for_the_project_packages(client):
     check_workers(client)  # the LocalCluster runs this venv: passes
     with pytest.raises(ConfigError, match=r"Dask worker tcp://127.0.0.1:\d+ lacks the project's packages: numpy"):
         check_workers(client, expected={"numpy": "0.0.1"})
+    check_workers(client, expected={"numpy": __import__("numpy").__version__, "a-package-not-here": "missing"})
 
 
 @pytest.mark.slow

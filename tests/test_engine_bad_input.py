@@ -82,3 +82,16 @@ def test_a_csv_file_whose_values_break_a_columns_type_is_named(tmp_path, capsys,
     line = _one_line(capsys)
     assert "part-2.csv holds values of another type in x1 (expected float64" in line
     assert not out.exists()
+
+
+def test_a_type_break_in_a_column_whose_name_has_spaces_is_named(tmp_path, client):
+    from audit.engine.frames import csv_types, read_partitioned
+    from audit.errors import DataError
+
+    for i, value in enumerate(["1.5", "2.5", "oops"]):  # ", "-separated files: the names keep their spaces
+        (tmp_path / f"part-{i}.csv").write_text("id, score\n" + "".join(f"{k}, {value if k == 3 else k}\n" for k in range(50)))
+    ddf = read_partitioned(tmp_path)
+    assert " score" in ddf.columns
+    with pytest.raises(DataError, match=r"part-2.csv holds values of another type in  score \(expected float64"):
+        with csv_types(tmp_path):
+            client.compute(ddf[" score"].sum()).result()

@@ -132,3 +132,36 @@ def test_a_multiclass_models_predicted_classes_and_labels_over_every_current_row
                              threshold=DriftOptions().jensen_shannon_threshold)
     assert (d.labels.n_reference, d.labels.n_current) == (6_000, 4_000) and d.labels.drifted
     assert d.labels.statistic == pytest.approx(want.statistic, rel=1e-12)
+
+
+def test_a_predictions_column_keeps_its_sampled_drift_on_a_cluster(tmp_path, client):
+    from audit.config import AuditConfig, EngineOptions, ModelOptions, UserModelOptions
+    from tests.conftest import make_synthetic
+
+    table, current = make_synthetic(4_000, seed=5), make_synthetic(3_000, seed=6)
+    for f in (table, current):
+        f["risk"] = (f["x1"] - f["x1"].min()) / (f["x1"].max() - f["x1"].min())  # the user's scores, in [0, 1]
+    _parts(table, tmp_path / "table", 1_000)
+    _parts(current, tmp_path / "current", 1_000)
+    cfg = AuditConfig(target="label", sensitive=("sex",), sections=("drift",), model=UserModelOptions(predictions="risk"),
+                      models=ModelOptions(cv_folds=0, models=("dummy", "logistic")),
+                      engine=EngineOptions(address="dask", workers=2, sample_rows=2_000))
+    d = run_audit(cfg, tmp_path / "table", current=tmp_path / "current").drift
+    # A predictions column cannot score rows on the workers: the drift of its sampled rows stands.
+    assert d.prediction is not None and d.prediction.n_current < 3_000
+    assert "model-based drift on a sample of" in d.current_source and d.data.n_current == 3_000
+
+
+def test_a_current_label_the_table_never_had_is_an_error_on_a_cluster(tmp_path, client):
+    from audit.config import AuditConfig, EngineOptions, ModelOptions
+    from tests.conftest import make_synthetic
+
+    table, current = make_synthetic(4_000, seed=5), make_synthetic(20_000, seed=6)
+    current.loc[current.index[-1], "label"] = 7  # one row of 20,000: the 1,000-row sample does not hold it
+    _parts(table, tmp_path / "table", 1_000)
+    _parts(current, tmp_path / "current", 5_000)
+    cfg = AuditConfig(target="label", sensitive=("sex",), sections=("drift",),
+                      models=ModelOptions(cv_folds=0, models=("dummy", "logistic")),
+                      engine=EngineOptions(address="dask", workers=2, sample_rows=1_000, sections_on_cluster=False))
+    with pytest.raises(DataError, match=r"the target column 'label' of the current data holds \['7'\]"):
+        run_audit(cfg, tmp_path / "table", current=tmp_path / "current")

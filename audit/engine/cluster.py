@@ -76,6 +76,8 @@ def _probe():
                     out[name] = importlib.metadata.version(name)
             except (ImportError, importlib.metadata.PackageNotFoundError):
                 out[name] = "missing"
+            except Exception as exc:  # noqa: BLE001 - e.g. another checkout's audit that fails to import
+                out[name] = f"broken ({type(exc).__name__})"
         return out
 
     return versions
@@ -89,6 +91,7 @@ def check_workers(client, packages: tuple[str, ...] = WORKER_PACKAGES, *, expect
     """Raise ConfigError naming the first worker whose packages differ from ``expected``
     (default: the versions this process has)."""
     ours = expected or _worker_versions(packages)
+    ours = {p: v for p, v in ours.items() if v != "missing"}  # what this process lacks, no worker needs
     packages = tuple(ours)
     theirs = client.run(_probe(), packages)
     if not theirs:

@@ -141,11 +141,16 @@ def csv_types(source: str | Path) -> Iterator[None]:
         text = str(exc)
         if _MISMATCH not in text:
             raise
-        rows = [m.groups() for line in text.splitlines() if (m := _ROW.match(line.strip()))]
-        cols = [c for c, found, expected in rows if c != "Column"]
-        expected = {c: e for c, _, e in rows if c != "Column"}
+        rows = [m.groups() for line in text.splitlines() if (m := _ROW.match(line.strip()))][1:]  # [0]: the header
         src = inspect_source(source)
-        where = _offending_file(src, cols) if cols else None
+        # The table trims the names: map them back to the files' own (" age" in a ", "-separated file).
+        by_trimmed = {c.strip(): c for c in src.columns}
+        expected = {by_trimmed[c.strip()]: e for c, _, e in rows if c.strip() in by_trimmed}
+        cols = list(expected)
+        try:
+            where = _offending_file(src, cols) if cols else None
+        except (ValueError, OSError, UnicodeDecodeError):  # the error names the table instead of the file
+            where = None
         what = ", ".join(f"{c} (expected {expected[c]} from the first rows)" for c in cols) or "a column"
         raise DataError(f"the file {where or source} holds values of another type in {what}; every file of a "
                         "table must keep each column's type") from None

@@ -26,14 +26,17 @@ _MIN_ROWS = 20_000  # below this scikit-learn's own counting is as fast
 
 def _stand_in(X, min_frequency: int) -> np.ndarray | None:
     """An array with each column's values, each min(count, min_frequency) times; None when unsure."""
-    if not isinstance(X, np.ndarray) or X.dtype != object or X.ndim != 2 or len(X) < _MIN_ROWS:
+    if not isinstance(X, np.ndarray) or X.dtype != object or X.ndim != 2 or len(X) < _MIN_ROWS or X.shape[1] == 0:
         return None
     columns = []
     for j in range(X.shape[1]):
         col = X[:, j]
         if pd.api.types.infer_dtype(col, skipna=False) != "string":  # NaN, None, numbers: scikit-learn decides
             return None
-        counts = pd.Series(col, copy=False).value_counts(sort=False)
+        try:
+            counts = pd.Series(col, dtype=object, copy=False).value_counts(sort=False)
+        except (TypeError, ValueError, UnicodeError):  # a value pandas will not count: scikit-learn decides
+            return None
         if counts.max() < min_frequency:  # padding below would make a rare value frequent
             return None
         reps = np.minimum(counts.to_numpy(), min_frequency)

@@ -130,7 +130,9 @@ def _binned_raw(model, Xt: np.ndarray) -> np.ndarray:
 def encoded_proba(model, Xt: np.ndarray) -> np.ndarray:
     """``model.predict_proba(Xt)`` of already encoded rows (a pipeline's final step), binned for a
     gradient boosting (checked): the same probabilities, for callers that hold the encoded matrix."""
-    return _model_proba(model, np.asarray(Xt))
+    if not isinstance(Xt, np.ndarray):  # a sparse or other matrix: the model scores it as it is
+        return model.predict_proba(Xt)
+    return _model_proba(model, Xt)
 
 
 def _model_proba(model, Xt: np.ndarray) -> np.ndarray:

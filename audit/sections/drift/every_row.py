@@ -38,7 +38,11 @@ def every_row_outputs(every_row: tuple, trained, out, labels, opts, data, sample
     rows, source = every_row
     sampled = (out.prediction, labels,
                f"every row of the current data ({data.n_current:,}; model-based drift on a sample of {sampled_current:,})")
-    if trained.task not in ("binary", "multiclass") or out.prediction is None or out.s_ref is None or out.scorer is None:
+    from audit.sections.drift.prediction import predictions_column
+
+    # A predictions column scores only the rows it came with: its drift stays the sampled one.
+    if (trained.task not in ("binary", "multiclass") or predictions_column(trained) is not None
+            or out.prediction is None or out.s_ref is None or out.scorer is None):
         return sampled
     try:
         plan = R.make_plan(trained.dataset, row_scorer(trained, True))
@@ -54,6 +58,13 @@ def every_row_outputs(every_row: tuple, trained, out, labels, opts, data, sample
                             quantiles=opts.quantiles, threshold=opts.wasserstein_threshold)
     if "label" in ref and "label" in cur and len(cur["label"]):
         r, c = ref["label"], cur["label"]
+        unknown = sorted(set(c.index[c > 0]) - set(r.index[r > 0]) - set(classes))
+        if unknown:  # as on one machine (shift.code_labels): a label the model was never audited on is an error
+            from audit.errors import DataError
+
+            known = list(classes) or sorted(r.index[r > 0])
+            raise DataError(f"the target column {t!r} of the current data holds {unknown[:5]}; expected the training "
+                            f"labels {known[:20]}")
         if classes:  # every class listed, zeros included, as the in-memory class drift lists them
             r, c = r.reindex(list(classes) + [x for x in r.index if x not in classes], fill_value=0), c
         labels = single_test(categorical_drift(t, r, c, threshold=opts.jensen_shannon_threshold), opts.alpha)
