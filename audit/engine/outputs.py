@@ -31,14 +31,11 @@ def partition_outputs(part: pd.DataFrame, plan: RowPlan, score: bool) -> dict:
     labelled rows (when the partition has the target) of one partition."""
     out: dict = {"__rows__": len(part)}
     if score:
-        features = list(plan.features)
-        X = align_current(part, plan)[features] if len(part) else None
-        if plan.classes:
-            k = len(plan.classes)
-            proba = np.asarray(plan.scorer(X), dtype=float).reshape(-1, k) if len(part) else np.zeros((0, k))
-            out["score"] = class_counts(proba.argmax(axis=1).astype(float), plan.classes)
-        else:
-            out["score"] = summarise_numeric(np.asarray(plan.scorer(X), dtype=float) if len(part) else np.zeros(0))
+        k = max(len(plan.classes), 1)
+        raw = plan.scorer(align_current(part, plan)[list(plan.features)]) if len(part) else np.zeros((0, k))
+        scores = np.asarray(raw, dtype=float).reshape(len(part), k)
+        out["score"] = (class_counts(scores.argmax(axis=1).astype(float), plan.classes) if plan.classes
+                        else summarise_numeric(scores[:, 0]))
     if plan.target in part.columns:
         y = part[plan.target][labelled(part[plan.target])]
         # The audited rows' dtype first, so that a partition read as float says "1", not "1.0".
@@ -52,18 +49,15 @@ def outputs_on_cluster(reference: str | Path, current: str | Path, client, plan:
     import dask
 
     from audit.engine.cluster import worker_deaths
-    from audit.engine.frames import inspect_source, read_partitioned
+    from audit.engine.frames import read_partitioned
 
     shipped = dask.delayed(plan, name=f"outputs-plan-{uuid.uuid4().hex}")  # the model goes once, not in every task
     ref = read_partitioned(reference, columns=[plan.target])  # the labels only: nothing of it is scored
-    has_target = plan.target in inspect_source(current).columns
-    cur = read_partitioned(current)
+    cur = read_partitioned(current)  # without the target, no partition counts labels: no "label" entry
     graphs = [_tree([dask.delayed(partition_outputs)(p, shipped, False) for p in ref.to_delayed()]),
               _tree([dask.delayed(partition_outputs)(p, shipped, True) for p in cur.to_delayed()])]
     with worker_deaths("computing prediction and label drift over every row"):
         r, c = client.compute(graphs, sync=True)
-    if not has_target:
-        c.pop("label", None)
     return r, c
 
 

@@ -94,16 +94,15 @@ def sample_on_cluster(source: str | Path, client, *, target: str, rows: int, see
         raise DataError(f"target column {target!r} is not in {source}; columns are: {', '.join(src.columns[:30])}")
     ddf = read_partitioned(source)
     # value_counts leaves out missing targets; the table's row count includes them.
-    with csv_types(source):  # the first pass over every row: where a CSV value of another type shows
+    with csv_types(source):  # reading every row: where a CSV value of another type shows
         counts_f, size_f = client.compute([ddf[target].astype(str).value_counts(), ddf[target].size])
         counts, rows_total = counts_f.result(), int(size_f.result())
-    total = int(counts.sum())
-    if total == 0:
-        raise DataError(f"{source} has no rows with a target" if rows_total else f"{source} has no rows")
-    share = min(1.0, rows / total)
-    fractions = {k: min(1.0, max(share, MIN_PER_CLASS / v)) for k, v in counts.items()}
-    parts = [dask.delayed(_keep)(p, fractions, target, seed, i) for i, p in enumerate(ddf.to_delayed())]
-    with csv_types(source):
+        total = int(counts.sum())
+        if total == 0:
+            raise DataError(f"{source} has no rows with a target" if rows_total else f"{source} has no rows")
+        share = min(1.0, rows / total)
+        fractions = {k: min(1.0, max(share, MIN_PER_CLASS / v)) for k, v in counts.items()}
+        parts = [dask.delayed(_keep)(p, fractions, target, seed, i) for i, p in enumerate(ddf.to_delayed())]
         kept = client.gather(client.compute(parts))
     frame = pd.concat([f for f, _ in kept], ignore_index=True)
     name = Path(str(source)).name or str(source)
@@ -123,12 +122,11 @@ def simple_sample_on_cluster(source: str | Path, client, *, rows: int, seed: int
 
     src = inspect_source(source)
     ddf = read_partitioned(source)
-    with csv_types(source):
+    with csv_types(source):  # reading every row: where a CSV value of another type shows
         total = int(sum(client.compute(ddf.map_partitions(len)).result()))
-    if total == 0:
-        raise DataError(f"{source} has no rows")
-    share = min(1.0, rows / total)
-    with csv_types(source):
+        if total == 0:
+            raise DataError(f"{source} has no rows")
+        share = min(1.0, rows / total)
         parts = client.compute([dask.delayed(_keep_share)(p, share, seed, i) for i, p in enumerate(ddf.to_delayed())])
         frame = pd.concat(client.gather(parts), ignore_index=True)
     return ClusterSample(frame, Path(str(source)).name or str(source), source_fingerprint(src), total, len(src.files), total)

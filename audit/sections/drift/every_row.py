@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import dataclasses
 
+from audit.errors import DataError
 from audit.sections.drift.multiclass import class_counts
+from audit.sections.drift.prediction import predictions_column
 from audit.sections.drift.stats import categorical_drift, numeric_drift, single_test, summarise_numeric
 
 
@@ -38,8 +40,6 @@ def every_row_outputs(every_row: tuple, trained, out, labels, opts, data, sample
     rows, source = every_row
     sampled = (out.prediction, labels,
                f"every row of the current data ({data.n_current:,}; model-based drift on a sample of {sampled_current:,})")
-    from audit.sections.drift.prediction import predictions_column
-
     # A predictions column scores only the rows it came with: its drift stays the sampled one.
     if (trained.task not in ("binary", "multiclass") or predictions_column(trained) is not None
             or out.prediction is None or out.s_ref is None or out.scorer is None):
@@ -60,13 +60,11 @@ def every_row_outputs(every_row: tuple, trained, out, labels, opts, data, sample
         r, c = ref["label"], cur["label"]
         unknown = sorted(set(c.index[c > 0]) - set(r.index[r > 0]) - set(classes))
         if unknown:  # as on one machine (shift.code_labels): a label the model was never audited on is an error
-            from audit.errors import DataError
-
             known = list(classes) or sorted(r.index[r > 0])
             raise DataError(f"the target column {t!r} of the current data holds {unknown[:5]}; expected the training "
                             f"labels {known[:20]}")
         if classes:  # every class listed, zeros included, as the in-memory class drift lists them
-            r, c = r.reindex(list(classes) + [x for x in r.index if x not in classes], fill_value=0), c
+            r = r.reindex(list(classes) + [x for x in r.index if x not in classes], fill_value=0)
         labels = single_test(categorical_drift(t, r, c, threshold=opts.jensen_shannon_threshold), opts.alpha)
     return (single_test(raw, opts.alpha), labels,
             f"every row of the current data ({data.n_current:,}; prediction and label drift over every row too, "

@@ -132,13 +132,13 @@ def _stats_cluster(rows, spec: PopulationSpec, plan: R.RowPlan, progress) -> Pop
 
     ddf = read_partitioned(rows.source)
     client = rows.client
-    counted = rows.partition_labelled
-    if progress and len(counted) != ddf.npartitions:
+    counted = list(rows.partition_labelled)  # counted while the sample was drawn (audit.engine.sample)
+    recount = len(counted) != ddf.npartitions
+    if progress and recount:
         progress(0.1, f"counting the labelled rows of {ddf.npartitions} partitions")
     with worker_deaths("computing the every-row statistics"):
-        if len(counted) == ddf.npartitions:  # counted while the sample was drawn (audit.engine.sample)
-            lengths = list(counted)
-        else:
+        lengths = counted
+        if recount:
             # Counted on the whole frame, not on ddf[target]: a one-column read may fuse partitions,
             # and these counts must line up with the partitions scored below.
             lengths = client.compute(ddf.map_partitions(R.count_labelled, plan.target, meta=(None, "int64"))).result()
