@@ -160,12 +160,16 @@ class EngineOptions(ReportMixin):
         to this process).
     sections_on_cluster : on a cluster, run each sampled section as a task on the workers
         (default true); false keeps them in threads of the audit process.
+    section_processes : on one machine, run each section in a forked process of its own
+        (Linux; default true), so two sections never share one Python GIL; false runs them
+        in threads of the audit process. Elsewhere, and on a cluster, sections use threads.
     """
 
     address: str = ""
     workers: int = 2
     sample_rows: int = 200_000
     sections_on_cluster: bool = True
+    section_processes: bool = True
 
 
 @dataclass(frozen=True)

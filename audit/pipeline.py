@@ -1,23 +1,19 @@
 """run_audit: data -> models -> sections -> AuditReport, with progress.
 
-Sections after the models are independent (robustness reads the fairness
-proxies when both run) and run on a small thread pool: the heavy parts
-(scikit-learn, numpy, torch, shap) release the GIL, so two workers keep both
-cores busy. Progress callbacks are always called from the caller's thread, so a
-Streamlit page can pass a callback that draws.
+Sections after the models are independent and run two at a time (:mod:`audit.engine.local`):
+on Linux each in a forked process of its own (two threads would share one GIL), elsewhere and
+on a cluster on a small thread pool. Progress callbacks are always called from the caller's
+thread, so a Streamlit page can pass a callback that draws.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import importlib
 import importlib.metadata
 import platform
-import queue
 import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
@@ -28,12 +24,12 @@ from audit import __version__
 from audit.config import AuditConfig
 from audit.data import Dataset, align_current, frame_sha256, load_dataset, load_table, prepare_dataset
 from audit.engine.cluster import EngineSpec, connect, parse_engine, worker_deaths
-from audit.models.baselines import TrainedModels, train_models
+from audit.engine.local import run_sections
+from audit.models.baselines import train_models
 from audit.models.loading import ModelFile
 from audit.report import REPORT_FORMAT, AuditReport, DatasetInfo, Manifest, SectionTiming
 from audit.sections import registry
-from audit.sections.registry import SectionInputs, SectionNotRun
-from audit.threads import one_thread
+from audit.sections.registry import SectionNotRun
 from audit.verdict import Verdict, decide
 
 Progress = Callable[[str, float, str], None]
@@ -197,7 +193,7 @@ def _audit(config: AuditConfig, data: DataSource, reference: DataSource | None, 
     reg = registry.active()
     to_run, skipped = _sections_to_run(config, dataset.task, not_run)
     timings += skipped
-    results = _run_sections(trained, to_run, config, options, say, workers, current=cur_frame, reference=ref_frame,
+    results = run_sections(trained, to_run, config, options, say, workers, current=cur_frame, reference=ref_frame,
                             rows=rows, current_source=cur_source)
     timings += [SectionTiming(name, "done", secs, where) if not isinstance(rep, SectionNotRun)
                 else SectionTiming(name, "not run", secs, str(rep)) for name, (rep, secs, where) in results.items()]
@@ -226,113 +222,6 @@ def _sections_to_run(config: AuditConfig, task: str, not_run: dict[str, str]) ->
     # Sections the audited model cannot support (e.g. a predictions column and no callable model).
     skipped += [SectionTiming(n, "not run", 0.0, not_run[n]) for n in to_run if n in not_run]
     return [n for n in to_run if n not in not_run], skipped
-
-
-def _preload(names: list[str]) -> None:
-    for name in names:
-        for mod in registry.active()[name].preload:
-            try:
-                importlib.import_module(mod)
-            except ImportError:
-                pass  # the section reports its own missing dependency
-
-
-def _run_sections(trained: TrainedModels, names: list[str], config: AuditConfig, options: dict[str, Any],
-                  say: Progress, workers: int, *, current: pd.DataFrame | None, reference: pd.DataFrame | None,
-                  rows: Any = None, current_source: str | None = None) -> dict[str, tuple[Any, float, str]]:
-    """Run the sections ``names``, longest first, at most ``workers`` at a time in this process
-    (on a cluster, the sampled ones as tasks on its workers: :mod:`audit.engine.sections`).
-
-    Returns section name -> (report, seconds, where it ran), in completion order; the report is
-    the :class:`SectionNotRun` a section raised when it could not run (its message says why).
-    """
-    reg = registry.active()
-    _preload(names)
-    results: dict[str, tuple[Any, float, str]] = {}
-    events: queue.Queue = queue.Queue()
-    on_workers = None
-    # A plug-in registry (registry.use) is this process's alone: a worker would load the built-in one.
-    if rows is not None and config.engine.sections_on_cluster and reg is registry.BUILTIN:
-        from audit.engine.sections import RemoteSections, model_travels
-
-        if model_travels(trained):
-            on_workers = RemoteSections(rows.client, trained, lambda n, f, m: events.put((n, f, m)))
-
-    def travels(name: str) -> bool:
-        return on_workers is not None and not reg[name].on_cluster
-
-    def run_one(name: str) -> tuple[Any, float, str]:
-        spec = reg[name]
-        done = {n: r for n, (r, _, _) in results.items() if not isinstance(r, SectionNotRun)}
-        extra = spec.inputs(SectionInputs(done, current, reference, rows, current_source))
-        if travels(name):
-            from audit.engine.sections import holds_cluster
-
-            if not holds_cluster(extra):
-                rep, secs, worker = on_workers.run(spec, options[name], config.seed, extra)
-                return rep, secs, f"on the cluster's worker {worker}"
-        t = time.perf_counter()
-        # OpenMP's thread count is per calling thread, so it is limited here in the worker too.
-        inner = one_thread("openmp") if workers > 1 else contextlib.nullcontext()
-        try:
-            with inner:
-                rep = spec.entry()(trained, options=options[name], seed=config.seed,
-                                   progress=lambda f, m, _n=name: events.put((_n, f, m)), **extra)
-        except SectionNotRun as why:
-            rep = why
-        return rep, time.perf_counter() - t, ""
-
-    try:
-        _schedule(reg, names, results, run_one, say, events, workers,
-                  remote={n for n in names if reg[n].on_cluster or travels(n)} if rows is not None else set())
-    finally:
-        if on_workers is not None:
-            on_workers.close()
-    return results
-
-
-def _schedule(reg, names: list[str], results: dict, run_one, say: Progress, events: queue.Queue, workers: int,
-              remote: set[str]) -> None:
-    """Run ``names`` in threads as their dependencies finish, longest first; results fill ``results``."""
-    pending = list(names)
-
-    def drain() -> None:
-        while not events.empty():
-            say(*events.get_nowait())
-
-    running: dict[Future, str] = {}
-    # With two sections in flight, each library's own thread pool (OpenMP in
-    # HistGradientBoosting, BLAS) would start a second team per core; OpenMP's
-    # spinning barriers then stall for seconds. One thread per section keeps
-    # both cores busy without oversubscription.
-    limits = one_thread(None) if workers > 1 else contextlib.nullcontext()
-    # On a cluster, a section whose work runs on its workers (the every-row statistics, and the
-    # sampled sections sent there as tasks) is waited on beside the local slots: in a slot it
-    # would hold one for its whole run (258 of the 404 s of a 10M-row audit) while others queued.
-    with limits, ThreadPoolExecutor(max_workers=max(1, workers) + len(remote), thread_name_prefix="audit") as pool:
-        while pending or running:
-            # Longest first, and never more local sections in flight than workers, so the
-            # longest chain (privacy; fairness -> robustness) starts at once.
-            for name in sorted(pending, key=lambda n: (n not in remote, reg[n].priority)):
-                if name not in remote and sum(n not in remote for n in running.values()) >= max(1, workers):
-                    break
-                if all(d in results for d in reg[name].after if d in names):
-                    pending.remove(name)
-                    say(name, 0.0, "started")
-                    running[pool.submit(run_one, name)] = name
-            done, _ = wait(list(running), timeout=0.1, return_when=FIRST_COMPLETED)
-            drain()
-            for fut in done:
-                name = running.pop(fut)
-                try:
-                    results[name] = fut.result()
-                except BaseException:
-                    for other in running:
-                        other.cancel()
-                    raise
-                rep, secs, _ = results[name]
-                say(name, 1.0, f"not run: {rep}" if isinstance(rep, SectionNotRun) else f"done in {secs:.1f} s")
-        drain()
 
 
 def _manifest(config: AuditConfig, dataset: Dataset, *, started: datetime, seconds: float,

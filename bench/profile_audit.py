@@ -25,7 +25,8 @@ sys.path.insert(0, str(ROOT))
 from audit.cli import _config, build_parser  # noqa: E402
 from audit.data import load_dataset  # noqa: E402
 from audit.models.baselines import train_models  # noqa: E402
-from audit.pipeline import _preload, resolve_options  # noqa: E402
+from audit.engine.local import preload as _preload  # noqa: E402
+from audit.pipeline import resolve_options  # noqa: E402
 from audit.sections import registry  # noqa: E402
 from audit.sections.registry import SectionInputs, SectionNotRun  # noqa: E402
 

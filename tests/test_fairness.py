@@ -229,6 +229,26 @@ def test_feature_built_from_the_sensitive_attribute_is_flagged_as_a_proxy(biased
     assert rows[("race", "sex")].feature_is_sensitive
 
 
+def test_robustness_finds_the_same_proxies_without_waiting_for_fairness(biased, biased_report):
+    """strongest_proxies_for reproduces the fairness section's proxies (the same rows, the same
+    random stream), so robustness runs beside fairness with the same flip tests."""
+    from audit.sections.fairness.section import strongest_proxies_for
+    from audit.sections.robustness.section import RobustnessOptions, audit_robustness
+
+    assert strongest_proxies_for(biased, FairnessOptions(), 0) == biased_report.strongest_proxies()
+    # A row sample (the random stream matters) and another metric and seed.
+    opts = FairnessOptions(bootstrap=20, mitigations=(), unawareness=False, proxy_max_rows=500, proxy_metric="auc")
+    report = audit_fairness(biased, options=opts, seed=4)
+    assert report.n_proxy_rows == 500
+    alone = strongest_proxies_for(biased, opts, 4)
+    assert alone == report.strongest_proxies() and alone["sex"] == "title"
+    small = RobustnessOptions(max_rows=300, attack_rows=5, repeats=1, noise_levels=(0.0, 0.1),
+                              corruption_rates=(0.0, 0.1), missing_rates=(0.0, 0.1))
+    given = audit_robustness(biased, options=small, seed=4, proxies=report.strongest_proxies())
+    found = audit_robustness(biased, options=small, seed=4, fairness_options=opts)
+    assert [f for f in found.flip_tests if f.role == "proxy"] and found.flip_tests == given.flip_tests
+
+
 def test_a_many_valued_independent_feature_is_not_a_proxy():
     rng = np.random.default_rng(0)
     n = 1500

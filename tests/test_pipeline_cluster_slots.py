@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from audit.config import AuditConfig
-from audit.pipeline import _run_sections
+from audit.engine.local import run_sections as _run_sections
 from audit.sections import registry
 from audit.sections.registry import SectionSpec
 from tests.plugins import toy_section

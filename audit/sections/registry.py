@@ -32,6 +32,7 @@ class SectionInputs:
     reference: Any = None
     rows: Any = None
     current_source: Any = None  # the current table's path when its every row is compared on the cluster
+    options: Mapping[str, Any] = field(default_factory=dict)  # every requested section's typed options
 
 
 class SectionNotRun(Exception):
@@ -138,9 +139,12 @@ class Registry:
 
 
 def _robustness_inputs(ctx: SectionInputs) -> dict[str, Any]:
-    # Flip tests on the strongest proxy of each sensitive column, when fairness ran.
+    # Flip tests on the strongest proxy of each sensitive column, when fairness runs: found by
+    # robustness itself as fairness finds them, so the two run side by side.
     fair = ctx.results.get("fairness")
-    return {"proxies": fair.strongest_proxies()} if fair is not None else {}
+    if fair is not None:
+        return {"proxies": fair.strongest_proxies()}
+    return {"fairness_options": ctx.options["fairness"]} if "fairness" in ctx.options else {}
 
 
 def _drift_inputs(ctx: SectionInputs) -> dict[str, Any]:
@@ -159,24 +163,25 @@ _ART_EVASION = (
     "art.estimators.classification.scikitlearn",
 )
 
-# Priorities: the sections measured slowest on Adult start first (bench/README.md), so the
-# longest chains (privacy; fairness -> robustness) are in flight at once.
+# Priorities: the sections measured slowest on Adult and German credit start first
+# (bench/README.md, longest first keeps the two slots evenly loaded).
 BUILTIN = Registry((
     SectionSpec("performance", "Performance", "audit.sections.performance", "audit_performance",
                 "PerformanceOptions", "PerformanceReport", icon="speed", priority=5, card_appendix=False),
     SectionSpec("fairness", "Fairness", "audit.sections.fairness", "audit_fairness", "FairnessOptions",
-                "FairnessReport", icon="balance", priority=2, card_appendix=False,
+                "FairnessReport", icon="balance", priority=1, card_appendix=False,
                 preload=("fairlearn.metrics", "fairlearn.reductions", "fairlearn.postprocessing")),
     SectionSpec("explanations", "Explanations", "audit.sections.explanations", "explain_model",
                 "ExplanationOptions", "ExplanationReport", icon="lightbulb", priority=4, preload=("shap",)),
     SectionSpec("robustness", "Robustness", "audit.sections.robustness", "audit_robustness",
-                "RobustnessOptions", "RobustnessReport", icon="shield", priority=3, after=("fairness",),
+                "RobustnessOptions", "RobustnessReport", icon="shield", priority=2,
                 preload=_ART_EVASION, inputs=_robustness_inputs),
     SectionSpec("drift", "Drift", "audit.sections.drift", "audit_drift", "DriftOptions", "DriftReport",
                 icon="trending_up", priority=6, inputs=_drift_inputs),
     SectionSpec("privacy", "Privacy", "audit.sections.privacy", "audit_privacy", "PrivacyOptions",
-                "PrivacyReport", icon="lock", priority=1,
+                "PrivacyReport", icon="lock", priority=3,
                 # No opacus: the default fused trainer and RDP accounting never import it (1.2 s).
+                # torch: the fused trainer's initialisation and scoring use it.
                 preload=("torch", "art.attacks.inference.membership_inference",
                          "art.estimators.classification.scikitlearn")),
     # Last in the report: it restates performance and fairness over every row of the table.

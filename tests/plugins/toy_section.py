@@ -59,3 +59,16 @@ def audit_waiter(trained, *, options: ToyOptions, seed: int, progress=None) -> T
 def audit_signaller(trained, *, options: ToyOptions, seed: int, progress=None) -> ToyReport:
     SIGNAL.set()
     return ToyReport(1.0, 0, True, decide([], [], ["signalled"]))
+
+
+def audit_pid(trained, *, options: ToyOptions, seed: int, progress=None) -> ToyReport:
+    """Reports the process it ran in (tests/test_forked.py: each section in a process of its own)."""
+    import os
+
+    if progress is not None:
+        progress(0.5, f"in process {os.getpid()}")
+    return ToyReport(0.0, os.getpid(), False, decide([], [], ["ran"]))
+
+
+def audit_fails(trained, *, options: ToyOptions, seed: int, progress=None) -> ToyReport:
+    raise ConfigError("option min_rate in [toy] was refused by the section itself")

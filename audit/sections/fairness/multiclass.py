@@ -95,7 +95,7 @@ def audit_multiclass(trained: TrainedModels, opts, seed: int, say: Callable[[flo
     overall = dict(w["overall"], accuracy=float(accuracy_score(y, pred)))
     say(0.6, "representation and proxy detection")
     rep, gap = _representation(trained, keys, min_size, classes.index(worst))
-    proxies, n_proxy = sec._proxies(trained, opts, np.random.default_rng(ss[1]))
+    proxies, n_proxy = sec._proxies(trained, opts, sec.proxy_rng(seed))
     say(0.7, "retraining without the sensitive features")
     wc = classes.index(worst)
     variants = (_variant(trained, w, rs, "unmitigated", pred, P, wc, detail="the audited model as fitted", seconds=0.0),)

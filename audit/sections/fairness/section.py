@@ -11,7 +11,7 @@ four-fifths rule and the verdict.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -190,14 +190,7 @@ class FairnessReport(ReportMixin):
 
     def strongest_proxies(self) -> dict[str, str]:
         """Sensitive column -> the non-sensitive feature that best predicts it (by ``proxy_metric``)."""
-        best: dict[str, tuple[float, str]] = {}
-        for r in self.proxies:
-            if r.feature_is_sensitive:
-                continue
-            v = getattr(r, self.proxy_metric)
-            if np.isfinite(v) and (r.sensitive not in best or v > best[r.sensitive][0]):
-                best[r.sensitive] = (v, r.feature)
-        return {s: f for s, (_, f) in best.items()}
+        return _strongest(self.proxies, self.proxy_metric)
 
     def flagged_proxies(self) -> tuple[ProxyRow, ...]:
         """Features at or above the proxy threshold, strongest first."""
@@ -255,7 +248,7 @@ def _audit(trained: TrainedModels, opts: FairnessOptions, seed: int, say: Callab
     say(0.2, "representation and label base rates in the whole data")
     rep, gap = _representation(trained, keys, min_size)
     say(0.25, "proxy detection")
-    proxies, n_proxy = _proxies(trained, opts, np.random.default_rng(ss[1]))
+    proxies, n_proxy = _proxies(trained, opts, proxy_rng(seed))
 
     scorer = Scorer(task=task, y=y, coded=g["coded"], adequate=g["adequate"], resampler=rs)
     say(0.35, "retraining without the sensitive features")
@@ -326,6 +319,32 @@ def _representation(trained: TrainedModels, keys: Mapping[str, tuple[str, ...]],
         gap[key] = {"difference": float(rates.max() - rates.min()) if len(rates) > 1 else np.nan,
                     "ratio": float(rates.min() / rates.max()) if len(rates) > 1 and rates.max() > 0 else np.nan}
     return rep, gap
+
+
+def _strongest(proxies: Sequence[ProxyRow], metric: str) -> dict[str, str]:
+    best: dict[str, tuple[float, str]] = {}
+    for r in proxies:
+        if r.feature_is_sensitive:
+            continue
+        v = getattr(r, metric)
+        if np.isfinite(v) and (r.sensitive not in best or v > best[r.sensitive][0]):
+            best[r.sensitive] = (v, r.feature)
+    return {s: f for s, (_, f) in best.items()}
+
+
+def proxy_rng(seed: int) -> np.random.Generator:
+    """The proxy detection's random stream of ``audit_fairness(..., seed=seed)`` (binary and multiclass)."""
+    return np.random.default_rng(np.random.SeedSequence(seed).spawn(3)[1])
+
+
+def strongest_proxies_for(trained: TrainedModels, options: FairnessOptions | None, seed: int) -> dict[str, str]:
+    """``audit_fairness(trained, options=options, seed=seed).strongest_proxies()``, computed alone.
+
+    The robustness section's flip tests swap each sensitive column's strongest proxy. Finding
+    it here, the same rows and the same random stream as the fairness section, lets robustness
+    run beside fairness instead of after it (the pair was the audit's longest chain)."""
+    rows, _ = _proxies(trained, options or FairnessOptions(), proxy_rng(seed))
+    return _strongest(rows, (options or FairnessOptions()).proxy_metric)
 
 
 def _proxies(trained: TrainedModels, opts: FairnessOptions, rng: np.random.Generator) -> tuple[tuple[ProxyRow, ...], int]:

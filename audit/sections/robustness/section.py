@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from typing import Any
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -166,6 +167,7 @@ def audit_robustness(
     seed: int = 0,
     progress: Callable[[float, str], None] | None = None,
     proxies: Mapping[str, str] | None = None,
+    fairness_options: Any = None,
 ) -> RobustnessReport:
     """Stress the audited model with noise, corruption, missing values, attacks and flip tests.
 
@@ -176,6 +178,10 @@ def audit_robustness(
     seed : seeds every random draw (row samples, noise, swaps, attacks).
     progress : called with (fraction done, message).
     proxies : sensitive column -> its strongest proxy feature, from the fairness audit.
+    fairness_options : when the fairness section runs in the same audit (and ``proxies`` is not
+        given), its options: the proxies are then found here as it finds them
+        (:func:`audit.sections.fairness.section.strongest_proxies_for`), so robustness need
+        not wait for fairness to finish.
 
     Returns
     -------
@@ -183,6 +189,10 @@ def audit_robustness(
     """
     # HistGradientBoosting on busy cores is 10-100x slower with an OpenMP team (audit.threads).
     with one_thread("openmp"):
+        if proxies is None and fairness_options is not None:
+            from audit.sections.fairness.section import strongest_proxies_for
+
+            proxies = strongest_proxies_for(trained, fairness_options, seed)
         return _audit(trained, options or RobustnessOptions(), seed, progress, proxies or {})
 
 
