@@ -145,3 +145,18 @@ def test_native_categorical_boosting_is_not_binned():
     assert not fast_scoring._binned_ok(model)
     big = np.tile(X, (10, 1))
     assert np.array_equal(fast_scoring._model_proba(model, big), model.predict_proba(big))
+
+
+def test_a_column_mixing_kinds_of_missing_cells_gets_the_pipelines_own_numbers():
+    """factorize counts None and NaN as one value, encoded as its first cell is; in an object
+    column scikit-learn imputes NaN but not None. A column holding both (the robustness section's
+    blanked copies of a string column, scored together) is encoded by the pipeline itself."""
+    pipe, _ = _fitted("logistic", "binary", _binary_y)
+    X = _scoring_frame()
+    job = X["job"].to_numpy(dtype=object, na_value=np.nan)  # NaN first (the head rows), None later
+    na = np.flatnonzero(pd.isna(job))
+    job[na[len(na) // 2:]] = None
+    X["job"] = pd.Series(job, dtype=object, index=X.index)
+    assert not fast_scoring._one_kind_of_missing(X["job"])
+    assert fast_scoring._one_kind_of_missing(pd.Series(X["job"].to_numpy()[: na[len(na) // 2]], dtype=object))
+    assert np.array_equal(fast_scoring.predict_proba(pipe, X), pipe.predict_proba(X))
