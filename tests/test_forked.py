@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 
 import pytest
@@ -45,17 +46,33 @@ def test_an_error_keeps_its_type_and_message_and_the_childs_traceback():
     assert isinstance(cause, forked.ChildTraceback) and "in work" in str(cause)
 
 
+def _refuse(*args):
+    raise TypeError("cannot rebuild")
+
+
 class _Unreadable(Exception):
-    def __init__(self, a, b):  # pickles, but cannot be rebuilt from its args
-        super().__init__(f"{a}-{b}")
+    def __reduce__(self):  # pickles, but cannot be rebuilt
+        return (_refuse, ())
+
+
+class _Unpicklable(Exception):
+    def __init__(self, message):
+        super().__init__(message)
+        self.lock = threading.Lock()  # does not pickle
 
 
 def test_an_exception_that_cannot_cross_still_says_what_happened():
-    def work(progress):
-        raise _Unreadable(1, 2)
+    def unreadable(progress):
+        raise _Unreadable("x")
 
     with pytest.raises(RuntimeError, match="could not be read back"):
-        forked.run_forked(work, lambda f, m: None)
+        forked.run_forked(unreadable, lambda f, m: None)
+
+    def unpicklable(progress):
+        raise _Unpicklable("the model file is damaged")
+
+    with pytest.raises(RuntimeError, match="_Unpicklable: the model file is damaged"):
+        forked.run_forked(unpicklable, lambda f, m: None)
 
 
 def test_a_child_that_dies_is_reported_with_its_exit_code():

@@ -56,6 +56,16 @@ def _preload_alone(name: str) -> None:
             del sys.modules["torch"]
 
 
+def _score_test_split(trained: TrainedModels) -> None:
+    """The audited model's scores of the test split, which most sections read, computed once
+    before the sections fork: threads shared the scores' cache (``TrainedModels._cached``),
+    but what a forked section computes stays in its process."""
+    try:
+        (trained.proba if trained.task == "multiclass" else trained.score)(trained.X_test)
+    except Exception:  # noqa: BLE001 - the sections that need the scores report the failure themselves
+        pass
+
+
 def run_sections(trained: TrainedModels, names: list[str], config: AuditConfig, options: dict[str, Any],
                   say: Progress, workers: int, *, current: pd.DataFrame | None, reference: pd.DataFrame | None,
                   rows: Any = None, current_source: str | None = None) -> dict[str, tuple[Any, float, str]]:
@@ -81,6 +91,8 @@ def run_sections(trained: TrainedModels, names: list[str], config: AuditConfig, 
     forking = (workers > 1 and rows is None and config.engine.section_processes and forked.available())
     if not forking:
         preload(names)  # here once; a forked section imports its own libraries in its process
+    elif trained is not None:
+        _score_test_split(trained)
 
     def travels(name: str) -> bool:
         return on_workers is not None and not reg[name].on_cluster
