@@ -69,8 +69,9 @@ def _score_test_split(trained: TrainedModels) -> None:
 def run_sections(trained: TrainedModels, names: list[str], config: AuditConfig, options: dict[str, Any],
                   say: Progress, workers: int, *, current: pd.DataFrame | None, reference: pd.DataFrame | None,
                   rows: Any = None, current_source: str | None = None) -> dict[str, tuple[Any, float, str]]:
-    """Run the sections ``names``, longest first, at most ``workers`` at a time in this process
-    (on a cluster, the sampled ones as tasks on its workers: :mod:`audit.engine.sections`).
+    """Run the sections ``names``, longest first, at most ``workers`` at a time: each in a forked
+    process (Linux, ``[engine] section_processes``), else in threads of this process (on a
+    cluster, the sampled ones as tasks on its workers: :mod:`audit.engine.sections`).
 
     Returns section name -> (report, seconds, where it ran), in completion order; the report is
     the :class:`SectionNotRun` a section raised when it could not run (its message says why).
@@ -107,6 +108,7 @@ def run_sections(trained: TrainedModels, names: list[str], config: AuditConfig, 
             if not holds_cluster(extra):
                 rep, secs, worker = on_workers.run(spec, options[name], config.seed, extra)
                 return rep, secs, f"on the cluster's worker {worker}"
+
         def alone(progress) -> Any:
             _preload_alone(name)
             return work(progress, None)
