@@ -162,7 +162,8 @@ class EngineOptions(ReportMixin):
         (default true); false keeps them in threads of the audit process.
     section_processes : on one machine, run each section in a forked process of its own
         (Linux; default true), so two sections never share one Python GIL; false runs them
-        in threads of the audit process. Elsewhere, and on a cluster, sections use threads.
+        in threads of the audit process. Elsewhere, on a cluster and for tables of more than
+        200,000 rows (their processes' working copies would add up), sections use threads.
     """
 
     address: str = ""

@@ -58,11 +58,20 @@ def one_million() -> None:
 
 
 def _children(pid: int) -> list[int]:
+    """Every thread's children: a section is forked from a scheduler thread, and
+    ``/proc/PID/task/TID/children`` lists only the children of thread TID."""
+    out = []
     try:
-        with open(f"/proc/{pid}/task/{pid}/children") as fh:
-            return [int(c) for c in fh.read().split()]
+        tasks = os.listdir(f"/proc/{pid}/task")
     except OSError:
         return []
+    for tid in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children") as fh:
+                out += [int(c) for c in fh.read().split()]
+        except OSError:
+            pass  # the thread ended
+    return out
 
 
 def tree_pss_mb(pid: int) -> float:

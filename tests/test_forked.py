@@ -161,3 +161,15 @@ def test_the_report_is_the_same_in_processes_and_in_threads():
     a, b = (_numbers(r.to_dict()) for r in reports)
     for key in a:
         assert a[key] == b[key], key
+
+
+def test_a_table_above_the_process_cap_runs_its_sections_in_threads(monkeypatch):
+    """Processes would each hold their section's working copies: a large table stays in threads."""
+    from audit.engine import local
+
+    monkeypatch.setattr(local, "FORK_MAX_ROWS", 299)
+    frame = make_synthetic(300, seed=5)
+    with registry.use(registry.BUILTIN.with_section(PID_A).with_section(PID_B)):
+        cfg = AuditConfig(target="label", sensitive=("sex",), sections=("pid_a", "pid_b"), models=ModelOptions(cv_folds=0))
+        rep = run_audit(cfg, frame, workers=2)
+    assert {rep.sections["pid_a"].n, rep.sections["pid_b"].n} == {os.getpid()}

@@ -13,6 +13,7 @@ import importlib
 import queue
 import sys
 import time
+import warnings
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
@@ -26,6 +27,7 @@ from audit.sections.registry import SectionInputs, SectionNotRun
 from audit.threads import one_thread
 
 Progress = Any  # Callable[[str, float, str], None], as audit.pipeline.Progress
+FORK_MAX_ROWS = 200_000  # larger tables run their sections in threads (memory; see run_sections)
 
 
 def preload(names: list[str]) -> None:
@@ -50,7 +52,9 @@ def _preload_alone(name: str) -> None:
     if hide:
         sys.modules["torch"] = None  # type: ignore[assignment]
     try:
-        preload([name])
+        with warnings.catch_warnings():  # ART says so on stderr: "PyTorch not found. Not importing DeepZ..."
+            warnings.filterwarnings("ignore", message="PyTorch not found", category=UserWarning)
+            preload([name])
     finally:
         if hide and sys.modules.get("torch", 0) is None:
             del sys.modules["torch"]
@@ -89,7 +93,10 @@ def run_sections(trained: TrainedModels, names: list[str], config: AuditConfig, 
 
     # Two sections at once in one process share its GIL (bench/README, "Speed"): in forked
     # processes each has a core of its own. Not on a cluster: a forked Dask client is unusable.
-    forking = (workers > 1 and rows is None and config.engine.section_processes and forked.available())
+    # Above FORK_MAX_ROWS each process's working copies would add up: the 1M-row audit's process
+    # tree peaked at 5.2 GB in processes against 3.6 GB in threads (bench/README, "Speed").
+    forking = (workers > 1 and rows is None and config.engine.section_processes and forked.available()
+               and getattr(getattr(trained, "dataset", None), "n_rows", 0) <= FORK_MAX_ROWS)
     if not forking:
         preload(names)  # here once; a forked section imports its own libraries in its process
     elif trained is not None:

@@ -343,8 +343,9 @@ def strongest_proxies_for(trained: TrainedModels, options: FairnessOptions | Non
     The robustness section's flip tests swap each sensitive column's strongest proxy. Finding
     it here, the same rows and the same random stream as the fairness section, lets robustness
     run beside fairness instead of after it (the pair was the audit's longest chain)."""
-    rows, _ = _proxies(trained, options or FairnessOptions(), proxy_rng(seed))
-    return _strongest(rows, (options or FairnessOptions()).proxy_metric)
+    opts = options or FairnessOptions()
+    rows, _ = _proxies(trained, opts, proxy_rng(seed))
+    return _strongest(rows, opts.proxy_metric)
 
 
 def _proxies(trained: TrainedModels, opts: FairnessOptions, rng: np.random.Generator) -> tuple[tuple[ProxyRow, ...], int]:

@@ -83,9 +83,9 @@ def curve(name: str, unit: str, feats: list[str], levels, by_level: float, X, y,
     those of scoring each copy in turn), and the copies are scored in one call: a pipeline call
     costs ~25 ms however few its rows (the column transformer's per-call checks), and a curve
     makes up to 30 of them. Rows are scored independently, so the scores are the same."""
-    draws = [(lv, perturb(X, feats, lv)) for lv in levels for _ in range(repeats if lv > 0 else 1) if feats]
-    by_frames = [perturb(X, [c], by_level) for c in feats]
-    scores = iter(_score_together(judge, [f for _, f in draws] + by_frames, len(X)))
+    draws = [perturb(X, feats, lv) for lv in levels for _ in range(repeats if lv > 0 else 1) if feats]
+    draws += [perturb(X, [c], by_level) for c in feats]
+    scores = iter(_score_together(judge, draws, len(X)))
     pts = []
     for lv in levels:
         m, f, c = [], [], []
