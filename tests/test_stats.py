@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from audit.stats import Estimate, bootstrap_estimate, bootstrap_weights, percentile_interval
+from audit.stats import BLOCK_CELLS, Estimate, block_size, bootstrap_estimate, bootstrap_weights, percentile_interval
 
 
 def test_bootstrap_weights_sum_to_n_and_are_seeded():
@@ -15,6 +15,18 @@ def test_bootstrap_weights_sum_to_n_and_are_seeded():
     b = np.concatenate(list(bootstrap_weights(50, 230, np.random.default_rng(0), chunk=100)))
     assert a.shape == (230, 50) and np.array_equal(a, b)
     assert (a.sum(axis=1) == 50).all()
+
+
+def test_bootstrap_blocks_hold_the_same_draws_whatever_their_size():
+    # Large tables get small blocks (BLOCK_CELLS); the resamples must not depend on it.
+    n = 1001
+    ref = np.concatenate(list(bootstrap_weights(n, 230, np.random.default_rng(3), chunk=100)))
+    for chunk in (1, 7, 230):
+        got = np.concatenate(list(bootstrap_weights(n, 230, np.random.default_rng(3), chunk=chunk)))
+        assert np.array_equal(got, ref), chunk
+    assert block_size(200_000) == 10 and block_size(1_000) == 100 and block_size(10**8) == 1
+    blocks = list(bootstrap_weights(200_000, 25, np.random.default_rng(0)))
+    assert [len(W) for W in blocks] == [10, 10, 5] and all(W.size <= BLOCK_CELLS for W in blocks)
 
 
 def test_percentile_interval_of_known_samples_ignores_non_finite_ones():

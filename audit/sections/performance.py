@@ -32,7 +32,7 @@ from sklearn.model_selection import train_test_split
 
 from audit.serial import ReportMixin
 from audit.bounds import bounded
-from audit.stats import Estimate, bootstrap_estimate, bootstrap_weights, weighted_auc_and_ap
+from audit.stats import Estimate, Ties, bootstrap_estimate, bootstrap_weights
 from audit.errors import ConfigError
 from audit.models.baselines import TrainedModels, metric_value
 from audit.models.fast_scoring import predict_proba
@@ -130,48 +130,64 @@ class PerformanceReport(ReportMixin):
     class_support: Mapping[str, int] = field(default_factory=dict)
 
 
-def _binary_weighted(y: np.ndarray, p: np.ndarray, W: np.ndarray, thr: float, bins: int) -> dict[str, np.ndarray]:
+def binary_weighted_form(y: np.ndarray, p: np.ndarray, thr: float, bins: int) -> Callable[[np.ndarray], dict[str, np.ndarray]]:
+    """The binary metrics as a function of a block of weight rows, with everything that does not
+    depend on the weights computed once: one product of the block with an (n x (6 + 3 bins))
+    matrix gives the confusion counts, the log-loss and Brier sums and the calibration bins' sums
+    (one pass over the block instead of nine), and the score's tie groups are sorted once."""
     pred = (p >= thr).astype(np.float64)
-    tp = W @ (pred * y)
-    fp = W @ (pred * (1 - y))
-    fn = W @ ((1 - pred) * y)
-    tn = W @ ((1 - pred) * (1 - y))
-    n = W.sum(axis=1)
     pc = np.clip(p, _EPS, 1 - _EPS)
-    auc, ap = weighted_auc_and_ap(y, p, W)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        prec = np.where(tp + fp > 0, tp / (tp + fp), 0.0)
-        rec = np.where(tp + fn > 0, tp / (tp + fn), np.nan)
-        spec = np.where(tn + fp > 0, tn / (tn + fp), np.nan)
-        f1 = np.where(2 * tp + fp + fn > 0, 2 * tp / (2 * tp + fp + fn), 0.0)
-        out = {
-            "accuracy": (tp + tn) / n,
-            "balanced_accuracy": (rec + spec) / 2,
-            "precision": prec,
-            "recall": rec,
-            "f1": f1,
-            "roc_auc": auc,
-            "pr_auc": ap,
-            "log_loss": W @ (-(y * np.log(pc) + (1 - y) * np.log(1 - pc))) / n,
-            "brier": W @ ((p - y) ** 2) / n,
-            "ece": _weighted_ece(y, p, W, bins),
-        }
-    return out
+    onehot = np.eye(bins)[_bin_index(p, bins)]
+    cols = np.column_stack([pred * y, pred * (1 - y), (1 - pred) * y, (1 - pred) * (1 - y),
+                            -(y * np.log(pc) + (1 - y) * np.log(1 - pc)), (p - y) ** 2,
+                            onehot, onehot * p[:, None], onehot * y[:, None]])
+    ties = Ties(y, p)
+
+    def weighted(W: np.ndarray) -> dict[str, np.ndarray]:
+        S = W @ cols
+        tp, fp, fn, tn = S[:, 0], S[:, 1], S[:, 2], S[:, 3]
+        n = W.sum(axis=1)
+        auc, ap = ties.auc_and_ap(W)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            prec = np.where(tp + fp > 0, tp / (tp + fp), 0.0)
+            rec = np.where(tp + fn > 0, tp / (tp + fn), np.nan)
+            spec = np.where(tn + fp > 0, tn / (tn + fp), np.nan)
+            f1 = np.where(2 * tp + fp + fn > 0, 2 * tp / (2 * tp + fp + fn), 0.0)
+            return {
+                "accuracy": (tp + tn) / n,
+                "balanced_accuracy": (rec + spec) / 2,
+                "precision": prec,
+                "recall": rec,
+                "f1": f1,
+                "roc_auc": auc,
+                "pr_auc": ap,
+                "log_loss": S[:, 4] / n,
+                "brier": S[:, 5] / n,
+                "ece": _ece_from_sums(S[:, 6 : 6 + bins], S[:, 6 + bins : 6 + 2 * bins], S[:, 6 + 2 * bins :]),
+            }
+
+    return weighted
+
+
+def _binary_weighted(y: np.ndarray, p: np.ndarray, W: np.ndarray, thr: float, bins: int) -> dict[str, np.ndarray]:
+    return binary_weighted_form(y, p, thr, bins)(W)
 
 
 def _bin_index(p: np.ndarray, bins: int) -> np.ndarray:
     return np.clip((p * bins).astype(int), 0, bins - 1)
 
 
-def _weighted_ece(y: np.ndarray, p: np.ndarray, W: np.ndarray, bins: int) -> np.ndarray:
-    onehot = np.eye(bins)[_bin_index(p, bins)]  # n x bins
-    cnt = W @ onehot
-    sp = W @ (onehot * p[:, None])
-    sy = W @ (onehot * y[:, None])
+def _ece_from_sums(cnt: np.ndarray, sp: np.ndarray, sy: np.ndarray) -> np.ndarray:
+    """ECE of each weight row from its bins' weighted counts, predicted sums and observed sums (b x bins each)."""
     n = cnt.sum(axis=1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
         gap = np.where(cnt > 0, np.abs(sp - sy) / np.maximum(cnt, 1), 0.0)
     return np.sum(gap * cnt / n, axis=1)
+
+
+def _weighted_ece(y: np.ndarray, p: np.ndarray, W: np.ndarray, bins: int) -> np.ndarray:
+    onehot = np.eye(bins)[_bin_index(p, bins)]  # n x bins
+    return _ece_from_sums(W @ onehot, W @ (onehot * p[:, None]), W @ (onehot * y[:, None]))
 
 
 def expected_calibration_error(y: np.ndarray, p: np.ndarray, *, bins: int = 10) -> float:
@@ -217,13 +233,13 @@ def _metric_forms(trained: TrainedModels, y: np.ndarray, p: np.ndarray, thr: flo
     if task == "binary":
         point = _binary_point(trained.y_test, p, thr, bins)
         train_point = _binary_point(trained.y_train, p_tr, thr, bins)
-        return point, train_point, lambda W: _binary_weighted(y, p, W, thr, bins), "roc_auc"
+        return point, train_point, binary_weighted_form(y, p, thr, bins), "roc_auc"
     if task == "multiclass":
         classes = trained.classes
         P, yc = trained.proba(trained.X_test), trained.y_test
         point = mc.multiclass_point(yc, P, classes, bins)
         train_point = mc.multiclass_point(trained.y_train, trained.proba(trained.X_train), classes, bins)
-        return point, train_point, lambda W: mc.multiclass_weighted(yc, P, classes, W, bins), "roc_auc"
+        return point, train_point, mc.multiclass_weighted_form(yc, P, classes, bins), "roc_auc"
     point = _regression_point(y, p)
     train_point = _regression_point(trained.y_train.astype(float), p_tr)
     return point, train_point, lambda W: _regression_weighted(y, p, W), "r2"

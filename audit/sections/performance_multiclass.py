@@ -58,13 +58,32 @@ def multiclass_point(y: np.ndarray, proba: np.ndarray, classes: tuple[str, ...],
 
 def multiclass_weighted(y: np.ndarray, proba: np.ndarray, classes: tuple[str, ...], W: np.ndarray, bins: int) -> dict:
     """The metrics of :func:`multiclass_point` for each weight row of ``W`` (shape (b, n))."""
-    from audit.sections.performance import _weighted_ece
-    from audit.stats import weighted_auc
+    return multiclass_weighted_form(y, proba, classes, bins)(W)
+
+
+def multiclass_weighted_form(y: np.ndarray, proba: np.ndarray, classes: tuple[str, ...], bins: int):
+    """:func:`multiclass_weighted` as a function of the weight block, with the confusion cells,
+    each class's tie groups and the calibration bins built once for every block."""
+    from audit.sections.performance import _bin_index
+    from audit.stats import Ties
 
     k = len(classes)
     pred = proba.argmax(axis=1)
     cells = np.zeros((len(y), k * k))
     cells[np.arange(len(y)), y * k + pred] = 1.0
+    ties = [Ties((y == c).astype(np.float64), proba[:, c]) for c in range(k)]
+    p_true = np.clip(proba[np.arange(len(y)), y], _EPS, 1)
+    top, right = proba.max(axis=1), (pred == y).astype(float)
+    onehot = np.eye(bins)[_bin_index(top, bins)]
+    per_row = np.column_stack([-np.log(p_true), np.sum((proba - np.eye(k)[y]) ** 2, axis=1),
+                               onehot, onehot * top[:, None], onehot * right[:, None]])
+    return lambda W: _weighted_metrics(W, cells, ties, per_row, classes, bins)
+
+
+def _weighted_metrics(W: np.ndarray, cells: np.ndarray, ties: list, per_row: np.ndarray, classes: tuple[str, ...], bins: int) -> dict:
+    from audit.sections.performance import _ece_from_sums  # not at the top: performance imports this module
+
+    k = len(classes)
     C = (W @ cells).reshape(-1, k, k)  # (b, true, predicted)
     n = W.sum(axis=1)
     tp = np.diagonal(C, axis1=1, axis2=2)
@@ -84,12 +103,12 @@ def multiclass_weighted(y: np.ndarray, proba: np.ndarray, classes: tuple[str, ..
             "precision_weighted": (prec * share).sum(axis=1), "recall_weighted": (rec * share).sum(axis=1),
             "f1_weighted": (f1 * share).sum(axis=1),
         }
-        aucs = np.stack([weighted_auc((y == c).astype(np.float64), proba[:, c], W) for c in range(k)], axis=1)
+        aucs = np.stack([t.auc(W) for t in ties], axis=1)
         out["roc_auc"] = np.nanmean(np.where(np.isfinite(aucs), aucs, np.nan), axis=1)
-        p_true = np.clip(proba[np.arange(len(y)), y], _EPS, 1)
-        out["log_loss"] = W @ (-np.log(p_true)) / n
-        out["brier"] = W @ np.sum((proba - np.eye(k)[y]) ** 2, axis=1) / n
-        out["ece"] = _weighted_ece((pred == y).astype(float), proba.max(axis=1), W, bins)
+        S = W @ per_row
+        out["log_loss"] = S[:, 0] / n
+        out["brier"] = S[:, 1] / n
+        out["ece"] = _ece_from_sums(S[:, 2 : 2 + bins], S[:, 2 + bins : 2 + 2 * bins], S[:, 2 + 2 * bins :])
     for c, lab in enumerate(classes):
         out[("precision", lab)], out[("recall", lab)], out[("f1", lab)] = prec[:, c], rec[:, c], f1[:, c]
         out[("roc_auc", lab)] = aucs[:, c]

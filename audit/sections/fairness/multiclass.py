@@ -39,7 +39,7 @@ from audit.sections.fairness.metrics import (
 from audit.sections.fairness.mitigation import ModelVariant, _LABELS, skipped
 from audit.sections.fairness.rules import fairness_verdict
 from audit.serial import ReportMixin
-from audit.stats import Estimate, weighted_auc
+from audit.stats import Estimate, Ties
 from audit.verdict import Verdict
 
 _RANK = {"fail": 2, "warn": 1, "pass": 0}
@@ -191,11 +191,12 @@ def _variant(trained: TrainedModels, w: dict, rs: Resampler, name: str, pred: np
     right = (pred == y).astype(float)
     yc, pc = (y == code).astype(float), (pred == code).astype(float)
     zero = np.zeros(len(y), dtype=int)
+    ties = Ties(yc, P[:, code])
 
     def fn(W):
         return {"accuracy": group_sums("binary", right, right, zero, 1, W)["base_rate"][:, 0],
                 "selection_rate": group_sums("binary", pc, pc, zero, 1, W)["base_rate"][:, 0],
-                "roc_auc": weighted_auc(yc, P[:, code], W)}
+                "roc_auc": ties.auc(W)}
 
     point, samples = fn(np.ones((1, len(y)))), rs.stack(fn)
     metrics = {m: rs.estimate(float(point[m][0]), samples[m], len(y)) for m in point}

@@ -40,7 +40,7 @@ from audit.bounds import bounded
 from audit.errors import ConfigError
 from audit.models.baselines import TrainedModels
 from audit.sections.fairness.rules import FourFifths, fairness_verdict, four_fifths
-from audit.stats import Estimate, weighted_auc
+from audit.stats import Estimate, Ties
 from audit.verdict import Verdict
 from audit.threads import one_thread
 
@@ -288,7 +288,7 @@ def _group_results(task: str, y: np.ndarray, pred: np.ndarray, score: np.ndarray
         counts = table["count"].to_numpy().astype(int)
         adequate = counts >= min_size
         point = {m: table[m].to_numpy() for m in table.columns}
-        samples = rs.stack(lambda W, c=codes, k=len(names): _group_samples(task, y, pred, score, c, k, W))
+        samples = rs.stack(_group_samples(task, y, pred, score, codes, len(names)))
         out["coded"][key] = (codes, names)
         out["adequate"][key] = adequate
         out["excluded_groups"][key] = {n: f"{c} test rows, below the minimum group size of {min_size}"
@@ -363,13 +363,22 @@ def _proxies(trained: TrainedModels, opts: FairnessOptions, rng: np.random.Gener
     return rows, len(idx)
 
 
-def _group_samples(task: str, y: np.ndarray, pred: np.ndarray, score: np.ndarray, codes: np.ndarray, k: int, W: np.ndarray) -> dict[str, np.ndarray]:
-    out = group_sums(task, y, pred, codes, k, W)
+def _group_samples(task: str, y: np.ndarray, pred: np.ndarray, score: np.ndarray, codes: np.ndarray, k: int):
+    """Each group's metrics as a function of a block of weights; each group's score ties sorted once."""
+    ties = {}
     if task == "binary":
-        auc = np.full((W.shape[0], k), np.nan)
         for j in range(k):
             m = codes == j
             if 0 < y[m].sum() < m.sum():
-                auc[:, j] = weighted_auc(y[m], score[m], W[:, m])
-        out["roc_auc"] = auc
-    return out
+                ties[j] = (m, Ties(y[m], score[m]))
+
+    def samples(W: np.ndarray) -> dict[str, np.ndarray]:
+        out = group_sums(task, y, pred, codes, k, W)
+        if task == "binary":
+            auc = np.full((W.shape[0], k), np.nan)
+            for j, (m, t) in ties.items():
+                auc[:, j] = t.auc(W[:, m])
+            out["roc_auc"] = auc
+        return out
+
+    return samples

@@ -32,7 +32,7 @@ import numpy as np
 from sklearn.metrics import roc_curve
 
 from audit.serial import ReportMixin
-from audit.stats import Estimate, bootstrap_estimate, bootstrap_weights, weighted_auc
+from audit.stats import Estimate, Ties, bootstrap_estimate, bootstrap_weights
 
 _EPS = 1e-7
 ATTACK_MODEL = "scikit-learn HistGradientBoostingClassifier (100 iterations, seeded)"
@@ -80,8 +80,9 @@ def row_loss(y: np.ndarray, score: np.ndarray, task: str) -> np.ndarray:
 def _summarise(name: str, member: np.ndarray, score: np.ndarray, *, n_fit: int, n_boot: int, confidence: float,
                low_fpr: float, rng: np.random.Generator, attack_model: str = "") -> AttackResult:
     fpr, tpr, _ = roc_curve(member, score)
-    auc = float(weighted_auc(member.astype(np.float64), score, np.ones((1, len(score))))[0])
-    boots = [weighted_auc(member.astype(np.float64), score, W) for W in bootstrap_weights(len(score), n_boot, rng)]
+    ties = Ties(member.astype(np.float64), score)
+    auc = float(ties.auc(np.ones((1, len(score))))[0])
+    boots = [ties.auc(W) for W in bootstrap_weights(len(score), n_boot, rng)]
     auc_ci = bootstrap_estimate(auc, boots, level=confidence, n=len(score), resamples=n_boot)
     ok = fpr <= low_fpr
     grid = np.unique(np.r_[0.0, 0.001, 0.005, 0.01, 0.02, 0.05, np.linspace(0, 1, 41)])
