@@ -103,7 +103,9 @@ def domain_classifier(
     """Cross-validated AUC of reference-vs-current classification, its DeLong interval
     and the permutation importance of every feature. None when a side is too small."""
     from sklearn.ensemble import HistGradientBoostingClassifier
-    from sklearn.inspection import permutation_importance
+    from sklearn.metrics import get_scorer
+
+    from audit.models.permutation import permutation_importances
     from sklearn.model_selection import StratifiedKFold
     
     rng = np.random.default_rng(seed)
@@ -132,9 +134,10 @@ def domain_classifier(
                 max_iter=max_iter, learning_rate=0.2, early_stopping=True, n_iter_no_change=5,
                 categorical_features=is_cat if is_cat.any() else None, random_state=seed,
             ).fit(X[tr], y[tr])
-            pi = permutation_importance(est, X[te], y[te], scoring="roc_auc", n_repeats=importance_repeats,
-                                        random_state=seed + f, max_samples=per_fold[f])
-            return te, est.predict_proba(X[te])[:, 1], pi.importances
+            # scikit-learn's permutation importance, its copies scored in batched calls (audit.models.permutation)
+            _, drops = permutation_importances(est, X[te], y[te], get_scorer("roc_auc"), n_repeats=importance_repeats,
+                                               random_state=seed + f, max_samples=per_fold[f])
+            return te, est.predict_proba(X[te])[:, 1], drops
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         done = list(pool.map(fold, range(folds)))

@@ -32,7 +32,7 @@ from audit.sections.fairness.metrics import (
     Resampler,
     encode,
     group_labels,
-    group_sums,
+    group_sums_form,
     keyed_disparities,
     representation,
 )
@@ -149,7 +149,8 @@ def _group_accuracy(y: np.ndarray, pred: np.ndarray, groups_test: pd.DataFrame, 
         mf = MetricFrame(metrics=accuracy_score, y_true=y, y_pred=pred, sensitive_features=pd.Series(labels, name="group"))
         point = mf.by_group.reindex(list(names)).to_numpy(dtype=float)
         # The share of right predictions is the "base rate" of the indicator ``right``.
-        samples = rs.stack(lambda W, c=codes, k=len(names): {"acc": group_sums("binary", right, right, c, k, W)["base_rate"]})
+        sums = group_sums_form("binary", right, right, codes, len(names))
+        samples = rs.stack(lambda W, f=sums: {"acc": f(W)["base_rate"]})
         counts = np.bincount(codes, minlength=len(names))
         out[key] = tuple(GroupRow(group=n, count=int(counts[i]), share=float(counts[i] / len(y)), adequate=bool(counts[i] >= min_size),
                                   metrics={"accuracy": rs.estimate(float(point[i]), samples["acc"][:, i], int(counts[i]))})
@@ -192,10 +193,11 @@ def _variant(trained: TrainedModels, w: dict, rs: Resampler, name: str, pred: np
     yc, pc = (y == code).astype(float), (pred == code).astype(float)
     zero = np.zeros(len(y), dtype=int)
     ties = Ties(yc, P[:, code])
+    acc, sel = group_sums_form("binary", right, right, zero, 1), group_sums_form("binary", pc, pc, zero, 1)
 
     def fn(W):
-        return {"accuracy": group_sums("binary", right, right, zero, 1, W)["base_rate"][:, 0],
-                "selection_rate": group_sums("binary", pc, pc, zero, 1, W)["base_rate"][:, 0],
+        return {"accuracy": acc(W)["base_rate"][:, 0],
+                "selection_rate": sel(W)["base_rate"][:, 0],
                 "roc_auc": ties.auc(W)}
 
     point, samples = fn(np.ones((1, len(y)))), rs.stack(fn)

@@ -28,7 +28,7 @@ from audit.sections.fairness.metrics import (
     disparity_values,
     encode,
     group_labels,
-    group_sums,
+    group_sums_form,
     grouping_keys,
     representation,
 )
@@ -365,7 +365,7 @@ def _proxies(trained: TrainedModels, opts: FairnessOptions, rng: np.random.Gener
 
 def _group_samples(task: str, y: np.ndarray, pred: np.ndarray, score: np.ndarray, codes: np.ndarray, k: int):
     """Each group's metrics as a function of a block of weights; each group's score ties sorted once."""
-    ties = {}
+    ties, sums = {}, group_sums_form(task, y, pred, codes, k)
     if task == "binary":
         for j in range(k):
             m = codes == j
@@ -373,7 +373,7 @@ def _group_samples(task: str, y: np.ndarray, pred: np.ndarray, score: np.ndarray
                 ties[j] = (m, Ties(y[m], score[m]))
 
     def samples(W: np.ndarray) -> dict[str, np.ndarray]:
-        out = group_sums(task, y, pred, codes, k, W)
+        out = sums(W)
         if task == "binary":
             auc = np.full((W.shape[0], k), np.nan)
             for j, (m, t) in ties.items():
