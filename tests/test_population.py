@@ -104,6 +104,17 @@ def _numbers(rep: PopulationReport) -> dict:
     return d
 
 
+def test_the_local_block_size_changes_memory_not_numbers():
+    # The default block (200,000 rows) bounds the memory of scoring a 1M-row table; the counts
+    # and every interval must not depend on it.
+    trained = _trained(make_table(4_500, seed=2))
+    one_block = audit_population(trained, options=PopulationOptions(bootstrap=25), seed=4)
+    assert PopulationOptions().block_rows == 200_000
+    small = audit_population(trained, options=PopulationOptions(bootstrap=25, block_rows=1_000), seed=4)
+    assert _numbers(small) == _numbers(one_block)
+    assert one_block.stats.groups["overall"]["all"].n == trained.dataset.n_rows
+
+
 @pytest.fixture(scope="module")
 def table_200k():
     return make_table(200_000, seed=4)
