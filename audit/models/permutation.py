@@ -6,8 +6,8 @@ a thousand; 0.6 s of a 1.7 s drift section on German credit, for 63 calls of 1,0
 the same shuffles are drawn in the same order from the same seed (scikit-learn's scheme,
 restated below: one seed for every feature, each repeat shuffling the already shuffled column,
 the same row sample), the copies are scored together in calls of about ``max_rows`` rows
-(20,000: larger calls were no faster per row), and scikit-learn's own scorer turns each copy's outputs into its score. The result equals
-scikit-learn's (``tests/test_permutation.py`` checks it).
+(20,000: larger calls were no faster per row), and scikit-learn's own scorer turns each copy's
+outputs into its score. The result equals scikit-learn's (``tests/test_permutation.py`` checks it).
 
 Used by the drift section's domain classifier (German credit: 1.75 s -> 0.85 s). Not by the
 explanations section: there each copy has a few thousand rows of a hundred encoded columns, a
@@ -21,9 +21,6 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
 from sklearn.utils import check_random_state
 from sklearn.utils.random import sample_without_replacement
-
-_METHODS = ("predict", "predict_proba", "decision_function")
-
 
 class _Outputs(BaseEstimator):
     """The estimator as a scorer sees it: live calls (recording which output the scorer asks
