@@ -208,3 +208,21 @@ def test_a_progress_callback_that_raises_stops_the_queued_fits(synthetic_dataset
         train_models(synthetic_dataset, options=ModelOptions(cv_folds=5), seed=0, workers=1, progress=cancel)
     # 18 tasks were queued (3 fits + 3 x 5 folds); at most the one already running finished after the first.
     assert len(calls) == 2 and len(folds_run) <= 2
+
+
+def test_leaderboard_scores_of_a_large_table_are_the_pipelines_own():
+    """Above 20,000 rows a split is scored through fast_scoring (binned trees, encoded distinct
+    values); its scores are those of each pipeline's own predict_proba."""
+    from sklearn.metrics import roc_auc_score
+
+    from tests.conftest import make_synthetic
+
+    frame = make_synthetic(n=80_000, seed=4)
+    ds = prepare_dataset(frame, target="label", sensitive=["sex"], name="large")
+    t = train_models(ds, options=ModelOptions(cv_folds=0), seed=0)
+    assert len(t.X_train) > 20_000 and len(t.X_test) > 10_000
+    for row in t.report.leaderboard:
+        pipe = t.pipelines[row.name]
+        for split, score in (("val", row.val_score), ("test", row.test_score), ("train", row.train_score)):
+            X, y = getattr(t, f"X_{split}"), getattr(t, f"y_{split}")
+            assert score == roc_auc_score(y, pipe.predict_proba(X)[:, 1]), (row.name, split)

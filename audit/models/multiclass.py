@@ -16,7 +16,12 @@ def class_proba(model, X, k: int) -> np.ndarray:
     have seen every class, and its missing columns are probability 0."""
     from audit.models.fast_scoring import predict_proba  # lazily: scikit-learn's pipeline imports
 
-    p = np.asarray(predict_proba(model, X), dtype=np.float64)
+    return widen_proba(model, predict_proba(model, X), k)
+
+
+def widen_proba(model, p, k: int) -> np.ndarray:
+    """``model``'s probabilities ``p`` with a column for each of the ``k`` class codes."""
+    p = np.asarray(p, dtype=np.float64)
     seen = np.asarray(model.classes_).astype(np.int64)
     if p.shape[1] == k and np.array_equal(seen, np.arange(k)):
         return p
