@@ -160,3 +160,17 @@ def test_a_column_mixing_kinds_of_missing_cells_gets_the_pipelines_own_numbers()
     assert not fast_scoring._one_kind_of_missing(X["job"])
     assert fast_scoring._one_kind_of_missing(pd.Series(X["job"].to_numpy()[: na[len(na) // 2]], dtype=object))
     assert np.array_equal(fast_scoring.predict_proba(pipe, X), pipe.predict_proba(X))
+
+
+def test_encoded_values_are_written_as_gathered_rows():
+    """The one-hot blocks written as their ones, and any other block gathered, equal the
+    encoded distinct values taken row by row."""
+    rng = np.random.default_rng(7)
+    onehot = np.vstack([np.eye(3), np.zeros((1, 3))])  # the fourth value is unknown: no column
+    other = rng.normal(size=(4, 2))  # not one-hot: gathered as it is
+    encoded, edges = np.hstack([onehot, other]), np.array([0, 3, 5])
+    codes = [rng.integers(0, 4, 1_000), rng.integers(0, 4, 1_000)]
+    out = np.full((1_000, 6), np.nan)
+    fast_scoring._write_encoded(out, 1, codes, encoded, edges)
+    assert np.isnan(out[:, 0]).all()  # the columns before ``start`` are left alone
+    assert np.array_equal(out[:, 1:4], onehot[codes[0]]) and np.array_equal(out[:, 4:], other[codes[1]])

@@ -210,9 +210,27 @@ def test_a_progress_callback_that_raises_stops_the_queued_fits(synthetic_dataset
     assert len(calls) == 2 and len(folds_run) <= 2
 
 
+def _fresh(t, X, name):
+    """What TrainedModels computes for ``X`` when nothing is cached (a copy is never a split)."""
+    X = X.copy()
+    return t.proba(X, name) if t.task == "multiclass" else t.score(X, name)
+
+
+def _check_remembered(t):
+    cache = t.__dict__["_score_cache"]
+    kind = "proba" if t.task == "multiclass" else "score"
+    assert {(k, n, s) for k, n, s, _ in cache} == {(kind, n, s) for n in t.pipelines for s in ("train", "val", "test")}
+    for name in t.pipelines:
+        for split in ("train", "val", "test"):
+            X = getattr(t, f"X_{split}")
+            cached = t.proba(X, name) if t.task == "multiclass" else t.score(X, name)
+            assert np.array_equal(cached, _fresh(t, X, name)), (name, split)
+
+
 def test_leaderboard_scores_of_a_large_table_are_the_pipelines_own():
     """Above 20,000 rows a split is scored through fast_scoring (binned trees, encoded distinct
-    values); its scores are those of each pipeline's own predict_proba."""
+    values); its scores are those of each pipeline's own predict_proba, and the sections read
+    them from the cache without scoring again."""
     from sklearn.metrics import roc_auc_score
 
     from tests.conftest import make_synthetic
@@ -226,3 +244,22 @@ def test_leaderboard_scores_of_a_large_table_are_the_pipelines_own():
         for split, score in (("val", row.val_score), ("test", row.test_score), ("train", row.train_score)):
             X, y = getattr(t, f"X_{split}"), getattr(t, f"y_{split}")
             assert score == roc_auc_score(y, pipe.predict_proba(X)[:, 1]), (row.name, split)
+    _check_remembered(t)
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
+def test_the_leaderboards_scores_are_remembered_as_the_sections_compute_them(task, synthetic_trained):
+    from tests.conftest import make_multiclass
+
+    if task == "binary":
+        t = synthetic_trained
+    elif task == "multiclass":
+        ds = prepare_dataset(make_multiclass(n=1500, seed=2), target="decision", sensitive=["group"], name="mc")
+        t = train_models(ds, options=ModelOptions(cv_folds=0), seed=0)
+    else:
+        rng = np.random.default_rng(0)
+        df = pd.DataFrame({"a": rng.normal(size=600), "g": rng.choice(["u", "v"], 600)})
+        df["y"] = 2 * df["a"] + rng.normal(size=600)
+        t = train_models(prepare_dataset(df, target="y", sensitive=["g"]), options=ModelOptions(cv_folds=0), seed=0)
+    assert t.task == task
+    _check_remembered(t)

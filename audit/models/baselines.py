@@ -142,6 +142,13 @@ class TrainedModels:
             cache[key] = compute()
         return cache[key].copy()
 
+    def remember(self, split: str, name: str, values: np.ndarray) -> None:
+        """Cache ``name``'s scores of split ``split`` ("train", "val", "test"): its probabilities
+        (multiclass, as ``proba``), else what ``score`` gives, computed as those compute them."""
+        X = {"train": self.X_train, "val": self.X_val, "test": self.X_test}[split]
+        kind = "proba" if self.task == "multiclass" else "score"
+        self.__dict__.setdefault("_score_cache", {})[(kind, name, split, X.shape)] = values
+
     def score(self, X: pd.DataFrame, name: str | None = None) -> np.ndarray:
         """Positive-class probability (binary), the predicted class's probability (multiclass)
         or the prediction (regression). Scores of the split frames are cached (``_cached``)."""
@@ -249,17 +256,23 @@ def _final_fit(name: str, dataset: Dataset, est, pre, Ztr: np.ndarray, splits: t
     est.fit(Ztr, ytr)
     fit_s = time.perf_counter() - t0
     pipe = Pipeline([("pre", pre), ("model", est)])
+    outputs: dict[str, np.ndarray] = {}
 
-    def _score(X_, y_: np.ndarray, encoded: bool = False) -> float:
+    def _score(split: str, X_, y_: np.ndarray, encoded: bool = False) -> float:
+        # What TrainedModels.score / proba give for the split (regression: the predictions), kept
+        # for its cache: every section scores the test split, performance the training split.
         if task == "regression":
-            s = est.predict(X_) if encoded else pipe.predict(X_)
+            s = outputs[split] = est.predict(X_) if encoded else pipe.predict(X_)
         else:
             p = encoded_proba(est, X_) if encoded else predict_proba(pipe, X_)
-            s = widen_proba(est, p, len(dataset.classes)) if task == "multiclass" else p[:, 1]
+            if task == "multiclass":
+                s = outputs[split] = widen_proba(est, p, len(dataset.classes))
+            else:
+                s = outputs[split] = p[:, 1]
         return metric_value(metric, y_, s)
 
-    return dict(name=name, label=MODEL_LABELS[name], val_score=_score(Xva, yva), test_score=_score(Xte, yte),
-                train_score=_score(Ztr, ytr, encoded=True), fit_seconds=fit_s)
+    return dict(name=name, label=MODEL_LABELS[name], val_score=_score("val", Xva, yva), test_score=_score("test", Xte, yte),
+                train_score=_score("train", Ztr, ytr, encoded=True), fit_seconds=fit_s, outputs=outputs)
 
 
 def _fit_all(names: tuple[str, ...], dataset: Dataset, splits: tuple, opts: ModelOptions, metric: str, scoring: str,
@@ -354,6 +367,7 @@ def train_models(
     # moments barely differ between folds, and this halves the cost of CV.
     pipelines, rows, cv_rows = _fit_all(names, dataset, ((Xtr, ytr), (Xva, yva), (Xte, yte)), opts, metric, scoring, seed,
                                workers, progress)
+    scored = {r["name"]: r.pop("outputs") for r in rows}
     # Select on validation; a NaN (e.g. AUC of a constant dummy) never wins.
     best = max(rows, key=lambda r: -np.inf if np.isnan(r["val_score"]) else r["val_score"])["name"]
     if progress:
@@ -368,7 +382,7 @@ def train_models(
         classes=dataset.classes if task == "multiclass" else (),
         cv_rows=cv_rows,
     )
-    return TrainedModels(
+    trained = TrainedModels(
         dataset=dataset,
         X_train=Xtr, X_val=Xva, X_test=Xte,
         y_train=ytr, y_val=yva, y_test=yte,
@@ -376,3 +390,7 @@ def train_models(
         idx_train=idx_train, idx_val=idx_val, idx_test=idx_test,
         pipelines=pipelines, selected=best, report=report, seed=seed,
     )
+    for name, outputs in scored.items():  # the leaderboard scored every split: the sections reuse them
+        for split, values in outputs.items():
+            trained.remember(split, name, values)
+    return trained

@@ -350,7 +350,9 @@ def _learning_curve(trained: TrainedModels, sizes: tuple[float, ...], metric: st
                 pipe = clone(trained.model).fit(Xs, ys)
             except ValueError:
                 continue  # too few rows of a class at this size: the point is left out
-        if trained.task == "multiclass":
+        if frac >= 1.0:  # the audited model on its own splits: the scores every section shares (cached)
+            score = (lambda X: trained.proba(X)) if trained.task == "multiclass" else trained.score
+        elif trained.task == "multiclass":
             score = lambda X, _p=pipe: class_proba(_p, X, len(trained.classes))  # noqa: E731
         else:
             # fast_scoring: the pipeline's own probabilities (checked), binned for a gradient boosting.
