@@ -174,3 +174,22 @@ def test_encoded_values_are_written_as_gathered_rows():
     fast_scoring._write_encoded(out, 1, codes, encoded, edges)
     assert np.isnan(out[:, 0]).all()  # the columns before ``start`` are left alone
     assert np.array_equal(out[:, 1:4], onehot[codes[0]]) and np.array_equal(out[:, 4:], other[codes[1]])
+
+
+def test_transform_is_the_transformers_own_and_readable_encoders_use_it(monkeypatch):
+    from audit.sections.explanations.surrogate import ReadableEncoder
+
+    pipe, train = _fitted("logistic", "binary", _binary_y)
+    X = _scoring_frame()
+    pre = pipe.named_steps["pre"]
+    fast = fast_scoring.transform(pre, X)
+    assert fast.dtype == np.float64 and np.array_equal(fast, pre.transform(X))
+    readable = ReadableEncoder(NUM, CAT).fit(train)
+    expected = np.asarray(readable._ct.transform(X), dtype=np.float64)
+    calls = []
+    real = fast_scoring._transform
+    monkeypatch.setattr(fast_scoring, "_transform", lambda *a: calls.append(1) or real(*a))
+    assert np.array_equal(readable.transform(X), expected) and calls == [1]  # through the distinct values
+    # a head that differs from the transformer's own: the transformer decides
+    monkeypatch.setattr(fast_scoring, "_transform", lambda pre_, X_: np.zeros((len(X_), fast.shape[1])))
+    assert np.array_equal(fast_scoring.transform(pre, X), pre.transform(X))

@@ -194,10 +194,10 @@ def test_a_rare_class_keeps_its_rows_in_the_cv_sample():
 
 def test_a_progress_callback_that_raises_stops_the_queued_fits(synthetic_dataset, monkeypatch):
     """A cancelled job raises from its progress callback: the stage ends without running every queued fold."""
-    import audit.models.baselines as B
+    import audit.models.fitting as F
 
-    calls, folds_run, real = [], [], B.cv_fold
-    monkeypatch.setattr(B, "cv_fold", lambda *a, **k: folds_run.append(1) or real(*a, **k))  # counts, then the real fold
+    calls, folds_run, real = [], [], F.cv_fold
+    monkeypatch.setattr(F, "cv_fold", lambda *a, **k: folds_run.append(1) or real(*a, **k))  # counts, then the real fold
 
     def cancel(fraction, message):
         calls.append(message)

@@ -8,16 +8,11 @@ never reaches a report; ``ModelsReport`` is the serialisable summary.
 
 from __future__ import annotations
 
-import contextlib
-import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.base import clone
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
@@ -25,11 +20,10 @@ from audit.serial import ReportMixin
 from audit.config import ModelOptions
 from audit.data import Dataset
 from audit.errors import ConfigError, DataError
-from audit.models.fast_scoring import encoded_proba, predict_proba
-from audit.models.multiclass import check_class_counts, class_proba, widen_proba
+from audit.models.fast_scoring import predict_proba
+from audit.models.fitting import fit_all
+from audit.models.multiclass import check_class_counts, class_proba
 from audit.models.info import UserModelInfo
-from audit.models.cv import cv_fold, folds_of
-from audit.threads import one_thread, share_openmp
 from audit.models.pipelines import (  # noqa: F401  (re-exported: sections import them from here)
     MODEL_LABELS, MODEL_NAMES, encoded_to_original, make_pipeline, make_preprocessor, metric_value)
 
@@ -233,99 +227,6 @@ def _split(dataset: Dataset, opts: ModelOptions, seed: int) -> tuple[np.ndarray,
     return idx_train, idx_val, idx_test
 
 
-def _preprocessed(name: str, dataset: Dataset, encoded: dict[bool, tuple], Xtr: pd.DataFrame, seed: int) -> tuple:
-    """The baseline's unfitted estimator, its fitted preprocessor and the encoded training split."""
-    template = make_pipeline(name, dataset.task, dataset.numeric, dataset.categorical, seed=seed)
-    scaled = name == "logistic"
-    if scaled not in encoded:
-        pre = template.named_steps["pre"]
-        encoded[scaled] = (pre, pre.fit_transform(Xtr))
-    pre, Ztr = encoded[scaled]
-    return template.named_steps["model"], pre, Ztr
-
-
-def _final_fit(name: str, dataset: Dataset, est, pre, Ztr: np.ndarray, splits: tuple, metric: str) -> dict:
-    """Fit ``est`` on the whole training split; its validation, test and train scores.
-
-    The scores go through :mod:`audit.models.fast_scoring` (the same probabilities): at 600,000
-    training rows, scoring the three splits through the pipeline took 14 s of the gradient
-    boosting's 42 s task, the models stage's longest."""
-    task = dataset.task
-    (_, ytr), (Xva, yva), (Xte, yte) = splits
-    t0 = time.perf_counter()
-    est.fit(Ztr, ytr)
-    fit_s = time.perf_counter() - t0
-    pipe = Pipeline([("pre", pre), ("model", est)])
-    outputs: dict[str, np.ndarray] = {}
-
-    def _score(split: str, X_, y_: np.ndarray, encoded: bool = False) -> float:
-        # What TrainedModels.score / proba give for the split (regression: the predictions), kept
-        # for its cache: every section scores the test split, performance the training split.
-        if task == "regression":
-            s = outputs[split] = est.predict(X_) if encoded else pipe.predict(X_)
-        else:
-            p = encoded_proba(est, X_) if encoded else predict_proba(pipe, X_)
-            if task == "multiclass":
-                s = outputs[split] = widen_proba(est, p, len(dataset.classes))
-            else:
-                s = outputs[split] = p[:, 1]
-        return metric_value(metric, y_, s)
-
-    return dict(name=name, label=MODEL_LABELS[name], val_score=_score("val", Xva, yva), test_score=_score("test", Xte, yte),
-                train_score=_score("train", Ztr, ytr, encoded=True), fit_seconds=fit_s, outputs=outputs)
-
-
-def _fit_all(names: tuple[str, ...], dataset: Dataset, splits: tuple, opts: ModelOptions, metric: str, scoring: str,
-             seed: int, workers: int, progress: Callable[[float, str], None] | None) -> tuple[dict[str, Pipeline], list[dict], int]:
-    """Every baseline's final fit and CV folds, as independent tasks on ``workers`` threads.
-
-    Each worker thread gets its share of the cores for OpenMP (one thread each on a 2-core
-    machine): on Adult, HistGradientBoosting's own two-thread team made the stage slower (13.7 s
-    wall, 16.9 CPU s) than one thread (10.0 s, 10.9 CPU s), so the two cores go to two fits at
-    once instead. The results do not depend on the thread count (the folds, clones and seeds are
-    those of ``cross_validate``). Returns the pipelines, the leaderboard rows and the CV rows.
-    """
-    (Xtr, ytr), _, _ = splits
-    encoded: dict[bool, tuple] = {}
-    prepared = {n: _preprocessed(n, dataset, encoded, Xtr, seed) for n in names}
-    folds = folds_of(dataset.task, opts, ytr, seed)
-    # Each fold's estimator is cloned here, so no task reads an estimator another one is fitting.
-    fold_est = {(n, k): clone(prepared[n][0]) for n in names for k in range(len(folds))}
-
-    def task(kind: str, name: str, k: int = 0):
-        est, pre, Ztr = prepared[name]
-        if kind == "fold":
-            return cv_fold(fold_est[(name, k)], Ztr, ytr, folds[k], scoring)
-        return _final_fit(name, dataset, est, pre, Ztr, splits, metric)
-
-    # The slowest model's tasks first, so the last task to finish is a short one.
-    jobs = [(kind, n, k) for n in reversed(names) for kind, k in [("fit", 0), *(("fold", k) for k in range(len(folds)))]]
-    limits = one_thread("blas") if workers > 1 else contextlib.nullcontext()
-    if progress:
-        progress(0.0, f"fitting {len(names)} baselines" + (f" and {len(folds)} CV folds each" if folds else ""))
-    with limits, ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="models",
-                                    initializer=share_openmp, initargs=(workers,)) as pool:
-        futures = {pool.submit(task, *job): job for job in jobs}
-        results: dict[tuple, Any] = {}
-        try:
-            for done, fut in enumerate(as_completed(futures), 1):
-                results[futures[fut]] = fut.result()
-                if progress:  # a cancelled job's callback raises: that ends the stage too
-                    kind, n, k = futures[fut]
-                    progress(0.95 * done / len(jobs), f"{MODEL_LABELS[n]}: {'fitted' if kind == 'fit' else f'fold {k + 1} of {len(folds)}'}")
-        except BaseException:
-            for other in futures:  # a failed fit or a cancelled job ends the stage: the queued tasks do not run
-                other.cancel()
-            raise
-    rows = []
-    for n in names:
-        scores = [results[("fold", n, k)] for k in range(len(folds))]
-        cv_mean, cv_std = (float(np.mean(scores)), float(np.std(scores))) if scores else (float("nan"), float("nan"))
-        rows.append(dict(results[("fit", n, 0)], cv_mean=cv_mean, cv_std=cv_std))
-    cv_rows = len(np.union1d(*folds[0])) if folds else 0
-    return {n: Pipeline([("pre", prepared[n][1]), ("model", prepared[n][0])]) for n in names}, rows, cv_rows
-
-
 def train_models(
     dataset: Dataset,
     *,
@@ -365,7 +266,7 @@ def train_models(
     # The preprocessing is fitted once on the whole training split and the folds
     # reuse the encoded matrix: imputation medians, category sets and scaling
     # moments barely differ between folds, and this halves the cost of CV.
-    pipelines, rows, cv_rows = _fit_all(names, dataset, ((Xtr, ytr), (Xva, yva), (Xte, yte)), opts, metric, scoring, seed,
+    pipelines, rows, cv_rows = fit_all(names, dataset, ((Xtr, ytr), (Xva, yva), (Xte, yte)), opts, metric, scoring, seed,
                                workers, progress)
     scored = {r["name"]: r.pop("outputs") for r in rows}
     # Select on validation; a NaN (e.g. AUC of a constant dummy) never wins.

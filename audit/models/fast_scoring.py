@@ -130,21 +130,30 @@ def _fast_shape(pipe) -> bool:
             and isinstance(pipe.steps[0][1], ColumnTransformer) and not pipe.steps[0][1].sparse_output_)
 
 
+def transform(pre, X: pd.DataFrame):
+    """``pre.transform(X)`` of a fitted ColumnTransformer, its categorical branch encoded through
+    distinct values for a large ``X``: checked against ``pre``'s own transform of the first rows
+    of every call, which decides on any difference (as it does below 20,000 rows)."""
+    if len(X) < _MIN_ROWS or not isinstance(pre, ColumnTransformer) or pre.sparse_output_:
+        return pre.transform(X)
+    try:
+        Xt = _transform(pre, X)
+    except (TypeError, ValueError):  # a value the shortcut cannot group: the transformer decides
+        Xt = None
+    if Xt is None:
+        return pre.transform(X)
+    head = pre.transform(X.iloc[:_CHECK_ROWS])
+    if not (isinstance(head, np.ndarray) and head.dtype == Xt.dtype and head.shape == Xt[:_CHECK_ROWS].shape
+            and np.array_equal(head, Xt[:_CHECK_ROWS], equal_nan=True)):
+        return pre.transform(X)
+    return Xt
+
+
 def predict_proba(pipe, X: pd.DataFrame) -> np.ndarray:
     """``pipe.predict_proba(X)``, with the encoding of distinct values above for large ``X``."""
     if len(X) < _MIN_ROWS or not _fast_shape(pipe):
         return pipe.predict_proba(X)
-    pre, model = pipe.steps[0][1], pipe.steps[1][1]
-    try:
-        Xt = _transform(pre, X)
-    except (TypeError, ValueError):  # a value the shortcut cannot group: the pipeline decides
-        Xt = None
-    if Xt is None:
-        return pipe.predict_proba(X)
-    head = np.asarray(pre.transform(X.iloc[:_CHECK_ROWS]), dtype=np.float64)
-    if head.shape != Xt[:_CHECK_ROWS].shape or not np.array_equal(head, Xt[:_CHECK_ROWS], equal_nan=True):
-        return pipe.predict_proba(X)
-    return _model_proba(model, Xt)
+    return _model_proba(pipe.steps[1][1], transform(pipe.steps[0][1], X))
 
 
 def _binned_ok(model) -> bool:
@@ -195,4 +204,4 @@ def _model_proba(model, Xt: np.ndarray) -> np.ndarray:
     return model._loss.predict_proba(raw)
 
 
-__all__ = ["encoded_proba", "predict_proba"]
+__all__ = ["encoded_proba", "predict_proba", "transform"]

@@ -23,6 +23,7 @@ from audit.serial import ReportMixin
 from audit.stats import Estimate
 from audit.models.baselines import MODEL_LABELS, TrainedModels, make_pipeline, make_preprocessor
 from audit.models.fast_scoring import encoded_proba, predict_proba
+from audit.models.fast_scoring import transform as fast_transform
 from audit.threads import one_thread
 
 MITIGATIONS = ("reweighing", "expgrad_dp", "expgrad_eo", "threshold_dp", "threshold_eo")
@@ -188,7 +189,7 @@ def mitigate(trained: TrainedModels, scorer: Scorer, *, score: np.ndarray, pred:
     pre = trained.model.named_steps["pre"]
     est = trained.model.named_steps["model"]
     thr = trained.report.decision_threshold
-    Z_te = pre.transform(trained.X_test)
+    Z_te = fast_transform(pre, trained.X_test)
     label = MODEL_LABELS[trained.selected]
     done = 0
 
@@ -203,7 +204,7 @@ def mitigate(trained: TrainedModels, scorer: Scorer, *, score: np.ndarray, pred:
         t0 = time.perf_counter()
         idx, sample = training_subsample(len(trained.y_train), refit_rows, seed)
         w = reweighing_weights(g_tr[idx], trained.y_train[idx])
-        model = clone(est).fit(pre.transform(trained.X_train.iloc[idx]), trained.y_train[idx], sample_weight=w)
+        model = clone(est).fit(fast_transform(pre, trained.X_train.iloc[idx]), trained.y_train[idx], sample_weight=w)
         s = encoded_proba(model, Z_te)[:, 1]
         out.append(scorer.variant("reweighing", (s >= thr).astype(int), s, estimator=label, fit_split="train",
                                   fit_rows=len(w), seconds=time.perf_counter() - t0,
@@ -214,7 +215,7 @@ def mitigate(trained: TrainedModels, scorer: Scorer, *, score: np.ndarray, pred:
     if eg_names:
         out.extend(_expgrad(trained, scorer, eg_names, g_tr, cols, max_rows=max_rows, eps=eps, max_iter=max_iter, seed=seed, tick=tick))
 
-    Z_val = pre.transform(trained.X_val)
+    Z_val = fast_transform(pre, trained.X_val)
     for name, constraint in (("threshold_dp", "demographic_parity"), ("threshold_eo", "equalized_odds")):
         if name not in names:
             continue
@@ -250,8 +251,8 @@ def _expgrad(trained: TrainedModels, scorer: Scorer, names: list[str], g_tr: np.
     else:
         pre = make_preprocessor(ds.numeric, ds.categorical, scale=True).fit(trained.X_train)
     idx, sample = training_subsample(len(trained.y_train), max_rows, seed)
-    Z, y, g = pre.transform(trained.X_train.iloc[idx]), trained.y_train[idx], g_tr[idx]
-    Z_te = pre.transform(trained.X_test)
+    Z, y, g = fast_transform(pre, trained.X_train.iloc[idx]), trained.y_train[idx], g_tr[idx]
+    Z_te = fast_transform(pre, trained.X_test)
     thr = trained.report.decision_threshold
     # liblinear: each of the ~100 oracle fits is a small problem where its lean
     # coordinate descent beats lbfgs / newton-cholesky by 2-3x.

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from audit.models.baselines import TrainedModels, make_preprocessor, metric_value
+from audit.models.fast_scoring import transform as fast_transform
 from audit.sections.privacy.dp_training import TrainSettings
 from audit.sections.privacy.groups import GroupMetrics, group_metrics
 from audit.sections.privacy.membership import AttackResult, attack_membership
@@ -138,7 +139,7 @@ def dp_sweep(sample: AttackSample, networks: tuple[str, ...], epsilons: tuple[fl
         make_preprocessor(trained.dataset.numeric, trained.dataset.categorical, scale=True).fit(trained.X_train)
     # Only the rows the networks train on are encoded (the members are among them): on a 1M-row
     # table the whole training split's dense encoding was 480 MB for 50,000 rows used.
-    Z_tr, Z_te = pre.transform(trained.X_train.iloc[train_rows]), pre.transform(trained.X_test)
+    Z_tr, Z_te = fast_transform(pre, trained.X_train.iloc[train_rows]), fast_transform(pre, trained.X_test)
     y_tr = trained.y_train[train_rows]
     member_pos = np.searchsorted(train_rows, members)
     if not np.array_equal(train_rows[np.minimum(member_pos, len(train_rows) - 1)], members):
