@@ -22,7 +22,7 @@ from audit.upgrade import upgrade
 from audit.serial import ReportMixin, from_jsonable, to_jsonable
 from audit.verdict import Verdict, worst
 
-REPORT_FORMAT = "rai-audit-report/4"  # audit/upgrade.py reads the older ones
+REPORT_FORMAT = "rai-audit-report/5"  # audit/upgrade.py reads the older ones
 
 # Caps on a report read from JSON (someone else's file, via "Open a saved report"): a real
 # report is a few MB and nests about 8 deep; past these it is refused, not parsed on.

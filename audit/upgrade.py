@@ -24,6 +24,7 @@ FORMAT_1 = "rai-audit-report/1"
 FORMAT_2 = "rai-audit-report/2"
 FORMAT_3 = "rai-audit-report/3"  # ModelsReport.cv_rows (models.cv_max_rows)
 FORMAT_4 = "rai-audit-report/4"  # population: multiclass fields (classes, per_class, confusion, worst_class)
+FORMAT_5 = "rai-audit-report/5"  # explanations.errors.n_cluster_fit (explanations.cluster_max_rows)
 
 
 def _est(value: Any, low: Any, high: Any, level: Any, n: Any, method: str) -> dict[str, Any]:
@@ -137,8 +138,17 @@ def _v3_to_v4(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+def _v4_to_v5(data: dict[str, Any]) -> dict[str, Any]:
+    errors = (data.get("explanations") or {}).get("errors")
+    if isinstance(errors, dict) and "n_cluster_fit" not in errors:
+        # Before cluster_max_rows, k-means was fitted on every test row (when it ran at all).
+        errors["n_cluster_fit"] = errors.get("n_test", 0) if (errors.get("n_clusters") or 0) >= 2 else 0
+    data["manifest"]["format"] = FORMAT_5
+    return data
+
+
 _UPGRADES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
-    FORMAT_1: _v1_to_v2, FORMAT_2: _v2_to_v3, FORMAT_3: _v3_to_v4}
+    FORMAT_1: _v1_to_v2, FORMAT_2: _v2_to_v3, FORMAT_3: _v3_to_v4, FORMAT_4: _v4_to_v5}
 
 
 def upgrade(data: Mapping[str, Any], current: str) -> Mapping[str, Any]:
@@ -158,4 +168,4 @@ def upgrade(data: Mapping[str, Any], current: str) -> Mapping[str, Any]:
     return out
 
 
-__all__ = ["upgrade", "FORMAT_1", "FORMAT_2", "FORMAT_3", "FORMAT_4"]
+__all__ = ["upgrade", "FORMAT_1", "FORMAT_2", "FORMAT_3", "FORMAT_4", "FORMAT_5"]

@@ -271,12 +271,38 @@ def test_error_tree_finds_the_cohort_with_coin_flip_labels():
     assert worst.error.value > 0.3 and worst.versus_overall == "higher" and worst.error.low > ea.overall.value
     assert sum(c.size for c in ea.tree_cohorts) == len(err)
     # k-means sees the shifted red rows as their own cluster, and it is the worst one.
-    assert ea.n_clusters == 2 and sum(c.size for c in ea.cluster_cohorts) == len(err)
+    assert ea.n_clusters == 2 and sum(c.size for c in ea.cluster_cohorts) == len(err) and ea.n_cluster_fit == len(err)
     bad = ea.cluster_cohorts[0]
     assert bad.versus_overall == "higher" and ("x3" in bad.description or "colour = red" in bad.description)
     for c in ea.tree_cohorts + ea.cluster_cohorts:
         assert c.error.low <= c.error.value <= c.error.high and c.size >= 1
     assert ea.worst() in (worst, bad)
+
+
+def test_k_means_on_a_capped_sample_labels_every_row_and_finds_the_same_cohort():
+    """Above ``cluster_max_rows`` k-means is fitted on a seeded sample and labels every test row;
+    at or below it, it is fitted on every row (the report says which)."""
+    from sklearn.cluster import KMeans
+
+    from audit.sections.explanations.error_analysis import _clusters
+
+    rng = np.random.default_rng(8)
+    n = 4000
+    colour = rng.choice(["red", "green", "blue"], size=n)
+    X = pd.DataFrame({"x1": rng.normal(size=n), "x3": rng.normal(size=n) + 6.0 * (colour == "red"), "colour": colour})
+    enc = ReadableEncoder(("x1", "x3"), ("colour",)).fit(X)
+    Z = enc.transform(X)
+    whole, n_whole = _clusters(enc, Z, 2, 0, seed=3)
+    Zs = Z.copy()
+    Zs[:, :2] = (Zs[:, :2] - Zs[:, :2].mean(axis=0)) / Zs[:, :2].std(axis=0)
+    assert n_whole == n and np.array_equal(whole, KMeans(n_clusters=2, n_init=3, random_state=3).fit_predict(Zs))
+    assert np.array_equal(_clusters(enc, Z, 2, n, seed=3)[0], whole)  # a cap the split does not exceed: the same fit
+    capped, n_fit = _clusters(enc, Z, 2, 500, seed=3)
+    assert n_fit == 500 and len(capped) == n and set(capped) == {0, 1}
+    red = colour == "red"
+    # the shifted red rows form one cluster either way, whatever its number
+    assert np.mean(capped[red] == capped[red][0]) > 0.99 and np.mean(capped[~red] != capped[red][0]) > 0.99
+    assert np.array_equal(_clusters(enc, Z, 2, 500, seed=3)[0], capped)  # seeded
 
 
 def test_verdict_warns_on_a_sensitive_feature_in_the_top_k(tree_report, synthetic_trained):

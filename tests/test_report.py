@@ -93,7 +93,7 @@ def test_a_format_1_report_loads_with_its_numbers_as_estimates():
     raw = json.loads(REPORT_V1.read_text(encoding="utf-8"))
     assert raw["manifest"]["format"] == "rai-audit-report/1"
     rep = AuditReport.from_dict(raw)
-    assert rep.manifest.format == REPORT_FORMAT == "rai-audit-report/4"
+    assert rep.manifest.format == REPORT_FORMAT == "rai-audit-report/5"
     old = raw["performance"]["metrics"]["roc_auc"]
     auc = rep.performance.metrics["roc_auc"]
     assert (auc.value, auc.low, auc.high, auc.level, auc.n) == (old["value"], old["ci_low"], old["ci_high"], 0.95, raw["performance"]["n_test"])
@@ -124,7 +124,7 @@ def test_a_format_1_report_loads_with_its_numbers_as_estimates():
 def test_a_format_2_report_reads_as_cross_validated_on_every_training_row(full_report):
     """Format 3 added ``models.cv_rows`` (models.cv_max_rows); before it, the folds used every training row."""
     raw = json.loads(full_report.to_json())
-    assert raw["manifest"]["format"] == "rai-audit-report/4" and "cv_rows" in raw["models"]
+    assert raw["manifest"]["format"] == "rai-audit-report/5" and "cv_rows" in raw["models"]
     for folds, expected in ((5, raw["models"]["n_train"]), (0, 0)):
         old = json.loads(full_report.to_json())
         old["manifest"]["format"] = "rai-audit-report/2"
@@ -148,6 +148,19 @@ def test_a_format_3_report_reads_as_a_binary_every_row_section(full_report):
     rep = AuditReport.from_dict(old)
     assert rep.population == full_report.population and rep.manifest.format == REPORT_FORMAT
     assert "worst_class" not in old["population"]  # the caller's dict is left alone
+
+
+def test_a_format_4_report_reads_as_clustered_on_every_test_row(full_report):
+    """Format 5 added ``explanations.errors.n_cluster_fit`` (explanations.cluster_max_rows);
+    before it, k-means was fitted on every test row."""
+    errors = json.loads(full_report.to_json())["explanations"]["errors"]
+    assert errors["n_clusters"] >= 2 and errors["n_cluster_fit"] == errors["n_test"]  # below the cap
+    old = json.loads(full_report.to_json())
+    old["manifest"]["format"] = "rai-audit-report/4"
+    del old["explanations"]["errors"]["n_cluster_fit"]
+    rep = AuditReport.from_dict(old)
+    assert rep.explanations == full_report.explanations and rep.manifest.format == REPORT_FORMAT
+    assert "n_cluster_fit" not in old["explanations"]["errors"]  # the caller's dict is left alone
 
 
 def test_an_unknown_report_format_is_refused():

@@ -90,7 +90,9 @@ def _errors(e: ExplanationReport) -> list[Block]:
     cohorts = sorted(err.tree_cohorts + err.cluster_cohorts, key=lambda c: -(finite_or_none(c.error.value) or 0))
     cohorts = [c for c in cohorts if c.versus_overall == "higher"][:5]
     out: list[Block] = [Heading("Where the model errs most"),
-                        Paragraph(f"Overall {err.error_metric}: {num(err.overall.value)} {ci(err.overall.low, err.overall.high)}.")]
+                        Paragraph(f"Overall {err.error_metric}: {num(err.overall.value)} {ci(err.overall.low, err.overall.high)}."
+                                  + (f" The k-means cohorts come from a fit on a seeded sample of {err.n_cluster_fit:,} of the "
+                                     f"{err.n_test:,} test rows." if 0 < err.n_cluster_fit < err.n_test else ""))]
     if cohorts:
         out.append(table(("Cohort", "Rows", "Error", "Interval"),
                          [(c.description or " and ".join(map(str, c.conditions)), c.size, num(c.error.value), ci(c.error.low, c.error.high))

@@ -28,6 +28,7 @@ from collections.abc import Callable
 from typing import Any
 
 _PR_SET_PDEATHSIG = 1
+_PR_SET_NAME = 15
 
 
 def available() -> bool:
@@ -43,11 +44,14 @@ class ChildTraceback(Exception):
     """The child's traceback as text, chained to the exception it raised, for the server log."""
 
 
-def _die_with_parent() -> None:
+def _die_with_parent(name: str) -> None:
     """Ask the kernel to kill this child when the thread that forked it ends: a cancelled job's
-    worker is ended at once (``os._exit``), and its sections must not run on as orphans."""
+    worker is ended at once (``os._exit``), and its sections must not run on as orphans. The
+    process is named after its section (``ps``, ``top`` and /proc/PID/comm show "audit-fairness")."""
     try:
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        libc.prctl(_PR_SET_NAME, ctypes.c_char_p(f"audit-{name}".encode("ascii", "replace")[:15]))
     except (OSError, AttributeError):  # not Linux's libc: the pipe's EOF still stops the parent waiting
         pass
 
@@ -56,8 +60,8 @@ def _send(conn, message: tuple) -> None:
     conn.send_bytes(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
 
 
-def _child(work: Callable[[Callable[[float, str], None]], Any], conn) -> None:
-    _die_with_parent()
+def _child(work: Callable[[Callable[[float, str], None]], Any], conn, name: str = "section") -> None:
+    _die_with_parent(name)
     try:
         t = time.perf_counter()
         out = work(lambda fraction, message: _send(conn, ("progress", float(fraction), str(message))))
@@ -95,7 +99,7 @@ def run_forked(work: Callable[[Callable[[float, str], None]], Any], on_progress:
             stream.flush()
         except (AttributeError, ValueError, OSError):
             pass
-    proc = ctx.Process(target=_child, args=(work, writer), name=f"audit-{name}")
+    proc = ctx.Process(target=_child, args=(work, writer, name), name=f"audit-{name}")
     proc.start()
     writer.close()  # the child holds the only writer: its exit gives EOF here
     try:

@@ -27,7 +27,7 @@ from audit.sections.registry import SectionInputs, SectionNotRun
 from audit.threads import one_thread
 
 Progress = Any  # Callable[[str, float, str], None], as audit.pipeline.Progress
-FORK_MAX_ROWS = 200_000  # larger tables run their sections in threads (memory; see run_sections)
+FORK_MAX_ROWS = 1_000_000  # larger tables run their sections in threads (memory; see run_sections)
 
 
 def preload(names: list[str]) -> None:
@@ -93,8 +93,10 @@ def run_sections(trained: TrainedModels, names: list[str], config: AuditConfig, 
 
     # Two sections at once in one process share its GIL (bench/README, "Speed"): in forked
     # processes each has a core of its own. Not on a cluster: a forked Dask client is unusable.
-    # Above FORK_MAX_ROWS each process's working copies would add up: the 1M-row audit's process
-    # tree peaked at 5.2 GB in processes against 3.6 GB in threads (bench/README, "Speed").
+    # Above FORK_MAX_ROWS each process's working copies would add up. The 1M-row audit's process
+    # tree peaked at 5.2 GB in processes when first measured; with its sections' copies since cut
+    # (blocks, the k-means sample) it peaks at 3.6 GB either way, and runs 5-6 s faster in
+    # processes (bench/README, "Speed").
     forking = (workers > 1 and rows is None and config.engine.section_processes and forked.available()
                and getattr(getattr(trained, "dataset", None), "n_rows", 0) <= FORK_MAX_ROWS)
     if not forking:

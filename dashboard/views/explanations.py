@@ -62,6 +62,9 @@ def rules_view() -> None:
     st.code(ex.surrogate.text, language=None)
     st.markdown(f"**Error cohorts** (overall {ui.md(ex.errors.error_metric.replace('_', ' '))} "
                 f"{ui.fmt_ci(ex.errors.overall.value, ex.errors.overall.low, ex.errors.overall.high)})")
+    if 0 < ex.errors.n_cluster_fit < ex.errors.n_test:
+        st.caption(f"k-means was fitted on a seeded sample of {ex.errors.n_cluster_fit:,} of the {ex.errors.n_test:,} test rows "
+                   "(explanations.cluster_max_rows); every row is labelled by its nearest centre.")
     ui.table([{"cohort": co.description, "method": co.method, "rows": co.size, "error": co.error.value, "CI low": co.error.low,
                "CI high": co.error.high, "vs overall": co.versus_overall} for co in (*ex.errors.tree_cohorts, *ex.errors.cluster_cohorts)], download="error_cohorts.csv")
 

@@ -71,6 +71,8 @@ class ExplanationOptions(ReportMixin):
     error_tree_depth : depth of the error-analysis tree (0 = no tree).
     min_cohort_size : smallest leaf of the error tree; clusters are capped so they average at least this.
     n_clusters : k-means clusters of the test rows.
+    cluster_max_rows : k-means is fitted on at most this many test rows (a seeded sample, stated in
+        the report as ``errors.n_cluster_fit``), then labels every test row (0 = fit on all).
     confidence : width of the cohorts' confidence intervals.
     """
 
@@ -91,6 +93,7 @@ class ExplanationOptions(ReportMixin):
     error_tree_depth: int = 3
     min_cohort_size: int = 50
     n_clusters: int = 6
+    cluster_max_rows: int = 50_000
     confidence: float = 0.95
 
     def __post_init__(self) -> None:
@@ -100,7 +103,7 @@ class ExplanationOptions(ReportMixin):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ConfigError(f"explanations.{name} must be a whole number of at least 1, got {v!r}")
-        for name in ("top_k", "dependence_features", "error_tree_depth", "n_clusters"):
+        for name in ("top_k", "dependence_features", "error_tree_depth", "n_clusters", "cluster_max_rows"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
                 raise ConfigError(f"explanations.{name} must be a whole number of 0 or more, got {v!r}")
@@ -343,7 +346,8 @@ def _explain(trained: TrainedModels, opts: ExplanationOptions, seed: int, say: C
     say(0.75, "error analysis: error tree and k-means cohorts")
     t = time.perf_counter()
     errors = error_cohorts(trained, encoder, pred_test, max_depth=opts.error_tree_depth, min_cohort_size=opts.min_cohort_size,
-                           n_clusters=opts.n_clusters, confidence=opts.confidence, seed=seed)
+                           n_clusters=opts.n_clusters, confidence=opts.confidence, seed=seed,
+                           cluster_max_rows=opts.cluster_max_rows)
     timings["errors"] = time.perf_counter() - t
 
     top = tuple(fi.feature for fi in imp[: opts.top_k] if fi.sensitive)
