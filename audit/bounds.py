@@ -56,7 +56,7 @@ RANGES: dict[str, dict[str, tuple[float, float]]] = {
         "dependence_bins": (1, 1000), "additivity_tolerance": (0, 1_000_000), "permutation_sample": (1, 1_000_000),
         "permutation_repeats": (1, 1000), "surrogate_depth": (1, 50), "surrogate_sample": (1, 10_000_000),
         "warn_fidelity": _PROB, "error_tree_depth": (0, 50), "min_cohort_size": (1, 10_000_000),
-        "n_clusters": (0, 1000), "confidence": _CONF,
+        "n_clusters": (0, 1000), "cluster_max_rows": (0, 10**10), "confidence": _CONF,
     },
     "robustness": {
         "max_rows": (0, 10_000_000), "repeats": (1, 1000), "noise_levels": (0, 10), "corruption_rates": _PROB,
