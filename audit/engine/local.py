@@ -143,7 +143,8 @@ def run_sections(trained: TrainedModels, names: list[str], config: AuditConfig, 
 
     try:
         _schedule(reg, names, results, run_one, say, events, workers,
-                  remote={n for n in names if reg[n].on_cluster or travels(n)} if rows is not None else set())
+                  remote={n for n in names if reg[n].on_cluster or travels(n)} if rows is not None else set(),
+                  n_rows=getattr(getattr(trained, "dataset", None), "n_rows", 0))
     finally:
         if on_workers is not None:
             on_workers.close()
@@ -151,8 +152,9 @@ def run_sections(trained: TrainedModels, names: list[str], config: AuditConfig, 
 
 
 def _schedule(reg, names: list[str], results: dict, run_one, say: Progress, events: queue.Queue, workers: int,
-              remote: set[str]) -> None:
-    """Run ``names`` in threads as their dependencies finish, longest first; results fill ``results``."""
+              remote: set[str], n_rows: int = 0) -> None:
+    """Run ``names`` in threads as their dependencies finish, longest first at ``n_rows`` rows
+    (``SectionSpec.estimate``, then ``priority``); results fill ``results``."""
     pending = list(names)
 
     def drain() -> None:
@@ -172,7 +174,7 @@ def _schedule(reg, names: list[str], results: dict, run_one, say: Progress, even
         while pending or running:
             # Longest first, and never more local sections in flight than workers, so the
             # two slots end close together.
-            for name in sorted(pending, key=lambda n: (n not in remote, reg[n].priority)):
+            for name in sorted(pending, key=lambda n: (n not in remote, -reg[n].estimate(n_rows), reg[n].priority)):
                 if name not in remote and sum(n not in remote for n in running.values()) >= max(1, workers):
                     break
                 if all(d in results for d in reg[name].after if d in names):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import math
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -57,7 +58,10 @@ class SectionSpec:
     after : sections whose results it reads (run first when both are requested).
     preload : heavy modules it imports lazily; the pipeline imports them first in the
         caller's thread (two threads importing one package at once can deadlock).
-    priority : submission order, lower first: the slowest sections measured on Adult start first.
+    priority : submission order among sections of equal estimated cost, lower first.
+    cost : measured (table rows, seconds inside the whole audit) points: sections start in the order
+        of their cost at the audited table's size (:meth:`estimate`), longest first, so the two slots
+        end close together (privacy is the longest on 1,000 rows, fairness on 50,000 and more).
     inputs : builds the section's extra keyword arguments from :class:`SectionInputs`.
     area : its scorecard area (default: its name).
     card_appendix : the model card gives it a section of its own after the ethical
@@ -76,6 +80,7 @@ class SectionSpec:
     after: tuple[str, ...] = ()
     preload: tuple[str, ...] = ()
     priority: int = 50
+    cost: tuple[tuple[int, float], ...] = ()
     inputs: Callable[[SectionInputs], dict[str, Any]] = _no_inputs
     area: str = ""
     card_appendix: bool = True
@@ -84,6 +89,19 @@ class SectionSpec:
     @property
     def scorecard_area(self) -> str:
         return self.area or self.name
+
+    def estimate(self, rows: int) -> float:
+        """Expected seconds on a table of ``rows`` rows: ``cost`` interpolated in log rows (0 without it)."""
+        if not self.cost:
+            return 0.0
+        points = sorted((math.log10(max(r, 1)), s) for r, s in self.cost)
+        x = math.log10(max(rows, 1))
+        if x <= points[0][0]:
+            return points[0][1]
+        for (x0, y0), (x1, y1) in zip(points, points[1:]):
+            if x <= x1:  # plain Python: this module is imported by --help, numpy is not
+                return y0 + (y1 - y0) * (x - x0) / (x1 - x0)
+        return points[-1][1]
 
     def load(self):
         return importlib.import_module(self.module)
@@ -163,30 +181,41 @@ _ART_EVASION = (
     "art.estimators.classification.scikitlearn",
 )
 
-# Priorities: the sections measured slowest on Adult and German credit start first
-# (bench/README.md, longest first keeps the two slots evenly loaded).
+# Costs: each section's seconds inside the whole audit of German credit (1,000 rows), Adult (48,842)
+# and Adult resampled to 1,000,000 rows (bench/README.md, "Speed", 2026-12-04); the scheduler starts
+# the longest first at the audited table's size. Priorities break ties (a plug-in has no cost).
+_ROWS = (1_000, 48_842, 1_000_000)
+
+
+def _cost(*seconds: float) -> tuple[tuple[int, float], ...]:
+    return tuple(zip(_ROWS, seconds))
+
+
 BUILTIN = Registry((
     SectionSpec("performance", "Performance", "audit.sections.performance", "audit_performance",
-                "PerformanceOptions", "PerformanceReport", icon="speed", priority=5, card_appendix=False),
+                "PerformanceOptions", "PerformanceReport", icon="speed", priority=5, cost=_cost(0.2, 2.4, 18.3),
+                card_appendix=False),
     SectionSpec("fairness", "Fairness", "audit.sections.fairness", "audit_fairness", "FairnessOptions",
-                "FairnessReport", icon="balance", priority=1, card_appendix=False,
+                "FairnessReport", icon="balance", priority=1, cost=_cost(1.4, 6.5, 52.9), card_appendix=False,
                 preload=("fairlearn.metrics", "fairlearn.reductions", "fairlearn.postprocessing")),
     SectionSpec("explanations", "Explanations", "audit.sections.explanations", "explain_model",
-                "ExplanationOptions", "ExplanationReport", icon="lightbulb", priority=4, preload=("shap",)),
+                "ExplanationOptions", "ExplanationReport", icon="lightbulb", priority=4, cost=_cost(0.6, 2.2, 11.7),
+                preload=("shap",)),
     SectionSpec("robustness", "Robustness", "audit.sections.robustness", "audit_robustness",
-                "RobustnessOptions", "RobustnessReport", icon="shield", priority=2,
+                "RobustnessOptions", "RobustnessReport", icon="shield", priority=2, cost=_cost(1.8, 5.2, 9.2),
                 preload=_ART_EVASION, inputs=_robustness_inputs),
     SectionSpec("drift", "Drift", "audit.sections.drift", "audit_drift", "DriftOptions", "DriftReport",
-                icon="trending_up", priority=6, inputs=_drift_inputs),
+                icon="trending_up", priority=6, cost=_cost(0.5, 1.1, 4.2), inputs=_drift_inputs),
     SectionSpec("privacy", "Privacy", "audit.sections.privacy", "audit_privacy", "PrivacyOptions",
-                "PrivacyReport", icon="lock", priority=3,
+                "PrivacyReport", icon="lock", priority=3, cost=_cost(2.5, 5.1, 12.2),
                 # No opacus: the default fused trainer and RDP accounting never import it (1.2 s).
                 # torch: the fused trainer's initialisation and scoring use it.
                 preload=("torch", "art.attacks.inference.membership_inference",
                          "art.estimators.classification.scikitlearn")),
     # Last in the report: it restates performance and fairness over every row of the table.
     SectionSpec("population", "Every row", "audit.sections.population", "audit_population", "PopulationOptions",
-                "PopulationReport", icon="groups", priority=7, inputs=_population_inputs, on_cluster=True),
+                "PopulationReport", icon="groups", priority=7, cost=_cost(0.1, 0.8, 11.4), inputs=_population_inputs,
+                on_cluster=True),
 ))
 
 _active: Registry = BUILTIN
