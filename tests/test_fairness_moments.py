@@ -21,12 +21,18 @@ def _data(n: int = 600, seed: int = 3):
     return X, y, groups
 
 
-@pytest.mark.parametrize("stock, fast", PAIRS)
-def test_projection_equals_fairlearns_on_random_multipliers(stock, fast):
+def _loaded(stock, fast):
+    """fairlearn's moment and ours, loaded with the same data."""
     X, y, g = _data()
     a, b = stock(), fast()
     a.load_data(X, y, sensitive_features=g)
     b.load_data(X, y, sensitive_features=g)
+    return (X, y, g), a, b
+
+
+@pytest.mark.parametrize("stock, fast", PAIRS)
+def test_projection_equals_fairlearns_on_random_multipliers(stock, fast):
+    _, a, b = _loaded(stock, fast)
     rng = np.random.default_rng(0)
     for scale in (0.0, 1e-3, 1.0, 50.0):
         lam = pd.Series(rng.exponential(size=len(a.index)) * scale, index=a.index)
@@ -41,10 +47,7 @@ def test_projection_equals_fairlearns_on_random_multipliers(stock, fast):
 
 @pytest.mark.parametrize("stock, fast", PAIRS)
 def test_gamma_and_objective_equal_fairlearns(stock, fast):
-    X, y, g = _data()
-    a, b = stock(), fast()
-    a.load_data(X, y, sensitive_features=g)
-    b.load_data(X, y, sensitive_features=g)
+    (X, y, g), a, b = _loaded(stock, fast)
     h = (X[:, 0] > 0).astype(float)
     pd.testing.assert_series_equal(b.gamma(lambda _: h), a.gamma(lambda _: h))
     oa, ob = a.default_objective(), b.default_objective()
