@@ -17,7 +17,7 @@ from audit.errors import ConfigError
 from audit.pipeline import run_audit
 from audit.sections import registry
 from audit.sections.registry import SectionSpec
-from tests.conftest import make_synthetic
+from tests.conftest import ROOT, make_synthetic
 
 pytestmark = pytest.mark.skipif(not forked.available(), reason="fork is Linux-only here")
 
@@ -173,3 +173,23 @@ def test_a_table_above_the_process_cap_runs_its_sections_in_threads(monkeypatch)
         cfg = AuditConfig(target="label", sensitive=("sex",), sections=("pid_a", "pid_b"), models=ModelOptions(cv_folds=0))
         rep = run_audit(cfg, frame, workers=2)
     assert {rep.sections["pid_a"].n, rep.sections["pid_b"].n} == {os.getpid()}
+
+
+@pytest.mark.parametrize("section, absent, present", [
+    ("robustness", ("torch", "numba"), ("art.attacks.evasion.hop_skip_jump",)),
+    ("privacy", ("numba",), ("torch", "art.attacks.inference.membership_inference")),
+    ("explanations", ("torch",), ("shap", "numba")),
+])
+def test_a_section_process_imports_what_it_needs_and_hides_what_art_would_drag_in(section, absent, present):
+    """In its own process a section imports its preloads; ART's optional torch and numba stay out
+    of an ART-only section (shap, which needs numba, gets it), and no hiding entry is left behind."""
+    import subprocess
+    import sys
+
+    code = ("import sys; import audit.pipeline; from audit.engine.local import _preload_alone; "
+            f"_preload_alone({section!r}); "
+            "print(sorted(k for k, v in sys.modules.items() if v is None and k in ('torch', 'numba'))); "
+            f"print([m in sys.modules for m in {absent + present!r}])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT).stdout.split("\n")
+    assert out[0] == "[]"
+    assert out[1] == str([False] * len(absent) + [True] * len(present))

@@ -46,18 +46,23 @@ def _preload_alone(name: str) -> None:
     checks ``find_spec("torch")``), 1-3 s, though the robustness attacks are numpy-only.
     ``sys.modules["torch"] = None`` makes that check fail for the import alone. Only here: the
     process runs one section, and nothing else is running while it imports (in a shared
-    process another thread's scipy call could meet the ``None``)."""
+    process another thread's scipy call could meet the ``None``). numba likewise, for a section
+    that imports only ART (and torch): ART's evasion package imports its one numba attack
+    (Brendel-Bethge) when ``find_spec("numba")`` finds it, 0.1 s, and shap, which needs numba,
+    runs in the explanations section's process, not here."""
     wanted = registry.active()[name].preload
-    hide = "torch" not in wanted and "torch" not in sys.modules
-    if hide:
-        sys.modules["torch"] = None  # type: ignore[assignment]
+    only_art = bool(wanted) and all(m.split(".")[0] in ("art", "torch") for m in wanted)
+    hide = [m for m in ("torch", "numba") if m not in sys.modules and m not in wanted and (m == "torch" or only_art)]
+    for m in hide:
+        sys.modules[m] = None  # type: ignore[assignment]
     try:
         with warnings.catch_warnings():  # ART says so on stderr: "PyTorch not found. Not importing DeepZ..."
             warnings.filterwarnings("ignore", message="PyTorch not found", category=UserWarning)
             preload([name])
     finally:
-        if hide and sys.modules.get("torch", 0) is None:
-            del sys.modules["torch"]
+        for m in hide:
+            if sys.modules.get(m, 0) is None:
+                del sys.modules[m]
 
 
 def _score_test_split(trained: TrainedModels) -> None:
