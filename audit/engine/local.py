@@ -102,8 +102,9 @@ def run_sections(trained: TrainedModels, names: list[str], config: AuditConfig, 
     # tree peaked at 5.2 GB in processes when first measured; with its sections' copies since cut
     # (blocks, the k-means sample) it peaks at 3.6 GB either way, and runs 5-6 s faster in
     # processes (bench/README, "Speed").
+    n_rows = getattr(getattr(trained, "dataset", None), "n_rows", 0)
     forking = (workers > 1 and rows is None and config.engine.section_processes and forked.available()
-               and getattr(getattr(trained, "dataset", None), "n_rows", 0) <= FORK_MAX_ROWS)
+               and n_rows <= FORK_MAX_ROWS)
     if not forking:
         preload(names)  # here once; a forked section imports its own libraries in its process
     elif trained is not None:
@@ -149,7 +150,7 @@ def run_sections(trained: TrainedModels, names: list[str], config: AuditConfig, 
     try:
         _schedule(reg, names, results, run_one, say, events, workers,
                   remote={n for n in names if reg[n].on_cluster or travels(n)} if rows is not None else set(),
-                  n_rows=getattr(getattr(trained, "dataset", None), "n_rows", 0))
+                  n_rows=n_rows)
     finally:
         if on_workers is not None:
             on_workers.close()

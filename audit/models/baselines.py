@@ -131,7 +131,7 @@ class TrainedModels:
         if split is None:
             return compute()
         cache = self.__dict__.setdefault("_score_cache", {})  # frozen dataclass: no field, set once
-        key = (kind, name or self.selected, split, X.shape)
+        key = self._cache_key(kind, name, split)
         if key not in cache:
             cache[key] = compute()
         return cache[key].copy()
@@ -139,9 +139,12 @@ class TrainedModels:
     def remember(self, split: str, name: str, values: np.ndarray) -> None:
         """Cache ``name``'s scores of split ``split`` ("train", "val", "test"): its probabilities
         (multiclass, as ``proba``), else what ``score`` gives, computed as those compute them."""
-        X = {"train": self.X_train, "val": self.X_val, "test": self.X_test}[split]
         kind = "proba" if self.task == "multiclass" else "score"
-        self.__dict__.setdefault("_score_cache", {})[(kind, name, split, X.shape)] = values
+        self.__dict__.setdefault("_score_cache", {})[self._cache_key(kind, name, split)] = values
+
+    def _cache_key(self, kind: str, name: str | None, split: str) -> tuple:
+        X = {"train": self.X_train, "val": self.X_val, "test": self.X_test}[split]
+        return (kind, name or self.selected, split, X.shape)
 
     def score(self, X: pd.DataFrame, name: str | None = None) -> np.ndarray:
         """Positive-class probability (binary), the predicted class's probability (multiclass)

@@ -58,13 +58,11 @@ def final_fit(name: str, dataset: Dataset, est, pre, Ztr: np.ndarray, splits: tu
         # What TrainedModels.score / proba give for the split (regression: the predictions), kept
         # for its cache: every section scores the test split, performance the training split.
         if task == "regression":
-            s = outputs[split] = est.predict(X_) if encoded else pipe.predict(X_)
+            s = est.predict(X_) if encoded else pipe.predict(X_)
         else:
             p = encoded_proba(est, X_) if encoded else predict_proba(pipe, X_)
-            if task == "multiclass":
-                s = outputs[split] = widen_proba(est, p, len(dataset.classes))
-            else:
-                s = outputs[split] = p[:, 1]
+            s = widen_proba(est, p, len(dataset.classes)) if task == "multiclass" else p[:, 1]
+        outputs[split] = s
         return metric_value(metric, y_, s)
 
     return dict(name=name, label=MODEL_LABELS[name], val_score=_score("val", Xva, yva), test_score=_score("test", Xte, yte),

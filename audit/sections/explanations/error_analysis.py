@@ -204,8 +204,7 @@ def _clusters(encoder: ReadableEncoder, Zte: np.ndarray, k: int, max_rows: int, 
     fit = np.sort(np.random.default_rng([seed, 17]).choice(n, size=max_rows, replace=False))
     km.fit(standard(Zte[fit]))
     # Labelled in blocks: one standardised copy of the whole split is what the cap saves.
-    step = max(max_rows, 1)
-    labels = np.concatenate([km.predict(standard(Zte[a:a + step])) for a in range(0, n, step)])
+    labels = np.concatenate([km.predict(standard(Zte[a:a + max_rows])) for a in range(0, n, max_rows)])
     return labels, max_rows
 
 
