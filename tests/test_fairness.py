@@ -433,3 +433,20 @@ def test_single_group_sensitive_column_warns_instead_of_passing():
     rep = audit_fairness(tm, options=FairnessOptions(bootstrap=20, mitigations=(), unawareness=False), seed=0)
     assert rep.verdict.status == "warn"
     assert "fairness could not be assessed" in rep.verdict.reasons[0]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_proxy_scans_auc_equals_scikit_learns_with_ties(seed):
+    from sklearn.metrics import roc_auc_score
+
+    from audit.sections.fairness.metrics import binary_auc
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(5, 400))
+    positive = rng.random(n) < rng.uniform(0.1, 0.9)
+    positive[:2] = [True, False]  # both kinds present, as the scan guarantees
+    # Few distinct scores (the scan's are per-category shares), so most rows tie with others.
+    score = rng.choice(rng.random(int(rng.integers(1, 12))), size=n) + positive * rng.uniform(-0.2, 0.4)
+    assert binary_auc(positive, score) == pytest.approx(roc_auc_score(positive, score), abs=1e-12)
+    assert binary_auc(positive, np.zeros(n)) == 0.5
+    assert binary_auc(positive, positive.astype(float)) == 1.0
