@@ -177,7 +177,7 @@ def test_a_table_above_the_process_cap_runs_its_sections_in_threads(monkeypatch)
 
 @pytest.mark.parametrize("section, absent, present", [
     ("robustness", ("torch", "numba"), ("art.attacks.evasion.hop_skip_jump",)),
-    ("privacy", ("numba",), ("torch", "art.attacks.inference.membership_inference")),
+    ("privacy", ("torch", "numba"), ("art.attacks.inference.membership_inference",)),
     ("explanations", ("torch",), ("shap", "numba")),
 ])
 def test_a_section_process_imports_what_it_needs_and_hides_what_art_would_drag_in(section, absent, present):

@@ -207,11 +207,11 @@ BUILTIN = Registry((
     SectionSpec("drift", "Drift", "audit.sections.drift", "audit_drift", "DriftOptions", "DriftReport",
                 icon="trending_up", priority=6, cost=_cost(0.5, 1.1, 4.2), inputs=_drift_inputs),
     SectionSpec("privacy", "Privacy", "audit.sections.privacy", "audit_privacy", "PrivacyOptions",
-                "PrivacyReport", icon="lock", priority=3, cost=_cost(2.5, 5.1, 12.2),
+                "PrivacyReport", icon="lock", priority=3, cost=_cost(0.9, 2.9, 9.3),
                 # No opacus: the default fused trainer and RDP accounting never import it (1.2 s).
-                # torch: the fused trainer's initialisation and scoring use it.
-                preload=("torch", "art.attacks.inference.membership_inference",
-                         "art.estimators.classification.scikitlearn")),
+                # No torch either (1.0 s): the fused trainer draws torch's initialisation in numpy
+                # (privacy/torch_rng.py); the Opacus trainer imports it when chosen.
+                preload=("art.attacks.inference.membership_inference", "art.estimators.classification.scikitlearn")),
     # Last in the report: it restates performance and fairness over every row of the table.
     SectionSpec("population", "Every row", "audit.sections.population", "audit_population", "PopulationOptions",
                 "PopulationReport", icon="groups", priority=7, cost=_cost(0.1, 0.8, 11.4), inputs=_population_inputs,

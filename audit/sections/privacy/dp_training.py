@@ -76,6 +76,14 @@ class TrainedNet:
         self.classes_ = np.arange(n_classes)
 
     def predict_proba(self, Z: np.ndarray) -> np.ndarray:
+        if hasattr(self._module, "logits"):  # the fused trainer's numpy network: float32 as torch's
+            from scipy import special
+
+            logit = self._module.logits(Z)
+            if len(self.classes_) > 2:
+                return special.softmax(logit, axis=1).astype(np.float64)
+            p = special.expit(logit[:, 0]).astype(np.float64)
+            return np.column_stack([1.0 - p, p])
         import torch
 
         with torch.no_grad():
@@ -308,11 +316,11 @@ def torch_threads(n: int) -> Iterator[None]:
     matrices are tiny, so a second thread only adds synchronisation, and on a
     loaded 2-core machine it made DP training several times slower.
     """
-    import torch
-
     if n <= 0:
         yield
         return
+    import torch
+
     before = torch.get_num_threads()
     torch.set_num_threads(n)
     try:

@@ -31,7 +31,9 @@ The loop is numpy (float32, as the torch networks): per step it makes a tenth of
 made, and each call that releases the GIL is one more wait when other sections run Python (see
 ``_prompt_gil``). Weights start from the same seeded initialisation as the Opacus trainer's
 (``seed``), Poisson sampling and shuffling use ``seed + 1``, the noise of all DP runs one stream
-(``seed + 2``); the trained weights become the same ``torch.nn`` networks the Opacus trainer gives.
+(``seed + 2``). torch itself is not imported (its import was 1.0 s of CPU in the section's process):
+the initial weights and the plain run's row order are torch's generator's draws reproduced in numpy
+(torch_rng.py, checked against torch bit for bit), and the trained networks score in numpy.
 """
 
 from __future__ import annotations
@@ -46,19 +48,17 @@ from typing import Any
 import numpy as np
 from scipy import special
 
-from audit.sections.privacy.dp_training import TrainedNet, TrainSettings, _build, noise_multiplier_for, spent_epsilon_of
+from audit.sections.privacy.dp_training import TrainedNet, TrainSettings, noise_multiplier_for, spent_epsilon_of
+from audit.sections.privacy.torch_rng import network_init, shuffles
 
 
 def _initial(kind: str, d: int, settings: TrainSettings, seed: int, n_out: int, runs: int) -> list[np.ndarray]:
-    """The network's parameters as ``(runs, ...)`` float32 arrays, every run from the same initialisation."""
-    import torch
-
-    net = _build(kind, d, settings.mlp_hidden, torch.Generator().manual_seed(seed), n_out=n_out)
-    layers = [net] if kind == "logistic" else [net[0], net[2]]
+    """The network's parameters as ``(runs, ...)`` float32 arrays, every run from the same
+    initialisation: the Opacus trainer's (torch's default, from ``Generator().manual_seed(seed)``),
+    drawn without importing torch (torch_rng.py)."""
     params = []
-    for layer in layers:  # weight stored (in, out) so that x @ W is the layer
-        params.append(np.repeat(layer.weight.detach().numpy().T[None], runs, axis=0))
-        params.append(np.repeat(layer.bias.detach().numpy()[None], runs, axis=0))
+    for i, p in enumerate(network_init(kind, d, settings.mlp_hidden, seed, n_out=n_out)):
+        params.append(np.repeat((p.T if i % 2 == 0 else p)[None], runs, axis=0))  # weights stored (in, out): x @ W
     return params
 
 
@@ -124,18 +124,26 @@ class _Sweep:
             p -= np.float32(self.s.learning_rate) * b
 
 
-def _net_of(kind: str, params: list[np.ndarray], r: int, hidden: int, n_out: int) -> Any:
-    """Run ``r``'s parameters as a ``torch.nn`` network (what ``TrainedNet`` scores with)."""
-    import torch
+class NumpyNet:
+    """A trained run's network: the logits of ``x @ W + b`` per layer (ReLU between), in float32
+    like the training loop and the torch network the Opacus trainer gives."""
 
-    d = params[0].shape[1]
-    net = _build(kind, d, hidden, torch.Generator().manual_seed(0), n_out=n_out)
-    layers = [net] if kind == "logistic" else [net[0], net[2]]
-    with torch.no_grad():
-        for i, layer in enumerate(layers):
-            layer.weight.copy_(torch.from_numpy(np.ascontiguousarray(params[2 * i][r].T)))
-            layer.bias.copy_(torch.from_numpy(np.ascontiguousarray(params[2 * i + 1][r])))
-    return net.eval()
+    def __init__(self, layers: list[tuple[np.ndarray, np.ndarray]]) -> None:
+        self.layers = layers
+
+    def logits(self, Z: np.ndarray) -> np.ndarray:
+        h = np.asarray(Z, dtype=np.float32)
+        for i, (W, b) in enumerate(self.layers):
+            h = h @ W + b
+            if i < len(self.layers) - 1:
+                h = np.maximum(h, np.float32(0.0))
+        return h
+
+
+def _net_of(params: list[np.ndarray], r: int) -> NumpyNet:
+    """Run ``r``'s parameters as a network (what ``TrainedNet`` scores with)."""
+    return NumpyNet([(np.ascontiguousarray(params[i][r]), np.ascontiguousarray(params[i + 1][r]))
+                     for i in range(0, len(params), 2)])
 
 
 def train_sweep(kind: str, Z: np.ndarray, y: np.ndarray, *, settings: TrainSettings, epsilons: tuple[float | None, ...],
@@ -154,7 +162,7 @@ def train_sweep(kind: str, Z: np.ndarray, y: np.ndarray, *, settings: TrainSetti
     expected = int(n * q)
     dp = _Sweep(_initial(kind, X.shape[1], s, seed, n_out, len(sigmas)), sigmas, s, expected, seed) if sigmas else None
     plain = _Sweep(_initial(kind, X.shape[1], s, seed, n_out, 1), None, s, expected, seed) if None in epsilons else None
-    perms = _shuffles(n, s.epochs, seed + 1) if plain is not None else None
+    perms = shuffles(n, s.epochs, seed + 1) if plain is not None else None
     poisson = np.random.default_rng(seed + 1)
     with _prompt_gil():
         for epoch in range(s.epochs):
@@ -176,21 +184,7 @@ def train_sweep(kind: str, Z: np.ndarray, y: np.ndarray, *, settings: TrainSetti
             params, r, sigma = dp.params, k, sigmas[k]
             k += 1
             info.update(noise_multiplier=sigma, sample_rate=q, epsilon_spent=spent_epsilon_of([(sigma, q, steps)], delta, s.accountant))
-        out.append(TrainedNet(_net_of(kind, params, r, s.mlp_hidden, n_out), X.shape[1], info, n_classes=n_classes))
-    return out
-
-
-def _shuffles(n: int, epochs: int, seed: int) -> list[np.ndarray]:
-    """The row order of each epoch of ``DataLoader(shuffle=True, generator=Generator().manual_seed(seed))``
-    (the Opacus trainer's plain run): per epoch the iterator draws a worker base seed, then
-    ``RandomSampler`` a permutation, and one more (its empty remainder) when it runs out."""
-    import torch
-
-    gen, out = torch.Generator().manual_seed(seed), []
-    for _ in range(epochs):
-        torch.empty((), dtype=torch.int64).random_(generator=gen)
-        out.append(torch.randperm(n, generator=gen).numpy())
-        torch.randperm(n, generator=gen)
+        out.append(TrainedNet(_net_of(params, r), X.shape[1], info, n_classes=n_classes))
     return out
 
 

@@ -71,7 +71,8 @@ class PrivacyOptions(ReportMixin):
     warn_attack_auc, fail_attack_auc : the audited model leaks when the strongest
         attack's AUC interval lies above ``warn_attack_auc`` (warn); above
         ``fail_attack_auc`` with no affordable DP model, the verdict fails.
-    torch_threads : torch threads during the section (process-wide, restored after; 0 = leave).
+    torch_threads : torch threads while the Opacus trainer runs (process-wide, restored after; 0 = leave;
+        the fused trainer does not use torch).
     trainer : "fused" (default: each network's runs, non-private and every epsilon, train in
         one loop with closed-form per-sample gradients, Opacus's DP-SGD step for step; see
         ``fused.py``) or "opacus" (each run through Opacus's ``PrivacyEngine``, which also

@@ -148,7 +148,7 @@ def dp_sweep(sample: AttackSample, networks: tuple[str, ...], epsilons: tuple[fl
     net_seeds = {net: int(rng.integers(2**31)) for net in networks}
     fused = settings.trainer == "fused"
     models = []
-    with torch_threads(opts.torch_threads):
+    with torch_threads(0 if fused else opts.torch_threads):  # the fused trainer never imports torch
         base_cpu: dict[str, float] = {}
         ratios: dict[str, list[float]] = {net: [] for net in networks}
         def done(net: str, j: int = 0) -> float:  # the progress fraction before run j of net
