@@ -198,4 +198,11 @@ def main(argv: list[str] | None = None) -> int:
     except AuditError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    return exit_code(status)
+
+
+def exit_code(status: JobStatus) -> int:
+    """The worker's exit code for the state its job ended in."""
+    if status is JobStatus.CANCELLED:  # also when the cancel landed after the last section (no beat saw it)
+        return EXIT_CANCELLED
     return 0 if status is JobStatus.DONE else 1

@@ -52,8 +52,8 @@ def _texts(at: AppTest) -> str:
     return "\n".join(str(e.value) for kind in ("markdown", "caption", "error") for e in getattr(at, kind))
 
 
-def _start_upload(at: AppTest, sections: list[str]) -> AppTest:
-    at.file_uploader(key="upload_data").upload("loans.csv", make_synthetic(800, seed=3).to_csv(index=False).encode(),
+def _start_upload(at: AppTest, sections: list[str], rows: int = 800) -> AppTest:
+    at.file_uploader(key="upload_data").upload("loans.csv", make_synthetic(rows, seed=3).to_csv(index=False).encode(),
                                                "text/csv")
     at.run()
     at.multiselect(key="opt_sections").set_value(sections)
@@ -101,7 +101,9 @@ def test_start_reload_see_progress_and_open_the_result(store):
 
 @pytest.mark.slow
 def test_a_second_user_sees_the_running_job_and_its_author_cancels_it(store):
-    alice = _start_upload(_signed_in("alice"), ["performance", "fairness", "explanations", "privacy"])
+    # 200,000 rows with cross-validation: tens of seconds even on a fast machine, so the cancel
+    # (after another user's page has loaded) lands mid-audit; 800 rows finish in about 1.5 s.
+    alice = _start_upload(_signed_in("alice"), ["performance", "fairness", "explanations", "privacy"], rows=200_000)
     job = _wait(store, lambda j: "models" in j.progress or j.final)
     assert job.status is JobStatus.RUNNING
     bob = _signed_in("bob")

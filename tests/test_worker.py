@@ -16,12 +16,15 @@ from audit.config import config_from_mapping
 from audit.report import AuditReport
 from audit.store.core import AuditStore
 from audit.store.jobs import JobStatus
-from audit.worker import EXIT_CANCELLED, spool_root, start_worker, submit_audit
+from audit.worker import EXIT_CANCELLED, exit_code, run_job, spool_root, start_worker, submit_audit
 from tests.conftest import make_synthetic
 
 FAST = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 QUICK = {"target": "label", "sensitive": ["sex"], "sections": ["performance"], "models": {"cv_folds": 0}}
-LONG = {"target": "label", "sensitive": ["sex"], "models": {"cv_folds": 5}}  # every section: minutes, not seconds
+# Every section with cross-validation on BIG rows: tens of seconds even on a fast machine, so a cancel
+# sent once the job runs always lands mid-audit (1,500 rows now finish in about 2 s).
+LONG = {"target": "label", "sensitive": ["sex"], "models": {"cv_folds": 5}}
+BIG = 200_000
 
 
 @pytest.fixture
@@ -68,8 +71,8 @@ def test_a_worker_process_runs_the_job_and_writes_the_report_once_done(setup):
 
 @pytest.mark.slow
 def test_cancel_stops_the_worker_mid_audit_and_leaves_no_report(setup):
-    store, watcher, user, raw = setup
-    job, proc = _start(store, user, raw, LONG)
+    store, watcher, user, _ = setup
+    job, proc = _start(store, user, make_synthetic(n=BIG).to_csv(index=False).encode(), LONG)
     running = _wait(watcher, user, job.id, lambda j: "models" in j.progress or j.final)
     assert running.status is JobStatus.RUNNING and running.pid == proc.pid
     # Every planned section is listed from the start, so the overall fraction is over the whole audit.
@@ -81,6 +84,25 @@ def test_cancel_stops_the_worker_mid_audit_and_leaves_no_report(setup):
     ended = watcher.get_job(job.id, user=user)
     assert ended.status is JobStatus.CANCELLED and not ended.has_result
     assert list(spool_root().iterdir()) == []
+
+
+def test_a_cancel_that_lands_after_the_last_section_ends_cancelled_with_no_report(setup):
+    """The beat thread did not see the cancel before the audit finished: the job still ends
+    cancelled, with no report, and the worker's exit code says cancelled (it said failed before)."""
+    store, watcher, user, raw = setup
+    job = submit_audit(store, user=user, config=config_from_mapping(QUICK), data=("loans.csv", raw))
+    end_job = store.end_job
+
+    def cancel_then_end(job_id, status, **kw):  # the author's cancel, just before the worker writes its end
+        watcher.cancel_job(job_id, user=user)
+        return end_job(job_id, status, **kw)
+
+    store.end_job = cancel_then_end
+    status = run_job(store, job.id, heartbeat_s=3600)  # no beat during the audit
+    assert status is JobStatus.CANCELLED and exit_code(status) == EXIT_CANCELLED
+    ended = watcher.get_job(job.id, user=user)
+    assert ended.status is JobStatus.CANCELLED and not ended.has_result
+    assert exit_code(JobStatus.DONE) == 0 and exit_code(JobStatus.FAILED) == 1
 
 
 @pytest.mark.slow
