@@ -108,7 +108,7 @@ def test_a_second_signed_in_session_sees_the_running_job_and_its_author_cancels_
     alice = store.create_user("alice", password=PASSWORD, role="reviewer")
     store.create_user("bob", password=PASSWORD, role="reviewer")
     data = tmp_path / "loans.csv"
-    make_synthetic(60_000, seed=12).to_csv(data, index=False)  # every section on 60k rows: long enough to cancel
+    make_synthetic(150_000, seed=12).to_csv(data, index=False)  # every section on 150k rows: long enough to cancel
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     try:
         _second_session_cancels(store, alice, url_log=ARTIFACTS / "streamlit_jobs_cancel.log", db=db, data=data)
