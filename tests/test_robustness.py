@@ -329,3 +329,24 @@ def test_a_constant_model_cannot_be_flipped(synthetic_trained):
     hsj, pgd = rep.attacks.decision_based, rep.attacks.gradient
     assert hsj.success_rate == 0 and hsj.settings["rows_with_start"] == 0 and hsj.median_min_perturbation is None
     assert pgd.success_rate == 0 and "transfer" in pgd.kind
+
+
+def test_blanked_string_cells_are_imputed_as_missing_not_scored_as_an_unknown_category():
+    """The missing-values curve: a blanked string cell must reach the model as the imputer's
+    "missing" category, as a missing cell of the data does. Here a missing colour means label 1,
+    so the imputed cells score high; as None they were an unknown category (all one-hot zeros)."""
+    from audit.sections.robustness.perturb import blanked
+
+    rng = np.random.default_rng(0)
+    n = 2000
+    colour = rng.choice(np.array(["red", "blue", None], dtype=object), size=n)
+    X = pd.DataFrame({"x": rng.normal(size=n), "colour": colour})
+    y = np.where(pd.isna(colour), 1, (rng.random(n) < 0.2).astype(int))
+    model = make_pipeline("logistic", "binary", ("x",), ("colour",), seed=0).fit(X, y)
+    clean = X[X["colour"].notna()].reset_index(drop=True)
+    gone = blanked(clean, ["colour"], 1.0, np.random.default_rng(1))
+    assert gone["colour"].isna().all() and clean["colour"].notna().all()  # the input is not changed
+    p_gone = model.predict_proba(gone)[:, 1]
+    p_missing = model.predict_proba(clean.assign(colour=np.nan))[:, 1]
+    np.testing.assert_allclose(p_gone, p_missing)
+    assert p_gone.mean() > 0.9 > 0.3 > model.predict_proba(clean)[:, 1].mean()

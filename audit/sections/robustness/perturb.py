@@ -132,9 +132,11 @@ def swapped(X: pd.DataFrame, cols: list[str], rate: float, cats: Mapping[str, np
     return Xp
 
 
-def blanked(X: pd.DataFrame, cols: list[str], rate: float, numeric: tuple[str, ...], rng) -> pd.DataFrame:
+def blanked(X: pd.DataFrame, cols: list[str], rate: float, rng) -> pd.DataFrame:
     """Each cell, with probability ``rate``, is set missing (the pipeline imputes it)."""
     Xp = X.copy()
     for c in cols:
-        Xp[c] = X[c].mask(rng.random(len(X)) < rate, np.nan if c in numeric else None)
+        # NaN in string columns too: SimpleImputer (missing_values=np.nan) leaves None in place, so the
+        # cell reached the one-hot encoder as an unknown category instead of being imputed "missing".
+        Xp[c] = X[c].mask(rng.random(len(X)) < rate, np.nan)
     return Xp

@@ -228,7 +228,7 @@ def _audit(trained: TrainedModels, opts: RobustnessOptions, seed: int, progress,
                   lambda X_, cols, v: swapped(X_, cols, v, cat, r_cat),
                   "each cell swaps, with this probability, to another category seen in training")
     miss = curve("missing_values", "share of cells", free, opts.missing_rates, rate, X, y, s0, judge, opts.repeats,
-                  lambda X_, cols, v: blanked(X_, cols, v, ds.numeric, r_mis),
+                  lambda X_, cols, v: blanked(X_, cols, v, r_mis),
                   "each cell is set missing with this probability; the pipeline imputes it")
     secs["perturbations"] = time.perf_counter() - t0
 
