@@ -450,3 +450,24 @@ def test_the_proxy_scans_auc_equals_scikit_learns_with_ties(seed):
     assert binary_auc(positive, score) == pytest.approx(roc_auc_score(positive, score), abs=1e-12)
     assert binary_auc(positive, np.zeros(n)) == 0.5
     assert binary_auc(positive, positive.astype(float)) == 1.0
+
+
+@pytest.mark.parametrize("k", [1, 2, 7])
+def test_binary_group_sums_by_cell_counts_equal_the_indicator_product(k):
+    """The binary group sums (one weighted count per block) equal the (b x n) @ (n x 4k) product
+    they replaced, bit for bit, for bootstrap count blocks and for the point estimate's ones."""
+    from audit.sections.fairness.metrics import _group_metrics, group_sums_form
+
+    rng = np.random.default_rng(k)
+    n = 3_001
+    y, pred, codes = rng.integers(0, 2, n), rng.integers(0, 2, n), rng.integers(0, k, n)
+    G = np.zeros((n, k))
+    G[np.arange(n), codes] = 1.0
+    cols = np.hstack([G, G * y[:, None], G * pred[:, None], G * (y * pred)[:, None]])
+    form = group_sums_form("binary", y, pred.astype(bool), codes, k)
+    for W in (rng.poisson(1.0, (13, n)).astype(float), rng.poisson(1.0, (5, n)).astype(float), np.ones((1, n))):
+        got, want = form(W), _group_metrics("binary", W @ cols, k)
+        assert got.keys() == want.keys()
+        for name in want:
+            np.testing.assert_array_equal(got[name], want[name], err_msg=name)
+    assert form(np.ones((1, n)))["count"][0].sum() == n
