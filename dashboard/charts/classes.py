@@ -8,11 +8,10 @@ class picker chooses the class; one class at a time keeps wide charts readable).
 from __future__ import annotations
 
 import dataclasses
-import html
 
 import plotly.graph_objects as go
 
-from dashboard.charts.base import TEST_COLOUR, error_bars, layout, metric_name, nan_to_none
+from dashboard.charts.base import TEST_COLOUR, error_bars, layout, metric_name, nan_to_none, safe, safe_all
 
 PER_CLASS_METRICS = ("precision", "recall", "f1", "roc_auc")
 
@@ -22,7 +21,7 @@ def per_class_chart(perf, metric: str) -> go.Figure:
     labels = list(perf.classes)
     vals = [perf.per_class[c][metric].value for c in labels]
     fig = go.Figure(go.Scatter(
-        x=nan_to_none(vals), y=labels, mode="markers", marker=dict(size=11, color=TEST_COLOUR), name=metric_name(metric),
+        x=nan_to_none(vals), y=safe_all(labels), mode="markers", marker=dict(size=11, color=TEST_COLOUR), name=metric_name(metric),
         error_x=error_bars(vals, [perf.per_class[c][metric].low for c in labels], [perf.per_class[c][metric].high for c in labels]),
         customdata=[perf.class_support.get(c, 0) for c in labels],
         hovertemplate="%{y}: %{x:.3f} (%{customdata} test rows)<extra></extra>"))
@@ -47,9 +46,9 @@ def confusion_counts_chart(matrix, classes, title: str) -> go.Figure:
     """A k x k confusion matrix of counts (rows the true class), each cell with its share of the row."""
     cm = [list(r) for r in matrix]
     text = [[f"{v:,}<br>({v / (sum(row) or 1):.0%} of row)" for v in row] for row in cm]
-    labels = [html.escape(str(c)) for c in classes]  # plotly draws a subset of HTML tags in labels and titles
+    labels = [safe(c) for c in classes]
     fig = go.Figure(go.Heatmap(z=cm, x=[f"predicted {c}" for c in labels], y=[f"actual {c}" for c in labels], text=text,
                                texttemplate="%{text}", colorscale="Blues", showscale=False,
                                hovertemplate="%{y}, %{x}: %{z:,}<extra></extra>"))
     fig.update_yaxes(autorange="reversed")
-    return layout(fig, html.escape(title), height=max(360, 26 * len(labels) + 160))
+    return layout(fig, title, height=max(360, 26 * len(labels) + 160))

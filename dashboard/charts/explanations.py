@@ -17,6 +17,8 @@ from dashboard.charts.base import (
     layout,
     metric_name,
     nan_to_none,
+    safe,
+    safe_all,
 )
 
 
@@ -24,7 +26,7 @@ def shap_bar_chart(expl, *, top: int = 15) -> go.Figure:
     """Global importance: mean |SHAP| per original feature; sensitive attributes in red."""
     imp = sorted(expl.importance, key=lambda f: f.rank)[:top]
     fig = go.Figure(go.Bar(
-        x=[f.mean_abs_shap for f in imp], y=[f.feature for f in imp], orientation="h",
+        x=[f.mean_abs_shap for f in imp], y=safe_all(f.feature for f in imp), orientation="h",
         marker_color=[SENSITIVE_COLOUR if f.sensitive else TEST_COLOUR for f in imp],
         customdata=[[f.mean_shap, "sensitive" if f.sensitive else ""] for f in imp],
         hovertemplate="%{y}: mean |SHAP| %{x:.4f}, mean SHAP %{customdata[0]:.4f} %{customdata[1]}<extra></extra>",
@@ -57,14 +59,16 @@ def shap_beeswarm_chart(expl, *, top: int = 10) -> go.Figure:
         shown = [fv.categories[int(v)] if fv.categories and v is not None and 0 <= int(v) < len(fv.categories)
                  else ("missing" if v is None else f"{v:g}") for v in vals]
         fig.add_scatter(
-            x=nan_to_none(fv.shap), y=[pos + _jitter(i) for i in range(len(fv.shap))], mode="markers", name=name,
+            x=nan_to_none(fv.shap), y=[pos + _jitter(i) for i in range(len(fv.shap))], mode="markers", name=safe(name),
             marker=dict(size=5, color=TRAIN_COLOUR) if fv.categories else
             dict(size=5, color=[c if c is not None else 0.5 for c in colour], colorscale="RdBu_r", cmin=0, cmax=1,
                  showscale=True, colorbar=dict(title="feature value", tickvals=[0, 1], ticktext=["low", "high"])),
-            customdata=shown, hovertemplate=f"{name} = %{{customdata}}: SHAP %{{x:.3f}}<extra></extra>", showlegend=False,
+            # The feature's name comes through meta, not the template itself: "%{...}" in a name would be a placeholder.
+            meta=safe(name), customdata=safe_all(shown),
+            hovertemplate="%{meta} = %{customdata}: SHAP %{x:.3f}<extra></extra>", showlegend=False,
         )
     fig.add_vline(x=0, line_color=TRAIN_COLOUR)
-    fig.update_yaxes(tickvals=list(range(len(order))), ticktext=order, autorange="reversed")
+    fig.update_yaxes(tickvals=list(range(len(order))), ticktext=safe_all(order), autorange="reversed")
     fig.update_xaxes(title=f"SHAP value ({expl.output_space.replace('_', ' ')})")
     return layout(fig, "SHAP values per row (beeswarm)", height=max(320, 34 * len(order) + 120))
 
@@ -93,7 +97,7 @@ def shap_waterfall_chart(expl, row: int, *, top: int = 12) -> go.Figure:
     if len(contrib) <= top + 1:
         top = len(contrib)
     shown, rest = contrib[:top], contrib[top:]
-    labels = [f"{f} = {v}" for f, v, _ in shown]
+    labels = [safe(f"{f} = {v}") for f, v, _ in shown]
     values = [s if finite(s) else 0.0 for _, _, s in shown]
     if rest:
         labels.append(f"{len(rest)} other features")
@@ -113,7 +117,7 @@ def dependence_chart(dep) -> go.Figure:
     """Mean SHAP value of a feature per bin (or category), with the interval the report gives."""
     bins = list(dep.bins)
     vals = [b.mean_shap for b in bins]
-    x = [b.label for b in bins]
+    x = safe_all(b.label for b in bins)
     fig = go.Figure(go.Scatter(
         x=x, y=nan_to_none(vals), mode="lines+markers" if dep.kind == "numeric" else "markers",
         marker=dict(size=[6 + 3 * math.log1p(b.count) for b in bins], color=TEST_COLOUR),
@@ -121,7 +125,7 @@ def dependence_chart(dep) -> go.Figure:
         customdata=[b.count for b in bins], hovertemplate="%{x}: mean SHAP %{y:.3f} (%{customdata} rows)<extra></extra>",
     ))
     fig.add_hline(y=0, line_color=TRAIN_COLOUR)
-    fig.update_xaxes(title=dep.feature, type="category")
+    fig.update_xaxes(title=safe(dep.feature), type="category")
     fig.update_yaxes(title="SHAP value")
     title = f"Dependence on {dep.feature}" + (f" (strongest interaction: {dep.interaction})" if dep.interaction else "")
     return layout(fig, title)
@@ -131,7 +135,7 @@ def permutation_chart(perm, *, top: int = 15) -> go.Figure:
     """Drop in the test metric when each feature is shuffled, with the spread over repeats."""
     feats = list(perm.features)[:top]
     fig = go.Figure(go.Bar(
-        x=[f.mean for f in feats], y=[f.feature for f in feats], orientation="h", marker_color=VAL_COLOUR,
+        x=[f.mean for f in feats], y=safe_all(f.feature for f in feats), orientation="h", marker_color=VAL_COLOUR,
         error_x=dict(type="data", array=nan_to_none(f.std for f in feats), thickness=1.5, width=4),
     ))
     fig.update_yaxes(autorange="reversed")
@@ -143,7 +147,7 @@ def group_gap_chart(gap, *, top: int = 10) -> go.Figure:
     """Which features explain the gap in mean model output between two groups."""
     contrib = list(gap.contributions)[:top]
     fig = go.Figure(go.Bar(
-        x=[c.contribution for c in contrib], y=[c.feature for c in contrib], orientation="h",
+        x=[c.contribution for c in contrib], y=safe_all(c.feature for c in contrib), orientation="h",
         marker_color=[SENSITIVE_COLOUR if c.contribution > 0 else TEST_COLOUR for c in contrib],
         customdata=[c.share for c in contrib], hovertemplate="%{y}: %{x:.3f} (%{customdata:.0%} of the gap)<extra></extra>",
     ))

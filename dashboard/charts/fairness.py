@@ -18,6 +18,8 @@ from dashboard.charts.base import (
     layout,
     metric_name,
     nan_to_none,
+    safe,
+    safe_all,
 )
 
 GROUP_METRICS = {"selection_rate": "Selection rate", "base_rate": "Base rate", "tpr": "True positive rate",
@@ -58,17 +60,17 @@ def group_metrics_chart(fair, key: str, metrics: Sequence[str] = ("selection_rat
     for metric, colour in zip(metrics, palette):
         vals = [r.metrics[metric].value if metric in r.metrics else None for r in rows]
         fig.add_scatter(
-            name=GROUP_METRICS.get(metric, metric), x=[r.group for r in rows], y=nan_to_none(vals), mode="markers",
+            name=safe(GROUP_METRICS.get(metric, metric)), x=safe_all(r.group for r in rows), y=nan_to_none(vals), mode="markers",
             marker=dict(size=11, color=colour, symbol=["circle" if r.adequate else "circle-open" for r in rows]),
             error_y=error_bars(vals, [r.metrics[metric].low if metric in r.metrics else None for r in rows],
                          [r.metrics[metric].high if metric in r.metrics else None for r in rows]),
             customdata=[[r.count, "" if r.adequate else " (below the minimum size: not in verdicts)"] for r in rows],
-            hovertemplate="%{x}: %{y:.3f} (%{customdata[0]} test rows%{customdata[1]})<extra>" + GROUP_METRICS.get(metric, metric) + "</extra>",
+            hovertemplate="%{x}: %{y:.3f} (%{customdata[0]} test rows%{customdata[1]})<extra>" + safe(GROUP_METRICS.get(metric, metric)) + "</extra>",
         )
         if metric in fair.overall and finite(fair.overall[metric]):
             fig.add_hline(y=fair.overall[metric], line_dash="dot", line_color=colour, opacity=0.6)
     fig.update_layout(scattermode="group")
-    fig.update_xaxes(type="category", title=key)
+    fig.update_xaxes(type="category", title=safe(key))
     if fair.task == "binary":
         fig.update_yaxes(title="rate", range=[0, 1.02])
     return layout(fig, f"Metrics by {key} ({fair.confidence:.0%} bootstrap intervals; dotted: all rows)", height=420)
@@ -80,7 +82,7 @@ def disparity_chart(fair, key: str, *, adequate_only: bool = True) -> go.Figure:
     names = list(table)
     vals = [table[n].value for n in names]
     fig = go.Figure(go.Scatter(
-        x=nan_to_none(vals), y=[disparity_name(n) for n in names], mode="markers", marker=dict(size=11, color=SENSITIVE_COLOUR),
+        x=nan_to_none(vals), y=safe_all(disparity_name(n) for n in names), mode="markers", marker=dict(size=11, color=SENSITIVE_COLOUR),
         error_x=error_bars(vals, [table[n].low for n in names], [table[n].high for n in names]),
     ))
     fig.add_vline(x=0, line_color=TRAIN_COLOUR)
@@ -98,11 +100,11 @@ def four_fifths_chart(ff, key: str) -> go.Figure:
     """Each group's selection rate as a ratio of the reference group's, against the four-fifths line."""
     groups = list(ff.ratios)
     ratios = [ff.ratios[g] for g in groups]
-    fig = go.Figure(go.Bar(x=groups, y=nan_to_none(ratios),
+    fig = go.Figure(go.Bar(x=safe_all(groups), y=nan_to_none(ratios),
                            marker_color=[STATUS_COLOURS["fail"] if g in ff.failing_groups else TEST_COLOUR for g in groups]))
     fig.add_hline(y=ff.threshold, line_dash="dash", line_color=STATUS_COLOURS["warn"], annotation_text=f"{ff.threshold:g}")
-    fig.update_xaxes(type="category", title=key)
-    fig.update_yaxes(title=f"selection rate / that of {ff.reference_group}", rangemode="tozero")
+    fig.update_xaxes(type="category", title=safe(key))
+    fig.update_yaxes(title=safe(f"selection rate / that of {ff.reference_group}"), rangemode="tozero")
     return layout(fig, f"Four-fifths rule by {key}: " + ("passes" if ff.passes else f"fails for {len(ff.failing_groups)} group(s)"))
 
 
@@ -123,26 +125,26 @@ def tradeoff_chart(fair, key: str, *, disparity: str = "demographic_parity_diffe
         labels.append(v.label)
         colours.append(STATUS_COLOURS["pass"] if v.name == "unmitigated" else TRAIN_COLOUR if v.name == "unaware" else TEST_COLOUR)
     fig = go.Figure(go.Scatter(
-        x=nan_to_none(xs), y=nan_to_none(ys), mode="markers+text", text=labels, textposition="top center",
+        x=nan_to_none(xs), y=nan_to_none(ys), mode="markers+text", text=safe_all(labels), textposition="top center",
         marker=dict(size=12, color=colours), error_x=error_bars(xs, xl, xh), error_y=error_bars(ys, yl, yh),
-        hovertemplate="%{text}: " + disparity_name(disparity) + " %{x:.3f}, " + metric_name(metric) + " %{y:.3f}<extra></extra>",
+        hovertemplate="%{text}: " + safe(disparity_name(disparity)) + " %{x:.3f}, " + safe(metric_name(metric)) + " %{y:.3f}<extra></extra>",
     ))
-    fig.update_xaxes(title=f"{disparity_name(disparity)} by {key} (lower is fairer)", zeroline=True)
-    fig.update_yaxes(title=f"{metric_name(metric)} (test)")
+    fig.update_xaxes(title=safe(f"{disparity_name(disparity)} by {key} (lower is fairer)"), zeroline=True)
+    fig.update_yaxes(title=safe(f"{metric_name(metric)} (test)"))
     return layout(fig, "Accuracy-fairness trade-off of the mitigations", height=480)
 
 
 def representation_chart(fair, key: str) -> go.Figure:
     """Each group's share of the data (and of the train / test splits) with its label base rate."""
     rows = list(fair.representation[key])
-    groups = [r.group for r in rows]
+    groups = safe_all(r.group for r in rows)
     fig = go.Figure()
     fig.add_bar(name="share of the data", x=groups, y=[r.share for r in rows], marker_color=TEST_COLOUR)
     fig.add_bar(name="share of train", x=groups, y=[r.share_train for r in rows], marker_color=TRAIN_COLOUR)
     fig.add_bar(name="share of test", x=groups, y=[r.share_test for r in rows], marker_color=VAL_COLOUR)
     fig.add_scatter(name="base rate (positive labels)", x=groups, y=nan_to_none(r.base_rate for r in rows), mode="markers",
                     marker=dict(size=12, symbol="diamond", color=SENSITIVE_COLOUR))
-    fig.update_xaxes(type="category", title=key)
+    fig.update_xaxes(type="category", title=safe(key))
     fig.update_yaxes(title="share", tickformat=".0%", rangemode="tozero")
     return layout(fig, f"Representation and base rates by {key}", barmode="group")
 
@@ -153,8 +155,8 @@ def proxy_chart(fair) -> go.Figure:
     feats = list(dict.fromkeys(r.feature for r in fair.proxies if not r.feature_is_sensitive))
     cell = {(r.sensitive, r.feature): getattr(r, fair.proxy_metric) for r in fair.proxies}
     z = [[cell.get((s, f)) for f in feats] for s in sens]
-    fig = go.Figure(go.Heatmap(z=[nan_to_none(row) for row in z], x=feats, y=sens, colorscale="Reds", zmin=0,
-                               zmax=max(1.0, fair.proxy_threshold), colorbar=dict(title=fair.proxy_metric.replace("_", " ")),
+    fig = go.Figure(go.Heatmap(z=[nan_to_none(row) for row in z], x=safe_all(feats), y=safe_all(sens), colorscale="Reds", zmin=0,
+                               zmax=max(1.0, fair.proxy_threshold), colorbar=dict(title=safe(fair.proxy_metric.replace("_", " "))),
                                text=[["proxy" if (v is not None and finite(v) and v >= fair.proxy_threshold) else "" for v in row] for row in z],
                                texttemplate="%{text}", hovertemplate="%{y} from %{x}: %{z:.3f}<extra></extra>"))
     fig.update_xaxes(type="category")

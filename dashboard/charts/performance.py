@@ -7,13 +7,13 @@ import math
 
 import plotly.graph_objects as go
 
-from dashboard.charts.base import TEST_COLOUR, TRAIN_COLOUR, VAL_COLOUR, error_bars, finite, layout, metric_name, nan_to_none
+from dashboard.charts.base import TEST_COLOUR, TRAIN_COLOUR, VAL_COLOUR, error_bars, finite, layout, metric_name, nan_to_none, safe, safe_all
 
 
 def leaderboard_chart(models) -> go.Figure:
     """Every baseline's selection metric: cross-validation (with its spread), validation, test."""
     rows = list(models.leaderboard)
-    names = [r.label + (" (audited)" if r.selected else "") for r in rows]
+    names = [safe(r.label + (" (audited)" if r.selected else "")) for r in rows]
     fig = go.Figure()
     fig.add_bar(name="cross-validation (train)", x=names, y=nan_to_none(r.cv_mean for r in rows), marker_color=TRAIN_COLOUR,
                 error_y=dict(type="data", array=nan_to_none(r.cv_std for r in rows), thickness=1.5, width=6))
@@ -46,7 +46,7 @@ def confusion_matrix_chart(perf, positive_label: str | None = None) -> go.Figure
     """The test confusion matrix at the decision threshold, counts and row shares."""
     cm = [list(r) for r in perf.confusion_matrix]
     pos = positive_label or "1"
-    labels = list(perf.classes) if perf.classes else [f"not {pos}", pos]
+    labels = safe_all(perf.classes) if perf.classes else [safe(f"not {pos}"), safe(pos)]
     text = []
     for row in cm:
         total = sum(row) or 1

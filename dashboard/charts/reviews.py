@@ -14,6 +14,7 @@ from typing import Any
 import plotly.graph_objects as go
 
 from audit.store.core import AuditSummary, Comment, Event, MetricDelta, ReportComparison
+from dashboard.charts.base import safe
 
 UP_COLOUR, DOWN_COLOUR = "#1565c0", "#c62828"
 STATUS_LABELS = {"draft": "draft", "in_review": "in review", "approved": "approved",
@@ -114,14 +115,15 @@ def delta_figure(cmp: ReportComparison, section: str, *, top: int = 20) -> go.Fi
     sec = cmp.section(section)
     shown = largest_deltas(sec.deltas if sec else (), top)[::-1]  # plotly draws the first bar at the bottom
     fig = go.Figure(go.Bar(
-        x=[d.delta for d in shown], y=[short_path(d.path, section) for d in shown], orientation="h",
+        # A path names groups and features of the audited data (fairness.groups.<label>...): escaped.
+        x=[d.delta for d in shown], y=[safe(short_path(d.path, section)) for d in shown], orientation="h",
         marker_color=[UP_COLOUR if d.delta > 0 else DOWN_COLOUR for d in shown],
         customdata=[[d.before, d.after] for d in shown],
         hovertemplate="%{y}<br>A %{customdata[0]:.4g} → B %{customdata[1]:.4g}<br>delta %{x:+.4g}<extra></extra>",
     ))
     total = len(sec.deltas) if sec else 0
     more = f" (largest {len(shown)} of {total})" if total > len(shown) else ""
-    fig.update_layout(title=dict(text=f"{section}: change B - A{more}", x=0, xanchor="left"),
+    fig.update_layout(title=dict(text=safe(f"{section}: change B - A{more}"), x=0, xanchor="left"),
                       height=max(260, 60 + 26 * len(shown)), margin=dict(l=10, r=10, t=50, b=30),
                       xaxis_title="B - A", yaxis=dict(automargin=True), showlegend=False)
     fig.add_vline(x=0, line_color="#757575", line_width=1)
