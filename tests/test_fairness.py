@@ -471,3 +471,26 @@ def test_binary_group_sums_by_cell_counts_equal_the_indicator_product(k):
         for name in want:
             np.testing.assert_array_equal(got[name], want[name], err_msg=name)
     assert form(np.ones((1, n)))["count"][0].sum() == n
+
+
+def test_threshold_optimizers_share_the_audited_models_scores_of_the_same_matrix():
+    """One _Encoded serves both ThresholdOptimizers: the same matrix (by identity) is scored once,
+    every call returns the model's own probabilities, and a caller's change to them is its own."""
+    from sklearn.linear_model import LogisticRegression
+
+    from audit.sections.fairness.mitigation import _Encoded
+
+    rng = np.random.default_rng(0)
+    X_val, X_te = rng.normal(size=(300, 4)), rng.normal(size=(200, 4))
+    model = LogisticRegression().fit(X_val, (X_val[:, 0] > 0).astype(int))
+    calls = []
+    real = model.predict_proba
+    model.predict_proba = lambda X: calls.append(len(X)) or real(X)  # counts the real model's calls
+    enc = _Encoded(model)
+    first = enc.predict_proba(X_val)
+    first[:] = -1.0  # fairlearn may write into what it gets; the next caller must not see it
+    for X in (X_val, X_te, X_val, X_te):
+        np.testing.assert_array_equal(enc.predict_proba(X), real(X))
+    assert calls == [300, 200]
+    np.testing.assert_array_equal(enc.predict_proba(X_val.copy()), real(X_val))  # equal content, another array
+    assert calls == [300, 200, 300]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from fairlearn.postprocessing import ThresholdOptimizer
@@ -88,6 +89,9 @@ class _Encoded(ClassifierMixin, BaseEstimator):  # mixins first, as scikit-learn
 
     def __init__(self, model=None):
         self.model = model
+        # Both ThresholdOptimizers (one per constraint) score the same validation and test
+        # matrices: kept by identity (fairlearn passes our array through), the second is free.
+        self._seen: list[tuple[Any, np.ndarray]] = []
 
     @property
     def classes_(self):
@@ -100,7 +104,12 @@ class _Encoded(ClassifierMixin, BaseEstimator):  # mixins first, as scikit-learn
         return True
 
     def predict_proba(self, X):
-        return encoded_proba(self.model, X)
+        for seen, proba in self._seen:
+            if seen is X:
+                return proba.copy()
+        proba = encoded_proba(self.model, X)
+        self._seen = [*self._seen[-1:], (X, proba)]  # the last two: validation and test
+        return proba.copy()
 
 
 def skipped(name: str, reason: str) -> ModelVariant:
@@ -215,7 +224,7 @@ def mitigate(trained: TrainedModels, scorer: Scorer, *, score: np.ndarray, pred:
     if eg_names:
         out.extend(_expgrad(trained, scorer, eg_names, g_tr, cols, max_rows=max_rows, eps=eps, max_iter=max_iter, seed=seed, tick=tick))
 
-    Z_val = fast_transform(pre, trained.X_val)
+    Z_val, scored = fast_transform(pre, trained.X_val), _Encoded(est)
     for name, constraint in (("threshold_dp", "demographic_parity"), ("threshold_eo", "equalized_odds")):
         if name not in names:
             continue
@@ -227,7 +236,7 @@ def mitigate(trained: TrainedModels, scorer: Scorer, *, score: np.ndarray, pred:
         t0 = time.perf_counter()
         # Fitted on the validation split: thresholds chosen on the training rows would be
         # tuned to the model's over-confident in-sample scores.
-        to = ThresholdOptimizer(estimator=_Encoded(est), constraints=constraint, prefit=True, predict_method="predict_proba")
+        to = ThresholdOptimizer(estimator=scored, constraints=constraint, prefit=True, predict_method="predict_proba")
         try:
             to.fit(Z_val, trained.y_val, sensitive_features=g_val)
             pred = to.predict(Z_te, sensitive_features=g_te, random_state=seed)
