@@ -19,7 +19,8 @@ from fairlearn.metrics import (
 )
 from sklearn.metrics import precision_score
 
-from audit.sections.fairness.metrics import detect_proxies, disparity_values, group_labels, group_sums
+from audit.sections.fairness.group_sums import group_sums
+from audit.sections.fairness.metrics import detect_proxies, disparity_values, group_labels
 from audit.sections.fairness.tables import group_table, metric_frame_table
 from audit.sections.fairness.mitigation import reweighing_weights
 from audit.config import DataOptions, ModelOptions, build_options
@@ -456,7 +457,7 @@ def test_the_proxy_scans_auc_equals_scikit_learns_with_ties(seed):
 def test_binary_group_sums_by_cell_counts_equal_the_indicator_product(k):
     """The binary group sums (one weighted count per block) equal the (b x n) @ (n x 4k) product
     they replaced, bit for bit, for bootstrap count blocks and for the point estimate's ones."""
-    from audit.sections.fairness.metrics import _group_metrics, group_sums_form
+    from audit.sections.fairness.group_sums import _group_metrics, group_sums_form
 
     rng = np.random.default_rng(k)
     n = 3_001

@@ -26,13 +26,13 @@ from sklearn.metrics import accuracy_score
 
 from audit.models.baselines import MODEL_LABELS, TrainedModels, make_pipeline
 from audit.models.multiclass import class_proba
+from audit.sections.fairness.group_sums import group_sums_form
 from audit.sections.fairness.metrics import (
     GroupRow,
     RepresentationRow,
     Resampler,
     encode,
     group_labels,
-    group_sums_form,
     keyed_disparities,
     representation,
 )

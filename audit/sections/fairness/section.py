@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from audit.sections.fairness.group_sums import group_sums_form
 from audit.sections.fairness.metrics import (
     BINARY_GROUP_METRICS,
     REGRESSION_GROUP_METRICS,
@@ -28,7 +29,6 @@ from audit.sections.fairness.metrics import (
     disparity_values,
     encode,
     group_labels,
-    group_sums_form,
     grouping_keys,
     representation,
 )
