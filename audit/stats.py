@@ -43,6 +43,12 @@ class Estimate(ReportMixin):
         return f"{self.value:{spec}} [{self.low:{spec}}, {self.high:{spec}}]"
 
 
+def derived_seed(seed: int, offset: int) -> int:
+    """``seed + offset`` wrapped into 0 .. 2**32 - 1, the range scikit-learn's ``random_state``
+    takes: the configured seed may itself be 2**32 - 1, and ``seed + 1`` then raised mid-audit."""
+    return (int(seed) + int(offset)) % 2**32
+
+
 def bootstrap_method(resamples: int) -> str:
     return f"percentile bootstrap ({resamples} resamples)"
 
@@ -167,5 +173,5 @@ def weighted_auc_and_ap(y: np.ndarray, score: np.ndarray, W: np.ndarray) -> tupl
     return Ties(y, score).auc_and_ap(W)
 
 
-__all__ = ["BLOCK_CELLS", "Estimate", "Ties", "bootstrap_estimate", "block_size", "bootstrap_method", "bootstrap_weights", "percentile_interval",
+__all__ = ["BLOCK_CELLS", "Estimate", "Ties", "bootstrap_estimate", "block_size", "bootstrap_method", "bootstrap_weights", "derived_seed", "percentile_interval",
            "weighted_auc", "weighted_auc_and_ap", "weighted_average_precision"]

@@ -78,3 +78,16 @@ def test_gate():
     assert gate_failed(rep, _config()) == []
     assert gate_failed(rep, _config(gate=GateOptions(fail_on="fail"))) == ["performance"]
     assert gate_failed(rep, _config(gate=GateOptions(fail_on="fail", areas=("data",)))) == []
+
+
+@pytest.mark.slow
+def test_the_largest_allowed_seed_runs_every_section():
+    """The config accepts seeds up to 2**32 - 1; seed + 1 handed to scikit-learn's random_state
+    (the validation split, the drift folds, the explanations' samples) raised mid-audit there."""
+    from audit.stats import derived_seed
+
+    assert derived_seed(2**32 - 1, 1) == 0 and derived_seed(7, 2) == 9
+    sections = ("performance", "fairness", "explanations", "robustness", "drift", "privacy", "population")
+    report = run_audit(_config(seed=2**32 - 1, sections=sections), make_synthetic(n=600, seed=5))
+    assert report.manifest.seed == 2**32 - 1
+    assert all(t.status == "done" for t in report.manifest.timings), report.manifest.timings

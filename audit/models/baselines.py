@@ -24,6 +24,7 @@ from audit.models.fast_scoring import predict_proba
 from audit.models.fitting import fit_all
 from audit.models.multiclass import check_class_counts, class_proba
 from audit.models.info import UserModelInfo
+from audit.stats import derived_seed
 from audit.models.pipelines import (  # noqa: F401  (re-exported: sections import them from here)
     MODEL_LABELS, MODEL_NAMES, encoded_to_original, make_pipeline, make_preprocessor, metric_value)
 
@@ -225,7 +226,7 @@ def _split(dataset: Dataset, opts: ModelOptions, seed: int) -> tuple[np.ndarray,
     idx_trval, idx_test = train_test_split(np.arange(n), test_size=opts.test_size, random_state=seed, stratify=y if clf else None)
     rel_val = opts.val_size / (1 - opts.test_size)
     idx_train, idx_val = train_test_split(
-        idx_trval, test_size=rel_val, random_state=seed + 1, stratify=y[idx_trval] if clf else None
+        idx_trval, test_size=rel_val, random_state=derived_seed(seed, 1), stratify=y[idx_trval] if clf else None
     )
     return idx_train, idx_val, idx_test
 

@@ -15,7 +15,7 @@ import pandas as pd
 from scipy import stats
 
 from audit.serial import ReportMixin
-from audit.stats import Estimate
+from audit.stats import Estimate, derived_seed
 from audit.threads import one_thread
 
 
@@ -136,7 +136,7 @@ def domain_classifier(
             ).fit(X[tr], y[tr])
             # scikit-learn's permutation importance, its copies scored in batched calls (audit.models.permutation)
             _, drops = permutation_importances(est, X[te], y[te], get_scorer("roc_auc"), n_repeats=importance_repeats,
-                                               random_state=seed + f, max_samples=per_fold[f])
+                                               random_state=derived_seed(seed, f), max_samples=per_fold[f])
             return te, est.predict_proba(X[te])[:, 1], drops
 
     with ThreadPoolExecutor(max_workers=2) as pool:

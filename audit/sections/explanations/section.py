@@ -21,6 +21,7 @@ from audit.sections.explanations.error_analysis import Cohort, ErrorAnalysis, er
 from audit.sections.explanations.multiclass import ClassShap, multiclass_views
 from audit.sections.explanations.permutation import PermutationFeature, PermutationImportance, permutation_scores, sample_rows
 from audit.serial import ReportMixin
+from audit.stats import derived_seed
 from audit.sections.explanations.shap_summary import (
     Dependence,
     DependenceBin,
@@ -328,12 +329,12 @@ def _explain(trained: TrainedModels, opts: ExplanationOptions, seed: int, say: C
 
     say(0.35, f"permutation importance on {min(opts.permutation_sample, n_test)} test rows")
     t = time.perf_counter()
-    perm = permutation_scores(trained, sample=opts.permutation_sample, repeats=opts.permutation_repeats, seed=seed + 1)
+    perm = permutation_scores(trained, sample=opts.permutation_sample, repeats=opts.permutation_repeats, seed=derived_seed(seed, 1))
     timings["permutation"] = time.perf_counter() - t
 
     say(0.6, "surrogate tree")
     t = time.perf_counter()
-    sur_rows = sample_rows(len(trained.X_train), opts.surrogate_sample, trained.y_train, clf, seed + 2)
+    sur_rows = sample_rows(len(trained.X_train), opts.surrogate_sample, trained.y_train, clf, derived_seed(seed, 2))
     X_sur = trained.X_train.iloc[sur_rows]
     encoder = ReadableEncoder(ds.numeric, ds.categorical).fit(X_sur)
     pred_test = trained.predict(X_test)
