@@ -96,6 +96,8 @@ def test_learning_curve_and_leaderboard(report):
     lc = perf_charts.learning_curve_chart(perf)
     assert list(lc.data[1].x) == [p.train_size for p in perf.learning_curve]
     assert all(_close(y, p.val_score) for y, p in zip(lc.data[1].y, perf.learning_curve))
+    sizes = [p.train_size for p in perf.learning_curve]
+    assert lc.layout.xaxis.type == ("log" if max(sizes) >= 4 * min(sizes) else "linear")
     lb = perf_charts.leaderboard_chart(models)
     assert [len(t.x) for t in lb.data] == [len(models.leaderboard)] * 3
     audited = [x for x in lb.data[0].x if "(audited)" in x]
@@ -123,7 +125,7 @@ def test_nan_values_draw_as_gaps_not_errors():
 
     fig = perf_charts.learning_curve_chart(Perf())
     assert list(fig.data[0].y) == [None, 0.9] and list(fig.data[1].y) == [0.5, None]
-    assert isinstance(fig, go.Figure)
+    assert isinstance(fig, go.Figure) and fig.layout.xaxis.type == "linear"  # 10 to 20 rows: no log scale
 
 
 # -- forms: the New audit form's pure helpers ------------------------------------------

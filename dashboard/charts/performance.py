@@ -87,6 +87,9 @@ def learning_curve_chart(perf) -> go.Figure:
     fig = go.Figure()
     fig.add_scatter(name="train", x=x, y=nan_to_none(p.train_score for p in pts), mode="lines+markers", line=dict(color=TRAIN_COLOUR))
     fig.add_scatter(name="validation", x=x, y=nan_to_none(p.val_score for p in pts), mode="lines+markers", line=dict(color=TEST_COLOUR))
-    fig.update_xaxes(title="training rows")
+    # The default sizes (10%, 25%, 50%, 100%) crowd the small end of a linear axis; a log axis
+    # spaces them as the fractions grow, when they span a factor of 4 or more.
+    log = len(x) > 1 and min(x) > 0 and max(x) >= 4 * min(x)
+    fig.update_xaxes(title="training rows" + (" (log scale)" if log else ""), type="log" if log else "linear")
     fig.update_yaxes(title=metric_name(perf.learning_curve_metric))
     return layout(fig, f"Learning curve ({metric_name(perf.learning_curve_metric)})")
