@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+
 def group_sums(task: str, y: np.ndarray, pred: np.ndarray, codes: np.ndarray, k: int, W: np.ndarray) -> dict[str, np.ndarray]:
     """Per-group metrics for every weight row of ``W`` (shape (b, n)) -> name: (b, k) arrays."""
     return group_sums_form(task, y, pred, codes, k)(W)
@@ -17,9 +18,10 @@ def group_sums(task: str, y: np.ndarray, pred: np.ndarray, codes: np.ndarray, k:
 def group_sums_form(task: str, y: np.ndarray, pred: np.ndarray, codes: np.ndarray, k: int):
     """:func:`group_sums` as a function of the weight block, its (n x 4k) indicator matrix built
     once: rebuilt for every block, it cost half of the fairness section's bootstrap at 1M rows."""
-    if task == "binary" and _zero_one(y) and _zero_one(pred):
+    if task == "binary" and _zero_one(y) and _zero_one(pred):  # the sections' case: labels and decisions
         return _CellSums(np.asarray(codes, dtype=np.intp) * 4 + np.asarray(y, dtype=np.intp) * 2
                          + np.asarray(pred, dtype=np.intp), k)
+    # Regression, and a binary caller passing fractional weights as y or pred: the indicator product.
     G = np.zeros((len(y), k))
     G[np.arange(len(y)), codes] = 1.0
     if task == "binary":
